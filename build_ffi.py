@@ -1,0 +1,199 @@
+"""Builds the cffi API-mode module ``rstrtmgr._rstrtmgr`` from one cdef for every platform."""
+
+from __future__ import annotations
+
+import sys
+
+from cffi import FFI
+
+NATIVE = "native"  # relative: setuptools wants sources relative to setup.py
+
+# The SDK's names and types (restartmanager.h, ntmsapi.h). Integer typedefs are
+# "int..." so that cffi takes the real type from the C headers: DWORD is
+# unsigned long on Windows and uint32_t in native/restartmanager.h, and the
+# generated wrappers must use the very same type to compile warning-free.
+CDEF_SDK = """
+typedef int... DWORD;
+typedef int... UINT;
+typedef int... ULONG;
+typedef int... BOOL;
+typedef char16_t WCHAR;
+typedef WCHAR *LPWSTR;
+typedef const WCHAR *LPCWSTR;
+typedef const char *LPCSTR;
+typedef DWORD *LPDWORD;
+typedef unsigned char BYTE;
+typedef BYTE *PBYTE;
+typedef void *HANDLE;
+
+typedef struct _FILETIME {
+    DWORD dwLowDateTime;
+    DWORD dwHighDateTime;
+} FILETIME;
+
+#define RM_SESSION_KEY_LEN 16
+#define CCH_RM_SESSION_KEY 32
+#define CCH_RM_MAX_APP_NAME 255
+#define CCH_RM_MAX_SVC_NAME 63
+#define RM_INVALID_TS_SESSION -1
+#define RM_INVALID_PROCESS -1
+
+typedef enum _RM_APP_TYPE {
+    RmUnknownApp = 0,
+    RmMainWindow = 1,
+    RmOtherWindow = 2,
+    RmService = 3,
+    RmExplorer = 4,
+    RmConsole = 5,
+    RmCritical = 1000
+} RM_APP_TYPE;
+
+typedef enum _RM_SHUTDOWN_TYPE {
+    RmForceShutdown = 0x1,
+    RmShutdownOnlyRegistered = 0x10
+} RM_SHUTDOWN_TYPE;
+
+typedef enum _RM_APP_STATUS {
+    RmStatusUnknown = 0x0,
+    RmStatusRunning = 0x1,
+    RmStatusStopped = 0x2,
+    RmStatusStoppedOther = 0x4,
+    RmStatusRestarted = 0x8,
+    RmStatusErrorOnStop = 0x10,
+    RmStatusErrorOnRestart = 0x20,
+    RmStatusShutdownMasked = 0x40,
+    RmStatusRestartMasked = 0x80
+} RM_APP_STATUS;
+
+typedef enum _RM_REBOOT_REASON {
+    RmRebootReasonNone = 0x0,
+    RmRebootReasonPermissionDenied = 0x1,
+    RmRebootReasonSessionMismatch = 0x2,
+    RmRebootReasonCriticalProcess = 0x4,
+    RmRebootReasonCriticalService = 0x8,
+    RmRebootReasonDetectedSelf = 0x10
+} RM_REBOOT_REASON;
+
+typedef struct _RM_UNIQUE_PROCESS {
+    DWORD dwProcessId;
+    FILETIME ProcessStartTime;
+} RM_UNIQUE_PROCESS, *PRM_UNIQUE_PROCESS;
+
+typedef struct _RM_PROCESS_INFO {
+    RM_UNIQUE_PROCESS Process;
+    WCHAR strAppName[256];
+    WCHAR strServiceShortName[64];
+    RM_APP_TYPE ApplicationType;
+    ULONG AppStatus;
+    DWORD TSSessionId;
+    BOOL bRestartable;
+} RM_PROCESS_INFO, *PRM_PROCESS_INFO;
+
+typedef enum _RM_FILTER_TRIGGER {
+    RmFilterTriggerInvalid = 0,
+    RmFilterTriggerFile = 1,
+    RmFilterTriggerProcess = 2,
+    RmFilterTriggerService = 3
+} RM_FILTER_TRIGGER;
+
+typedef enum _RM_FILTER_ACTION {
+    RmInvalidFilterAction = 0,
+    RmNoRestart = 1,
+    RmNoShutdown = 2
+} RM_FILTER_ACTION;
+
+typedef struct _RM_FILTER_INFO {
+    RM_FILTER_ACTION FilterAction;
+    RM_FILTER_TRIGGER FilterTrigger;
+    DWORD cbNextOffset;
+    union {
+        LPWSTR strFilename;
+        RM_UNIQUE_PROCESS Process;
+        LPWSTR strServiceShortName;
+    };
+} RM_FILTER_INFO, *PRM_FILTER_INFO;
+
+typedef void (*RM_WRITE_STATUS_CALLBACK)(UINT nPercentComplete);
+
+DWORD WINAPI RmStartSession(DWORD *pSessionHandle, DWORD dwSessionFlags,
+                            WCHAR strSessionKey[]);
+DWORD WINAPI RmJoinSession(DWORD *pSessionHandle, const WCHAR strSessionKey[]);
+DWORD WINAPI RmEndSession(DWORD dwSessionHandle);
+DWORD WINAPI RmRegisterResources(DWORD dwSessionHandle, UINT nFiles,
+                                 LPCWSTR rgsFileNames[], UINT nApplications,
+                                 RM_UNIQUE_PROCESS rgApplications[],
+                                 UINT nServices, LPCWSTR rgsServiceNames[]);
+DWORD WINAPI RmGetList(DWORD dwSessionHandle, UINT *pnProcInfoNeeded,
+                       UINT *pnProcInfo, RM_PROCESS_INFO rgAffectedApps[],
+                       LPDWORD lpdwRebootReasons);
+DWORD WINAPI RmShutdown(DWORD dwSessionHandle, ULONG lActionFlags,
+                        RM_WRITE_STATUS_CALLBACK fnStatus);
+DWORD WINAPI RmRestart(DWORD dwSessionHandle, DWORD dwRestartFlags,
+                       RM_WRITE_STATUS_CALLBACK fnStatus);
+DWORD WINAPI RmCancelCurrentTask(DWORD dwSessionHandle);
+DWORD WINAPI RmAddFilter(DWORD dwSessionHandle, LPCWSTR strModuleName,
+                         RM_UNIQUE_PROCESS *pProcess,
+                         LPCWSTR strServiceShortName,
+                         RM_FILTER_ACTION FilterAction);
+DWORD WINAPI RmRemoveFilter(DWORD dwSessionHandle, LPCWSTR strModuleName,
+                            RM_UNIQUE_PROCESS *pProcess,
+                            LPCWSTR strServiceShortName);
+DWORD WINAPI RmGetFilterList(DWORD dwSessionHandle, PBYTE pbFilterBuf,
+                             DWORD cbFilterBuf, LPDWORD cbFilterBufNeeded);
+
+HANDLE WINAPI OpenNtmsSessionW(LPCWSTR lpServer, LPCWSTR lpApplication,
+                               DWORD dwOptions);
+HANDLE WINAPI OpenNtmsSessionA(LPCSTR lpServer, LPCSTR lpApplication,
+                               DWORD dwOptions);
+DWORD WINAPI CloseNtmsSession(HANDLE hSession);
+"""
+
+# The project's own additions, one prefix, the same on every platform
+# (native/rstrtmgr_ext.h); none of them is needed to use the SDK calls above.
+CDEF_EXT = """
+#define RSTRTMGR_NO_SESSION 0xFFFFFFFF
+size_t rstrtmgr_error_detail(char *buf, size_t size);
+int rstrtmgr_is_wine(void);
+
+extern "Python" void _rstrtmgr_progress(UINT);
+"""
+
+CDEF = CDEF_SDK + CDEF_EXT
+
+LINUX_SOURCES = [
+    "native/linux/detail.c",
+    "native/linux/procid.c",
+    "native/linux/store.c",
+    "native/linux/session.c",
+    "native/linux/unimplemented.c",
+    "native/rsm.c",
+]
+WINDOWS_SOURCES = [
+    "native/windows/ext.c",
+    "native/rsm.c",
+]
+
+ffibuilder = FFI()
+ffibuilder.cdef(CDEF)
+
+if sys.platform == "win32":
+    ffibuilder.set_source(
+        "rstrtmgr._rstrtmgr",
+        '#include "rstrtmgr_ext.h"\n',
+        sources=WINDOWS_SOURCES,
+        include_dirs=[NATIVE],
+        libraries=["rstrtmgr", "kernel32"],
+        define_macros=[("UNICODE", "1"), ("_UNICODE", "1")],
+    )
+elif sys.platform.startswith("linux"):
+    ffibuilder.set_source(
+        "rstrtmgr._rstrtmgr",
+        '#include "rstrtmgr_ext.h"\n',
+        sources=LINUX_SOURCES,
+        include_dirs=[NATIVE],
+        define_macros=[("_GNU_SOURCE", "1")],
+        extra_compile_args=["-std=gnu11", "-fvisibility=hidden"],
+    )
+else:  # pragma: no cover - no backend yet (macOS is planned through libproc)
+    raise RuntimeError(f"rstrtmgr has no backend for {sys.platform!r} yet")
+

@@ -1,0 +1,36 @@
+/* The C API of _rstrtmgr: the SDK's Restart Manager and RSM session calls, and
+ * the project's own rstrtmgr_* additions, declared once for every platform. */
+#ifndef RSTRTMGR_EXT_H
+#define RSTRTMGR_EXT_H
+
+#ifdef _WIN32
+#include <windows.h>
+#include <restartmanager.h>
+#else
+#include "restartmanager.h"
+#endif
+#include <stddef.h>
+#include <uchar.h> /* char16_t, which the cdef uses for WCHAR */
+
+/* ntmsapi.dll is resolved at run time (native/rsm.c), never linked: the
+ * SDK's names are routed to the project's loader. */
+#define OpenNtmsSessionW rstrtmgr_OpenNtmsSessionW
+#define OpenNtmsSessionA rstrtmgr_OpenNtmsSessionA
+#define CloseNtmsSession rstrtmgr_CloseNtmsSession
+HANDLE WINAPI rstrtmgr_OpenNtmsSessionW(LPCWSTR lpServer, LPCWSTR lpApplication,
+                                        DWORD dwOptions);
+HANDLE WINAPI rstrtmgr_OpenNtmsSessionA(LPCSTR lpServer, LPCSTR lpApplication,
+                                        DWORD dwOptions);
+DWORD WINAPI rstrtmgr_CloseNtmsSession(HANDLE hSession);
+
+/* The handle value that names no session (0 is a valid handle). */
+#define RSTRTMGR_NO_SESSION 0xFFFFFFFFu
+
+/* Copies this thread's explanation of the last failed call (UTF-8, may be
+ * empty) into buf, NUL-terminated; returns its full length. */
+size_t rstrtmgr_error_detail(char *buf, size_t size);
+
+/* 1 when running under Wine (whose Rstrtmgr.dll is a stub), else 0. */
+int rstrtmgr_is_wine(void);
+
+#endif
