@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from cffi import FFI
 
@@ -173,27 +174,39 @@ WINDOWS_SOURCES = [
     "native/rsm.c",
 ]
 
+SOURCE = '#include "rstrtmgr_ext.h"\n'
+
+
+def source_options(platform: str) -> dict[str, Any]:
+    """set_source's keyword arguments for a ``sys.platform`` value.
+
+    A function of the platform, not of the running interpreter, so that the
+    Windows build can be cross-compiled and checked from Linux
+    (tools/windows_lane.sh).
+    """
+    if platform == "win32":
+        return {
+            "sources": WINDOWS_SOURCES,
+            "include_dirs": [NATIVE],
+            "libraries": ["rstrtmgr", "kernel32"],
+            "define_macros": [("UNICODE", "1"), ("_UNICODE", "1")],
+        }
+    if platform.startswith("linux"):
+        return {
+            "sources": LINUX_SOURCES,
+            "include_dirs": [NATIVE],
+            "define_macros": [("_GNU_SOURCE", "1")],
+            "extra_compile_args": ["-std=gnu11", "-fvisibility=hidden"],
+        }
+    # no backend yet: macOS is planned through libproc
+    raise RuntimeError(f"rstrtmgr has no backend for {platform!r} yet")
+
+
+def configure(builder: FFI, platform: str) -> None:
+    """Declare the cdef and the sources of ``rstrtmgr._rstrtmgr`` for platform."""
+    builder.cdef(CDEF)
+    builder.set_source("rstrtmgr._rstrtmgr", SOURCE, **source_options(platform))
+
+
 ffibuilder = FFI()
-ffibuilder.cdef(CDEF)
-
-if sys.platform == "win32":
-    ffibuilder.set_source(
-        "rstrtmgr._rstrtmgr",
-        '#include "rstrtmgr_ext.h"\n',
-        sources=WINDOWS_SOURCES,
-        include_dirs=[NATIVE],
-        libraries=["rstrtmgr", "kernel32"],
-        define_macros=[("UNICODE", "1"), ("_UNICODE", "1")],
-    )
-elif sys.platform.startswith("linux"):
-    ffibuilder.set_source(
-        "rstrtmgr._rstrtmgr",
-        '#include "rstrtmgr_ext.h"\n',
-        sources=LINUX_SOURCES,
-        include_dirs=[NATIVE],
-        define_macros=[("_GNU_SOURCE", "1")],
-        extra_compile_args=["-std=gnu11", "-fvisibility=hidden"],
-    )
-else:  # pragma: no cover - no backend yet (macOS is planned through libproc)
-    raise RuntimeError(f"rstrtmgr has no backend for {sys.platform!r} yet")
-
+configure(ffibuilder, sys.platform)
