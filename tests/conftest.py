@@ -1,0 +1,83 @@
+"""Fixtures of the contract suite: a private session store, other users, marks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support import LINUX, OTHER_UID, ROOT, WINE, child_env
+
+
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    wine = pytest.mark.skip(
+        reason="Wine's Rstrtmgr.dll is a stub (no sessions, no lists): the "
+        "Restart Manager's behaviour is checked on Linux and real Windows"
+    )
+    not_ours = pytest.mark.skip(
+        reason="only the project's Linux backend promises this "
+        "(Windows' Rstrtmgr.dll behaves otherwise or cannot be observed)"
+    )
+    for item in items:
+        if WINE and "behaviour" in item.keywords:
+            item.add_marker(wine)
+        if not LINUX and "linux_backend" in item.keywords:
+            item.add_marker(not_ours)
+
+
+@pytest.fixture(autouse=True)
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private session store for each test (the Linux backend's only)."""
+    path = tmp_path / "store"
+    monkeypatch.setenv("RSTRTMGR_STATE_DIR", str(path))
+    monkeypatch.delenv("RSTRTMGR_LOCK_TIMEOUT_MS", raising=False)
+    return path
+
+
+@pytest.fixture
+def other_user_python() -> list[str]:
+    """The command line of a Python that uid 65534 runs with rstrtmgr importable."""
+    if not ROOT:
+        pytest.skip("needs root to run a process as another user")
+    try:
+        check = subprocess.run(
+            [sys.executable, "-c", "import rstrtmgr"],
+            user=OTHER_UID,
+            group=OTHER_UID,
+            extra_groups=[],
+            env=child_env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        failure = check.stderr.strip()[-300:] if check.returncode else ""
+    except OSError as e:
+        failure = str(e)
+    if failure:
+        reason = (
+            f"uid {OTHER_UID} cannot run {sys.executable} with rstrtmgr "
+            f"importable: {failure}"
+        )
+        if os.environ.get("RSTRTMGR_REQUIRE_OTHER_USER"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return [sys.executable]
+
+
+@pytest.fixture
+def shared_tmp() -> Iterator[Path]:
+    """A directory in /tmp that other users can traverse but not write."""
+    import shutil
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="rstrtmgr-test-", dir="/tmp"))
+    path.chmod(0o711)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

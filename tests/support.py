@@ -1,0 +1,57 @@
+"""Helpers of the contract suite: platform facts and child interpreters."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import rstrtmgr
+from rstrtmgr._rstrtmgr import lib
+
+LINUX = sys.platform.startswith("linux")
+WINE = sys.platform == "win32" and bool(lib.rstrtmgr_is_wine())
+ROOT = LINUX and os.geteuid() == 0
+#: The directory that holds the rstrtmgr package, for child interpreters.
+PACKAGE_ROOT = str(Path(rstrtmgr.__file__).resolve().parent.parent)
+OTHER_UID = 65534
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for a child interpreter that imports this rstrtmgr."""
+    env = dict(os.environ)
+    path = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = PACKAGE_ROOT + (os.pathsep + path if path else "")
+    env.update(extra)
+    return env
+
+
+def python(
+    code: str, *args: str, env: dict[str, str] | None = None, **kwargs: object
+) -> subprocess.Popen[str]:
+    """Start a child Python running ``code``, with pipes for stdin and stdout."""
+    return subprocess.Popen(  # type: ignore[call-overload,no-any-return]
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env if env is not None else child_env(),
+        **kwargs,
+    )
+
+
+def run_python(code: str, *args: str, timeout: float = 60, **kwargs: object) -> str:
+    """Run a child Python to completion; return its stdout, fail on error."""
+    proc = python(code, *args, **kwargs)
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, f"child failed ({proc.returncode}): {err}"
+    return out
+
+
+def sessions_in(store: Path) -> list[str]:
+    """The session keys that the Linux store holds (live or not yet reclaimed)."""
+    sessions = store / "sessions"
+    return sorted(p.name for p in sessions.iterdir()) if sessions.exists() else []
