@@ -1,4 +1,4 @@
-"""Builds the cffi API-mode module ``rstrtmgr._rstrtmgr`` from one cdef for every platform."""
+"""Builds `rstrtmgr._rstrtmgr` (cffi API mode) from one cdef for every platform."""
 
 from __future__ import annotations
 
@@ -155,6 +155,7 @@ CDEF_EXT = """
 #define RSTRTMGR_NO_SESSION 0xFFFFFFFF
 size_t rstrtmgr_error_detail(char *buf, size_t size);
 int rstrtmgr_is_wine(void);
+UINT rstrtmgr_last_uninspected(void);
 
 extern "Python" void _rstrtmgr_progress(UINT);
 """
@@ -166,6 +167,9 @@ LINUX_SOURCES = [
     "native/linux/procid.c",
     "native/linux/store.c",
     "native/linux/session.c",
+    "native/linux/text.c",
+    "native/linux/resources.c",
+    "native/linux/getlist.c",
     "native/linux/unimplemented.c",
     "native/rsm.c",
 ]
@@ -187,7 +191,8 @@ def source_options(platform: str) -> dict[str, Any]:
     if platform == "win32":
         return {
             "sources": WINDOWS_SOURCES,
-            "include_dirs": [NATIVE],
+            # not NATIVE: its restartmanager.h would shadow the SDK's
+            "include_dirs": [f"{NATIVE}/windows"],
             "libraries": ["rstrtmgr", "kernel32"],
             "define_macros": [("UNICODE", "1"), ("_UNICODE", "1")],
         }

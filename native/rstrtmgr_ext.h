@@ -30,6 +30,11 @@ DWORD WINAPI rstrtmgr_CloseNtmsSession(HANDLE hSession);
  * empty) into buf, NUL-terminated; returns its full length. */
 size_t rstrtmgr_error_detail(char *buf, size_t size);
 
+/* How many live processes this thread's last successful RmGetList could not
+ * look into (their files unreadable to this user) and so could not rule
+ * out as users; 0 where the backend sees every process (Windows). */
+UINT rstrtmgr_last_uninspected(void);
+
 /* 1 when running under Wine (whose Rstrtmgr.dll is a stub), else 0. */
 int rstrtmgr_is_wine(void);
 

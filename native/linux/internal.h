@@ -97,6 +97,94 @@ RM_HIDDEN DWORD rm_handle_get(DWORD handle, rm_handle_info *out);
 /* Random bytes from the kernel's CSPRNG; 0 or -1. */
 RM_HIDDEN int rm_random(void *buf, size_t len);
 
+/* ---- text.c: WCHAR (UTF-16) <-> file-system bytes ---------------------------
+ * File names are bytes on Linux. A name that is not valid UTF-8 crosses the
+ * WCHAR API the way Python's surrogateescape carries it: each byte 0x80..0xFF
+ * that is not part of valid UTF-8 is the lone surrogate U+DC80..U+DCFF. So
+ * UTF-16 -> bytes maps pairs to UTF-8, U+DC80..U+DCFF to the raw byte, and
+ * rejects any other lone surrogate (no byte string produces one). */
+
+/* Converts the NUL-terminated `in` into `out` (size bytes, NUL-terminated);
+ * returns the byte length, or -1 when it is malformed or does not fit. */
+RM_HIDDEN long rm_utf16_to_bytes(const WCHAR *in, char *out, size_t size);
+/* The reverse, truncating to `cap` WCHARs including the NUL (never splitting
+ * a pair); returns the WCHARs written before the NUL. */
+RM_HIDDEN size_t rm_bytes_to_utf16(const char *in, size_t len, WCHAR *out,
+                                   size_t cap);
+
+/* ---- resources.c: what a session has registered ----------------------------
+ * Each RmRegisterResources call appends one batch file "batch-<random>" to
+ * the session's directory (written whole, then renamed, under the store
+ * lock), so a call costs O(its batch) and a reader unions all batches. */
+typedef struct rm_fid {
+    uint64_t dev; /* makedev(major, minor), as statx and PROCMAP_QUERY give */
+    uint64_t ino;
+} rm_fid;
+
+typedef struct rm_resources {
+    rm_fid *ids; /* open addressing; {0, 0} is the empty slot */
+    size_t ids_mask, nids;
+    int has_zero_id;
+    const char **paths; /* canonical registered paths, open addressing */
+    size_t paths_mask, npaths;
+    char *arena; /* the path and service strings */
+    size_t arena_len, arena_cap;
+    rm_procid *procs; /* sorted by pid; start_ticks UINT64_MAX never matches */
+    size_t nprocs, procs_cap;
+    char **services; /* unit names with their suffix, e.g. "ssh.service" */
+    size_t nservices, services_cap;
+} rm_resources;
+
+/* Reads every batch of the handle's session: ERROR_SUCCESS, 1219 when the
+ * session is gone, ERROR_WRITE_FAULT, ERROR_OUTOFMEMORY. */
+RM_HIDDEN DWORD rm_resources_load(const rm_handle_info *h, rm_resources *out);
+RM_HIDDEN void rm_resources_free(rm_resources *r);
+RM_HIDDEN int rm_resources_has_id(const rm_resources *r, uint64_t dev,
+                                  uint64_t ino);
+/* Whether `path` (len bytes, not NUL-terminated) is a registered path. */
+RM_HIDDEN int rm_resources_has_path(const rm_resources *r, const char *path,
+                                    size_t len);
+
+/* ---- getlist.c: the processes that use a session's resources ---------------
+ * The list RmGetList reports and RmShutdown acts on, computed afresh each
+ * time: RmShutdown calls rm_list_compute, then signals each holder through
+ * a pidfd opened for holder.id and checked against holder.id.start_ticks
+ * (never a bare pid), stopping `unit` instead when it is set. */
+enum {
+    RM_HOLD_FILE = 0x1,       /* an open file descriptor */
+    RM_HOLD_MAP = 0x2,        /* a memory mapping (shared library, mmap) */
+    RM_HOLD_EXE = 0x4,        /* its executable */
+    RM_HOLD_REGISTERED = 0x8, /* registered as a process */
+    RM_HOLD_SERVICE = 0x10,   /* a process of a registered service */
+};
+
+typedef struct rm_holder {
+    rm_procid id;
+    uid_t uid;        /* real uid */
+    unsigned why;     /* RM_HOLD_* */
+    int critical;     /* see is_critical() in getlist.c */
+    DWORD reasons;    /* the reboot reasons this holder causes */
+    char unit[256];   /* its system service ("" when none), e.g. "ssh.service" */
+    RM_PROCESS_INFO info;
+} rm_holder;
+
+typedef struct rm_list {
+    rm_holder *items; /* in pid order */
+    size_t count, cap;
+    DWORD reasons;    /* union of the holders' reasons */
+    UINT uninspected; /* live processes whose files could not be read */
+} rm_list;
+
+/* Fills *out (free it with rm_list_free, also after a failure):
+ * ERROR_SUCCESS, ERROR_INVALID_HANDLE-free errors of rm_resources_load, or
+ * ERROR_OUTOFMEMORY. */
+RM_HIDDEN DWORD rm_list_compute(const rm_handle_info *h, rm_list *out);
+RM_HIDDEN void rm_list_free(rm_list *l);
+/* The restart-registration issue's hook: whether this exact process has
+ * registered its command line for restart. Returns 0 until then. */
+RM_HIDDEN int rm_restart_registered(const rm_handle_info *h,
+                                    const rm_procid *id);
+
 #define RM_MAX_SESSIONS 64
 
 #endif

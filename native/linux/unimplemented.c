@@ -8,26 +8,6 @@ static DWORD not_yet(const char *name)
     return ERROR_CALL_NOT_IMPLEMENTED;
 }
 
-DWORD WINAPI RmRegisterResources(DWORD dwSessionHandle, UINT nFiles,
-                                 LPCWSTR rgsFileNames[], UINT nApplications,
-                                 RM_UNIQUE_PROCESS rgApplications[],
-                                 UINT nServices, LPCWSTR rgsServiceNames[])
-{
-    (void)dwSessionHandle, (void)nFiles, (void)rgsFileNames;
-    (void)nApplications, (void)rgApplications, (void)nServices;
-    (void)rgsServiceNames;
-    return not_yet("RmRegisterResources");
-}
-
-DWORD WINAPI RmGetList(DWORD dwSessionHandle, UINT *pnProcInfoNeeded,
-                       UINT *pnProcInfo, RM_PROCESS_INFO rgAffectedApps[],
-                       LPDWORD lpdwRebootReasons)
-{
-    (void)dwSessionHandle, (void)pnProcInfoNeeded, (void)pnProcInfo;
-    (void)rgAffectedApps, (void)lpdwRebootReasons;
-    return not_yet("RmGetList");
-}
-
 DWORD WINAPI RmShutdown(DWORD dwSessionHandle, ULONG lActionFlags,
                         RM_WRITE_STATUS_CALLBACK fnStatus)
 {

@@ -1,0 +1,611 @@
+/* RmRegisterResources on Linux, and reading a session's registrations back. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define BATCH_PREFIX "batch-"
+#define BATCH_MAGIC "rstrtmgr-batch 1\n"
+#define MAX_UNIT_NAME 255
+
+/* One record of a batch file. The store is private to one user on one
+ * machine, so native byte order is fine; `len` bytes of text follow. */
+enum { REC_FILE = 'F', REC_PROC = 'P', REC_SERVICE = 'S' };
+enum { REC_HAS_ID = 0x1 };
+typedef struct rec {
+    uint8_t kind;
+    uint8_t flags;
+    uint16_t reserved;
+    uint32_t len;
+    uint64_t a; /* file: dev; process: pid */
+    uint64_t b; /* file: inode; process: start ticks */
+} rec;
+
+typedef struct buf {
+    char *p;
+    size_t len, cap;
+} buf;
+
+static int buf_add(buf *b, const void *data, size_t len)
+{
+    if (b->len + len > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + len)
+            cap *= 2;
+        char *np = realloc(b->p, cap);
+        if (np == NULL)
+            return -1;
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, data, len);
+    b->len += len;
+    return 0;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb33fa3ac29b9ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static uint64_t hash_bytes(const char *s, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+    return mix64(h);
+}
+
+/* ---- validation and conversion of one call ------------------------------ */
+
+/* The canonical spelling of a directory, cached because an installer's files
+ * come in runs from the same few directories. */
+typedef struct dircache {
+    char dir[PATH_MAX];
+    size_t dirlen;
+    char real[PATH_MAX];
+    size_t reallen;
+    int valid;
+} dircache;
+
+/* Fills `out` with the path the kernel will print for this file ("/proc/PID/
+ * maps", fd links): symlinks and "." / ".." resolved, so that a replaced
+ * file's "PATH (deleted)" entries can be recognised. Falls back to the
+ * path as given when it cannot be resolved (a missing directory). */
+static size_t canonical(const char *path, size_t len, int is_link,
+                        dircache *dc, char *out)
+{
+    if (is_link) {
+        char *r = realpath(path, NULL);
+        if (r != NULL) {
+            size_t n = strlen(r);
+            if (n < PATH_MAX) {
+                memcpy(out, r, n + 1);
+                free(r);
+                return n;
+            }
+            free(r);
+        }
+    }
+    const char *slash = strrchr(path, '/');
+    size_t dirlen = (size_t)(slash - path);
+    const char *base = slash + 1;
+    size_t baselen = len - dirlen - 1;
+    if (!dc->valid || dc->dirlen != dirlen ||
+        memcmp(dc->dir, path, dirlen) != 0) {
+        memcpy(dc->dir, path, dirlen);
+        dc->dir[dirlen] = '\0';
+        dc->dirlen = dirlen;
+        char *r = realpath(dirlen == 0 ? "/" : dc->dir, NULL);
+        if (r != NULL && strlen(r) < PATH_MAX) {
+            dc->reallen = strlen(r);
+            memcpy(dc->real, r, dc->reallen + 1);
+        } else {
+            memcpy(dc->real, dc->dir, dirlen + 1);
+            dc->reallen = dirlen;
+        }
+        free(r);
+        dc->valid = 1;
+    }
+    size_t rl = dc->reallen;
+    if (rl == 1) /* "/" */
+        rl = 0;
+    if (rl + 1 + baselen >= PATH_MAX) {
+        memcpy(out, path, len + 1);
+        return len;
+    }
+    memcpy(out, dc->real, rl);
+    out[rl] = '/';
+    memcpy(out + rl + 1, base, baselen);
+    out[rl + 1 + baselen] = '\0';
+    return rl + 1 + baselen;
+}
+
+static DWORD add_file(buf *b, const WCHAR *name, UINT index, dircache *dc)
+{
+    char path[PATH_MAX], canon[PATH_MAX];
+    if (name == NULL) {
+        rm_detail_set("file name %u is NULL", index);
+        return ERROR_BAD_ARGUMENTS;
+    }
+    long n = rm_utf16_to_bytes(name, path, sizeof path);
+    if (n < 0) {
+        rm_detail_set("file name %u is not valid UTF-16 (only the lone "
+                      "surrogates U+DC80..U+DCFF stand for raw bytes) or is "
+                      "longer than %d bytes", index, PATH_MAX - 1);
+        return ERROR_BAD_ARGUMENTS;
+    }
+    if (path[0] != '/') {
+        rm_detail_set("file name %u (%s) is not a full path", index, path);
+        return ERROR_BAD_ARGUMENTS;
+    }
+    rec r = {.kind = REC_FILE};
+    struct stat st;
+    int is_link = -1; /* -1: nothing there to identify */
+    /* The identity is taken now, so that the processes still holding this
+     * very file are found after an installer has renamed a new one over it. */
+    if (lstat(path, &st) == 0) {
+        is_link = S_ISLNK(st.st_mode);
+        if (is_link && stat(path, &st) != 0)
+            is_link = -1;
+    }
+    if (is_link >= 0) {
+        if (S_ISDIR(st.st_mode)) {
+            rm_detail_set("file name %u (%s) is a directory; directories are "
+                          "not resources", index, path);
+            return ERROR_BAD_ARGUMENTS;
+        }
+        r.flags = REC_HAS_ID;
+        r.a = (uint64_t)st.st_dev;
+        r.b = (uint64_t)st.st_ino;
+    }
+    /* A file that does not exist (yet, or any more) is still registered: its
+     * old holders show it as "PATH (deleted)". */
+    size_t cl = canonical(path, (size_t)n, is_link == 1, dc, canon);
+    r.len = (uint32_t)cl;
+    if (buf_add(b, &r, sizeof r) != 0 || buf_add(b, canon, cl) != 0)
+        return ERROR_OUTOFMEMORY;
+    return ERROR_SUCCESS;
+}
+
+static int unit_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == ':' || c == '-' || c == '_' ||
+           c == '.' || c == '@' || c == '\\';
+}
+
+static DWORD add_service(buf *b, const WCHAR *name, UINT index)
+{
+    char unit[MAX_UNIT_NAME + 16];
+    if (name == NULL) {
+        rm_detail_set("service name %u is NULL", index);
+        return ERROR_BAD_ARGUMENTS;
+    }
+    long n = rm_utf16_to_bytes(name, unit, MAX_UNIT_NAME + 1);
+    int ok = n > 0;
+    for (long i = 0; ok && i < n; i++)
+        ok = unit_char(unit[i]);
+    if (!ok) {
+        rm_detail_set("service name %u is not a systemd unit name (letters, "
+                      "digits and :-_.@\\, at most %d)", index, MAX_UNIT_NAME);
+        return ERROR_BAD_ARGUMENTS;
+    }
+    /* "ssh" means "ssh.service", as systemctl reads it. */
+    const char *dot = strrchr(unit, '.');
+    if (dot == NULL || dot == unit || strchr(dot, '@') != NULL) {
+        memcpy(unit + n, ".service", sizeof ".service");
+        n += (long)strlen(".service");
+        if (n > MAX_UNIT_NAME) {
+            rm_detail_set("service name %u is too long", index);
+            return ERROR_BAD_ARGUMENTS;
+        }
+    }
+    rec r = {.kind = REC_SERVICE, .len = (uint32_t)n};
+    if (buf_add(b, &r, sizeof r) != 0 || buf_add(b, unit, (size_t)n) != 0)
+        return ERROR_OUTOFMEMORY;
+    return ERROR_SUCCESS;
+}
+
+static DWORD add_process(buf *b, const RM_UNIQUE_PROCESS *p)
+{
+    rec r = {.kind = REC_PROC, .a = p->dwProcessId};
+    /* A start time that is not a whole number of clock ticks since boot
+     * names no process of this boot: kept, but it can never match. */
+    if (rm_procid_ticks(p->ProcessStartTime, &r.b) != 0 || r.b == UINT64_MAX)
+        r.b = UINT64_MAX;
+    return buf_add(b, &r, sizeof r) == 0 ? ERROR_SUCCESS : ERROR_OUTOFMEMORY;
+}
+
+static int session_dirfd(rm_store *st, const char *key)
+{
+    int sd = openat(st->dirfd, "sessions",
+                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sd < 0)
+        return -1;
+    int fd = openat(sd, key, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int e = errno;
+    close(sd);
+    errno = e;
+    return fd;
+}
+
+/* Opens the handle's session locked; ERROR_SUCCESS with *dirfd, or an error
+ * with the store closed. */
+static DWORD open_session(const rm_handle_info *h, rm_store *st, int *dirfd)
+{
+    DWORD rc = rm_store_open_locked(h->store, st);
+    if (rc != ERROR_SUCCESS)
+        return rc;
+    rm_session s;
+    rc = rm_store_read_session(st, h->key, &s);
+    if (rc == ERROR_SUCCESS)
+        rm_session_free(&s);
+    if (rc == ERROR_SESSION_CREDENTIAL_CONFLICT)
+        rm_detail_set("session %s no longer exists in the store %s", h->key,
+                      st->path);
+    if (rc == ERROR_SUCCESS && (*dirfd = session_dirfd(st, h->key)) < 0) {
+        rm_detail_set("cannot open session %s in the store %s: %s", h->key,
+                      st->path, strerror(errno));
+        rc = ERROR_WRITE_FAULT;
+    }
+    if (rc != ERROR_SUCCESS)
+        rm_store_close(st);
+    return rc;
+}
+
+DWORD WINAPI RmRegisterResources(DWORD dwSessionHandle, UINT nFiles,
+                                 LPCWSTR rgsFileNames[], UINT nApplications,
+                                 RM_UNIQUE_PROCESS rgApplications[],
+                                 UINT nServices, LPCWSTR rgsServiceNames[])
+{
+    rm_detail_clear();
+    rm_handle_info h;
+    DWORD rc = rm_handle_get(dwSessionHandle, &h);
+    if (rc != ERROR_SUCCESS)
+        return rc;
+    if ((nFiles > 0 && rgsFileNames == NULL) ||
+        (nApplications > 0 && rgApplications == NULL) ||
+        (nServices > 0 && rgsServiceNames == NULL)) {
+        rm_detail_set("a nonzero count comes with a NULL array");
+        return ERROR_BAD_ARGUMENTS;
+    }
+    if (nFiles == 0 && nApplications == 0 && nServices == 0)
+        return ERROR_SUCCESS;
+
+    /* Everything is checked and converted before the store is touched, so a
+     * bad entry registers nothing. */
+    buf b = {0};
+    dircache *dc = calloc(1, sizeof *dc);
+    if (dc == NULL || buf_add(&b, BATCH_MAGIC, strlen(BATCH_MAGIC)) != 0)
+        rc = ERROR_OUTOFMEMORY;
+    for (UINT i = 0; rc == ERROR_SUCCESS && i < nFiles; i++)
+        rc = add_file(&b, rgsFileNames[i], i, dc);
+    for (UINT i = 0; rc == ERROR_SUCCESS && i < nApplications; i++)
+        rc = add_process(&b, &rgApplications[i]);
+    for (UINT i = 0; rc == ERROR_SUCCESS && i < nServices; i++)
+        rc = add_service(&b, rgsServiceNames[i], i);
+    free(dc);
+    if (rc != ERROR_SUCCESS) {
+        free(b.p);
+        return rc;
+    }
+
+    rm_store st;
+    int dirfd = -1;
+    rc = open_session(&h, &st, &dirfd);
+    if (rc == ERROR_SUCCESS) {
+        char name[64];
+        unsigned char r[8];
+        if (rm_random(r, sizeof r) != 0) {
+            rm_detail_set("the kernel's random generator failed: %s",
+                          strerror(errno));
+            rc = ERROR_WRITE_FAULT;
+        } else {
+            snprintf(name, sizeof name,
+                     BATCH_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x", r[0],
+                     r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+            if (rm_store_replace_file(dirfd, name, b.p, b.len) != 0) {
+                rm_detail_set("cannot write to session %s in the store %s: "
+                              "%s", h.key, st.path, strerror(errno));
+                rc = ERROR_WRITE_FAULT;
+            }
+        }
+        close(dirfd);
+        rm_store_close(&st);
+    }
+    free(b.p);
+    return rc;
+}
+
+/* ---- reading the registrations back ------------------------------------- */
+
+void rm_resources_free(rm_resources *r)
+{
+    free(r->ids);
+    free(r->paths);
+    free(r->arena);
+    free(r->procs);
+    free(r->services);
+    memset(r, 0, sizeof *r);
+}
+
+static int ids_grow(rm_resources *r)
+{
+    size_t cap = r->ids_mask ? (r->ids_mask + 1) * 2 : 1024;
+    rm_fid *n = calloc(cap, sizeof *n);
+    if (n == NULL)
+        return -1;
+    for (size_t i = 0; r->ids_mask && i <= r->ids_mask; i++) {
+        rm_fid f = r->ids[i];
+        if (f.dev == 0 && f.ino == 0)
+            continue;
+        size_t j = mix64(f.ino ^ (f.dev * 0x9E3779B97F4A7C15ULL)) & (cap - 1);
+        while (n[j].dev != 0 || n[j].ino != 0)
+            j = (j + 1) & (cap - 1);
+        n[j] = f;
+    }
+    free(r->ids);
+    r->ids = n;
+    r->ids_mask = cap - 1;
+    return 0;
+}
+
+static int ids_add(rm_resources *r, uint64_t dev, uint64_t ino)
+{
+    if (dev == 0 && ino == 0) {
+        r->has_zero_id = 1;
+        return 0;
+    }
+    if ((r->nids + 1) * 2 > r->ids_mask + 1 && ids_grow(r) != 0)
+        return -1;
+    size_t j = mix64(ino ^ (dev * 0x9E3779B97F4A7C15ULL)) & r->ids_mask;
+    while (r->ids[j].dev != 0 || r->ids[j].ino != 0) {
+        if (r->ids[j].dev == dev && r->ids[j].ino == ino)
+            return 0;
+        j = (j + 1) & r->ids_mask;
+    }
+    r->ids[j].dev = dev;
+    r->ids[j].ino = ino;
+    r->nids++;
+    return 0;
+}
+
+int rm_resources_has_id(const rm_resources *r, uint64_t dev, uint64_t ino)
+{
+    if (dev == 0 && ino == 0)
+        return r->has_zero_id;
+    if (r->nids == 0)
+        return 0;
+    size_t j = mix64(ino ^ (dev * 0x9E3779B97F4A7C15ULL)) & r->ids_mask;
+    for (;;) {
+        const rm_fid *f = &r->ids[j];
+        if (f->dev == dev && f->ino == ino)
+            return 1;
+        if (f->dev == 0 && f->ino == 0)
+            return 0;
+        j = (j + 1) & r->ids_mask;
+    }
+}
+
+int rm_resources_has_path(const rm_resources *r, const char *path,
+                          size_t len)
+{
+    if (r->npaths == 0)
+        return 0;
+    size_t j = hash_bytes(path, len) & r->paths_mask;
+    while (r->paths[j] != NULL) {
+        const char *p = r->paths[j];
+        if (strncmp(p, path, len) == 0 && p[len] == '\0')
+            return 1;
+        j = (j + 1) & r->paths_mask;
+    }
+    return 0;
+}
+
+static int cmp_proc(const void *a, const void *b)
+{
+    const rm_procid *x = a, *y = b;
+    if (x->pid != y->pid)
+        return x->pid < y->pid ? -1 : 1;
+    return x->start_ticks < y->start_ticks   ? -1
+           : x->start_ticks > y->start_ticks ? 1
+                                             : 0;
+}
+
+/* Arena offsets are stored while loading (the arena moves as it grows) and
+ * turned into pointers at the end. */
+static DWORD parse_batch(rm_resources *r, const char *p, size_t len,
+                         buf *paths, buf *services)
+{
+    size_t off = strlen(BATCH_MAGIC);
+    if (len < off || memcmp(p, BATCH_MAGIC, off) != 0)
+        return ERROR_WRITE_FAULT;
+    while (off < len) {
+        rec rc;
+        if (len - off < sizeof rc)
+            return ERROR_WRITE_FAULT;
+        memcpy(&rc, p + off, sizeof rc);
+        off += sizeof rc;
+        if (rc.len > len - off || rc.len >= PATH_MAX)
+            return ERROR_WRITE_FAULT;
+        const char *text = p + off;
+        off += rc.len;
+        if (rc.kind == REC_FILE || rc.kind == REC_SERVICE) {
+            if (rc.kind == REC_FILE && (rc.flags & REC_HAS_ID) &&
+                ids_add(r, rc.a, rc.b) != 0)
+                return ERROR_OUTOFMEMORY;
+            size_t at = r->arena_len;
+            if (r->arena_len + rc.len + 1 > r->arena_cap) {
+                size_t cap = r->arena_cap ? r->arena_cap : 65536;
+                while (cap < r->arena_len + rc.len + 1)
+                    cap *= 2;
+                char *na = realloc(r->arena, cap);
+                if (na == NULL)
+                    return ERROR_OUTOFMEMORY;
+                r->arena = na;
+                r->arena_cap = cap;
+            }
+            memcpy(r->arena + at, text, rc.len);
+            r->arena[at + rc.len] = '\0';
+            r->arena_len += rc.len + 1;
+            if (buf_add(rc.kind == REC_FILE ? paths : services, &at,
+                        sizeof at) != 0)
+                return ERROR_OUTOFMEMORY;
+        } else if (rc.kind == REC_PROC) {
+            if (r->nprocs == r->procs_cap) {
+                size_t cap = r->procs_cap ? r->procs_cap * 2 : 16;
+                rm_procid *np = realloc(r->procs, cap * sizeof *np);
+                if (np == NULL)
+                    return ERROR_OUTOFMEMORY;
+                r->procs = np;
+                r->procs_cap = cap;
+            }
+            r->procs[r->nprocs].pid = (pid_t)rc.a;
+            r->procs[r->nprocs].start_ticks = rc.b;
+            r->nprocs++;
+        }
+        /* Unknown kinds are a later version's: skipped by their length. */
+    }
+    return ERROR_SUCCESS;
+}
+
+static char *read_file_at(int dirfd, const char *name, size_t *len)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    char *p = NULL;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        (p = malloc((size_t)st.st_size + 1)) != NULL) {
+        size_t n = 0;
+        while (n < (size_t)st.st_size) {
+            ssize_t k = read(fd, p + n, (size_t)st.st_size - n);
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0)
+                break;
+            n += (size_t)k;
+        }
+        *len = n;
+    }
+    close(fd);
+    return p;
+}
+
+static DWORD build_paths(rm_resources *r, const buf *paths)
+{
+    size_t n = paths->len / sizeof(size_t);
+    if (n == 0)
+        return ERROR_SUCCESS;
+    size_t cap = 16;
+    while (cap < n * 2)
+        cap *= 2;
+    r->paths = calloc(cap, sizeof *r->paths);
+    if (r->paths == NULL)
+        return ERROR_OUTOFMEMORY;
+    r->paths_mask = cap - 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t at;
+        memcpy(&at, paths->p + i * sizeof at, sizeof at);
+        const char *s = r->arena + at;
+        size_t len = strlen(s);
+        if (rm_resources_has_path(r, s, len))
+            continue;
+        size_t j = hash_bytes(s, len) & r->paths_mask;
+        while (r->paths[j] != NULL)
+            j = (j + 1) & r->paths_mask;
+        r->paths[j] = s;
+        r->npaths++;
+    }
+    return ERROR_SUCCESS;
+}
+
+static DWORD build_services(rm_resources *r, const buf *services)
+{
+    size_t n = services->len / sizeof(size_t);
+    if (n == 0)
+        return ERROR_SUCCESS;
+    r->services = malloc(n * sizeof *r->services);
+    if (r->services == NULL)
+        return ERROR_OUTOFMEMORY;
+    for (size_t i = 0; i < n; i++) {
+        size_t at;
+        memcpy(&at, services->p + i * sizeof at, sizeof at);
+        char *s = r->arena + at;
+        int dup = 0;
+        for (size_t k = 0; k < r->nservices && !dup; k++)
+            dup = strcmp(r->services[k], s) == 0;
+        if (!dup)
+            r->services[r->nservices++] = s;
+    }
+    r->services_cap = n;
+    return ERROR_SUCCESS;
+}
+
+DWORD rm_resources_load(const rm_handle_info *h, rm_resources *out)
+{
+    memset(out, 0, sizeof *out);
+    rm_store st;
+    int dirfd;
+    DWORD rc = open_session(h, &st, &dirfd);
+    if (rc != ERROR_SUCCESS)
+        return rc;
+    buf paths = {0}, services = {0};
+    int dfd = dup(dirfd);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (d == NULL) {
+        if (dfd >= 0)
+            close(dfd);
+        rm_detail_set("cannot list session %s in the store %s: %s", h->key,
+                      st.path, strerror(errno));
+        rc = ERROR_WRITE_FAULT;
+    }
+    struct dirent *de;
+    while (rc == ERROR_SUCCESS && (de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, BATCH_PREFIX, strlen(BATCH_PREFIX)) != 0)
+            continue;
+        size_t len = 0;
+        char *text = read_file_at(dirfd, de->d_name, &len);
+        if (text == NULL) {
+            rm_detail_set("cannot read %s of session %s in the store %s: %s",
+                          de->d_name, h->key, st.path, strerror(errno));
+            rc = ERROR_WRITE_FAULT;
+            break;
+        }
+        rc = parse_batch(out, text, len, &paths, &services);
+        free(text);
+        if (rc == ERROR_WRITE_FAULT)
+            rm_detail_set("%s of session %s in the store %s is not readable",
+                          de->d_name, h->key, st.path);
+    }
+    if (d != NULL)
+        closedir(d);
+    close(dirfd);
+    rm_store_close(&st);
+    if (rc == ERROR_SUCCESS)
+        rc = build_paths(out, &paths);
+    if (rc == ERROR_SUCCESS)
+        rc = build_services(out, &services);
+    if (rc == ERROR_SUCCESS && out->nprocs > 1)
+        qsort(out->procs, out->nprocs, sizeof *out->procs, cmp_proc);
+    free(paths.p);
+    free(services.p);
+    if (rc != ERROR_SUCCESS)
+        rm_resources_free(out);
+    return rc;
+}
