@@ -7,6 +7,8 @@ and this package is the Pythonic facade over it.
 
 from __future__ import annotations
 
+import os
+
 from ._enums import (
     AppStatus,
     AppType,
@@ -33,9 +35,20 @@ from ._errors import (
     SessionStoreError,
     ShutdownFailedError,
 )
+from ._processes import ListResult, ProcessInfo, UniqueProcess
 from ._session import NO_SESSION, Session
 
 __version__ = "0.1.0"
+
+
+def who_uses(
+    *paths: str | bytes | os.PathLike[str] | os.PathLike[bytes],
+) -> ListResult:
+    """The processes that use any of ``paths`` now: a one-call RmGetList."""
+    with Session() as session:
+        session.register(files=paths)
+        return session.get_list()
+
 
 __all__ = [
     "NO_SESSION",
@@ -46,12 +59,14 @@ __all__ = [
     "FilterAction",
     "FilterTrigger",
     "InvalidHandleError",
+    "ListResult",
     "LockTimeoutError",
     "MaxSessionsReachedError",
     "MoreDataError",
     "NotImplementedOnPlatformError",
     "OutOfMemoryError",
     "OutOfSequenceError",
+    "ProcessInfo",
     "RebootReason",
     "RebootRequiredError",
     "RestartFailedError",
@@ -62,4 +77,6 @@ __all__ = [
     "SessionStoreError",
     "ShutdownFailedError",
     "ShutdownType",
+    "UniqueProcess",
+    "who_uses",
 ]

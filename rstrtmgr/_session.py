@@ -2,16 +2,78 @@
 
 from __future__ import annotations
 
+import ntpath
 import os
 import re
+import sys
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
 
-from ._errors import BadArgumentsError, SessionClosedError, check
+from ._enums import RebootReason
+from ._errors import BadArgumentsError, MoreDataError, SessionClosedError, check
+from ._processes import (
+    ListResult,
+    ProcessInfo,
+    UniqueProcess,
+    iter_items,
+    to_unique_process,
+)
 from ._rstrtmgr import ffi, lib
+
+# ---- resources and lists (issue 3): helpers ------------------------------
+
+#: Resources per RmRegisterResources call: Windows fails near 100,000 in one.
+_CHUNK = 50_000
+#: RmGetList rounds before giving up on a list that keeps growing.
+_LIST_RETRIES = 10
+
+
+def _wide_path(value: object) -> str:
+    """The str the WCHAR API takes for a file name, checked to be absolute.
+
+    On Linux a name is bytes: those that are not UTF-8 travel as the lone
+    surrogates U+DC80..U+DCFF (Python's surrogateescape), which the backend
+    turns back into the very same bytes.
+    """
+    if value is None or not isinstance(value, (str, bytes, os.PathLike)):
+        raise TypeError(
+            f"a file is a str, bytes or path-like object, not {type(value).__name__}"
+        )
+    path = os.fspath(value)
+    if sys.platform == "win32":  # pragma: no cover - Windows only
+        text = os.fsdecode(path)
+        if "\0" in text:
+            raise ValueError(f"file name {text!r} contains a NUL character")
+        if not ntpath.isabs(text):
+            raise ValueError(f"file name {text!r} is not a full path")
+        return text
+    raw = os.fsencode(path)
+    if b"\0" in raw:
+        raise ValueError(f"file name {raw!r} contains a NUL byte")
+    if not raw.startswith(b"/"):
+        raise ValueError(f"file name {os.fsdecode(raw)!r} is not a full path")
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _service_name(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"a service name is a str, not {type(value).__name__}")
+    if not value or "\0" in value:
+        raise ValueError(f"{value!r} is not a service name")
+    return value
+
+
+def _wide_string(buf: object) -> str:
+    """A WCHAR array as str, keeping lone surrogates (non-UTF-8 names)."""
+    raw = bytes(ffi.buffer(buf))
+    text = raw.decode("utf-16-le", "surrogatepass")
+    return text.split("\0", 1)[0]
+
+
+# ---- end of issue 3 helpers -----------------------------------------------
 
 __all__ = ["NO_SESSION", "Session"]
 
@@ -134,6 +196,109 @@ class Session:
             with self._cond:
                 self._closed = False
             check(code, "RmEndSession")
+
+    # ---- resources and lists (issue 3) -----------------------------------
+
+    def register(
+        self,
+        files: Iterable[str | bytes | os.PathLike[str] | os.PathLike[bytes]]
+        | str
+        | bytes
+        | os.PathLike[str]
+        | os.PathLike[bytes] = (),
+        processes: Iterable[object] = (),
+        services: Iterable[str] | str = (),
+    ) -> None:
+        """Register files, processes and services with the session.
+
+        ``files`` are full paths (str, bytes or path-like; names that are not
+        UTF-8 round-trip), ``processes`` are pids (their start time is read
+        now), :class:`UniqueProcess` values or psutil-like objects, and
+        ``services`` are service names (systemd units on Linux: ``"ssh"``
+        means ``ssh.service``). Registrations accumulate and every
+        participant sees them. Everything is checked before anything is
+        registered: a wrong type raises TypeError, a relative path or a
+        directory ValueError, and nothing of the call is registered.
+        """
+        paths = [_wide_path(f) for f in iter_items(files, "files")]
+        procs = [to_unique_process(p) for p in iter_items(processes, "processes")]
+        names = [_service_name(s) for s in iter_items(services, "services")]
+        total = len(paths) + len(procs) + len(names)
+        if total > _CHUNK:
+            # More than one call: the backend cannot check the later chunks
+            # before the first is stored, so what it would refuse is refused
+            # here first.
+            for text in paths:
+                native = text.encode("utf-8", "surrogateescape")
+                if os.path.isdir(text if sys.platform == "win32" else native):
+                    raise ValueError(
+                        f"{text!r} is a directory; directories are not resources"
+                    )
+        with self._using() as handle:
+            for start in range(0, len(paths), _CHUNK):
+                self._register_chunk(handle, paths[start : start + _CHUNK], [], [])
+            for start in range(0, len(procs), _CHUNK):
+                self._register_chunk(handle, [], procs[start : start + _CHUNK], [])
+            if names:
+                self._register_chunk(handle, [], [], names)
+
+    @staticmethod
+    def _register_chunk(
+        handle: int, paths: list[str], procs: list[UniqueProcess], names: list[str]
+    ) -> None:
+        if not (paths or procs or names):
+            return
+        keep = [ffi.new("WCHAR[]", p) for p in paths]
+        files = ffi.new("LPCWSTR[]", keep) if keep else ffi.NULL
+        apps = ffi.new("RM_UNIQUE_PROCESS[]", len(procs)) if procs else ffi.NULL
+        for i, p in enumerate(procs):
+            apps[i].dwProcessId = p.pid
+            apps[i].ProcessStartTime.dwLowDateTime = p.start_time & 0xFFFFFFFF
+            apps[i].ProcessStartTime.dwHighDateTime = p.start_time >> 32
+        keep_s = [ffi.new("WCHAR[]", n) for n in names]
+        svcs = ffi.new("LPCWSTR[]", keep_s) if keep_s else ffi.NULL
+        check(
+            lib.RmRegisterResources(
+                handle, len(paths), files, len(procs), apps, len(names), svcs
+            ),
+            "RmRegisterResources",
+        )
+
+    def get_list(self) -> ListResult:
+        """The processes that use the registered resources, computed now.
+
+        Also the session's reboot reasons and how many processes could not be
+        looked into (another user's, when not root; always 0 on Windows).
+        """
+        needed = ffi.new("UINT *")
+        count = ffi.new("UINT *")
+        reasons = ffi.new("DWORD *")
+        size = 0
+        uninspected = 0
+        with self._using() as handle:
+            for _ in range(_LIST_RETRIES):
+                infos = ffi.new("RM_PROCESS_INFO[]", size) if size else ffi.NULL
+                count[0] = size
+                code = lib.RmGetList(handle, needed, count, infos, reasons)
+                if code == 0:
+                    uninspected = int(lib.rstrtmgr_last_uninspected())
+                    break
+                if code != MoreDataError.code:
+                    check(code, "RmGetList")
+                # The list can grow between calls: leave some room.
+                size = int(needed[0]) + 8
+            else:
+                raise MoreDataError(
+                    MoreDataError.code,
+                    f"RmGetList: the list kept growing over {_LIST_RETRIES} "
+                    "rounds; try again",
+                )
+        processes = [
+            ProcessInfo._from_c(infos[i], _wide_string) for i in range(count[0])
+        ]
+        return ListResult(processes, RebootReason(int(reasons[0])), uninspected)
+
+    # ---- end of issue 3 ----------------------------------------------------
 
     def __enter__(self) -> Session:
         return self
