@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import LINUX, OTHER_UID, ROOT, WINE, child_env
+from support import LINUX, OTHER_UID, PACKAGE_ROOT, ROOT, WINE, child_env
 
 
 def pytest_collection_modifyitems(
@@ -51,6 +51,7 @@ def other_user_python() -> list[str]:
             group=OTHER_UID,
             extra_groups=[],
             env=child_env(),
+            cwd=PACKAGE_ROOT,
             capture_output=True,
             text=True,
             check=False,

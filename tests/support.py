@@ -39,6 +39,9 @@ def python(
         stderr=subprocess.PIPE,
         text=True,
         env=env if env is not None else child_env(),
+        # `python -c` puts its working directory first on sys.path: start
+        # where the package under test is, never in a source checkout.
+        cwd=kwargs.pop("cwd", PACKAGE_ROOT),
         **kwargs,
     )
 

@@ -15,6 +15,7 @@ import pytest
 from support import (
     LINUX,
     OTHER_UID,
+    PACKAGE_ROOT,
     ROOT,
     child_env,
     python,
@@ -440,6 +441,7 @@ def test_other_user_cannot_join_or_use_roots_store(
             group=OTHER_UID,
             extra_groups=[],
             env=child_env(RSTRTMGR_STATE_DIR=str(theirs)),
+            cwd=PACKAGE_ROOT,
             capture_output=True,
             text=True,
             timeout=60,
