@@ -1,0 +1,60 @@
+"""Helpers of the list tests: child processes that hold files, and fuser."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from support import python
+
+
+@contextmanager
+def holder(code: str, *args: str) -> Iterator[subprocess.Popen[str]]:
+    """A child Python that runs ``code``, prints "ready" and waits for stdin.
+
+    ``code`` sees ``sys.argv[1:]`` as ``args``.
+    """
+    proc = python(
+        "import sys\n" + code + "\nprint('ready', flush=True)\nsys.stdin.read()\n",
+        *args,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if line.strip() != "ready":
+            _, err = proc.communicate(timeout=30)
+            raise AssertionError(f"holder failed: {line!r} {err}")
+        yield proc
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)
+
+
+HOLD_FD = "f = open(sys.argv[1], 'rb')"
+HOLD_MMAP = (
+    "import mmap\n"
+    "with open(sys.argv[1], 'rb') as f:\n"
+    "    m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)"
+)
+HOLD_LIB = "import ctypes\nlib = ctypes.CDLL(sys.argv[1])"
+
+
+def fuser(*paths: str | bytes | Path) -> set[int] | None:
+    """The pids fuser(1) reports for the paths; None when fuser is missing."""
+    exe = shutil.which("fuser")
+    if exe is None:
+        return None
+    out = subprocess.run(
+        [exe, *map(str, paths)]
+        if all(not isinstance(p, bytes) for p in paths)
+        else [
+            exe.encode(),
+            *(p if isinstance(p, bytes) else str(p).encode() for p in paths),
+        ],
+        capture_output=True,
+        check=False,
+    ).stdout
+    return {int(tok.rstrip(b"cemrf")) for tok in out.split()}
