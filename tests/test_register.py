@@ -1,0 +1,242 @@
+"""RmRegisterResources: what is accepted, what is refused, and nothing half-done."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from holders import HOLD_FD, holder
+from support import LINUX
+
+import rstrtmgr
+from rstrtmgr import BadArgumentsError, UniqueProcess
+from rstrtmgr._rstrtmgr import ffi, lib
+
+pytestmark = [pytest.mark.behaviour, pytest.mark.linux_backend]
+if not LINUX:
+    pytest.skip("these tests drive the Linux backend", allow_module_level=True)
+
+
+def batches(store: Path, session: rstrtmgr.Session) -> list[str]:
+    return sorted(
+        p.name
+        for p in (store / "sessions" / session.key).iterdir()
+        if p.name.startswith("batch-")
+    )
+
+
+@pytest.fixture
+def target(tmp_path: Path) -> Path:
+    path = tmp_path / "target.bin"
+    path.write_bytes(b"x")
+    return path
+
+
+def test_registrations_accumulate(tmp_path: Path, store: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_bytes(b"a")
+    b.write_bytes(b"b")
+    with (
+        holder(HOLD_FD, str(a)) as ha,
+        holder(HOLD_FD, str(b)) as hb,
+        rstrtmgr.Session() as s,
+    ):
+        s.register(files=[a])
+        assert s.get_list().pids() == {ha.pid}
+        s.register(files=(str(b),))
+        assert s.get_list().pids() == {ha.pid, hb.pid}
+        assert len(batches(store, s)) == 2
+
+
+def test_accepts_str_bytes_pathlike_and_one_path(target: Path) -> None:
+    with holder(HOLD_FD, str(target)) as h:
+        for form in (str(target), os.fsencode(target), target):
+            with rstrtmgr.Session() as s:
+                s.register(files=form)  # a single path is one file
+                assert s.get_list().pids() == {h.pid}
+        with rstrtmgr.Session() as s:
+            s.register(files=iter([target]))  # any iterable
+            assert s.get_list().pids() == {h.pid}
+
+
+@pytest.mark.parametrize(
+    ("files", "error"),
+    [
+        (["relative/path"], ValueError),
+        ([None], TypeError),
+        ([42], TypeError),
+        ([b"/tmp/nul\0byte"], ValueError),
+        (None, TypeError),
+        (42, TypeError),
+    ],
+)
+def test_bad_files_register_nothing(
+    target: Path, store: Path, files: object, error: type[Exception]
+) -> None:
+    with rstrtmgr.Session() as s:
+        with pytest.raises(error):
+            s.register(files=[target, *files] if isinstance(files, list) else files)  # type: ignore[arg-type]
+        assert batches(store, s) == []
+
+
+def test_directory_is_refused_and_nothing_registered(
+    tmp_path: Path, target: Path, store: Path
+) -> None:
+    with holder(HOLD_FD, str(target)) as h, rstrtmgr.Session() as s:
+        with pytest.raises(BadArgumentsError) as e:
+            s.register(files=[target, tmp_path])
+        assert e.value.winerror == 160
+        assert isinstance(e.value, ValueError)
+        assert batches(store, s) == []
+        assert h.pid not in s.get_list().pids()
+
+
+@pytest.mark.parametrize(
+    "processes", [[None], [1.5], ["123"], [True], [UniqueProcess(1, 0), object()]]
+)
+def test_bad_processes_register_nothing(store: Path, processes: list[object]) -> None:
+    with rstrtmgr.Session() as s:
+        with pytest.raises(TypeError):
+            s.register(processes=processes)
+        assert batches(store, s) == []
+
+
+def test_bad_services_register_nothing(store: Path) -> None:
+    with rstrtmgr.Session() as s:
+        with pytest.raises(TypeError):
+            s.register(services=[None])  # type: ignore[list-item]
+        with pytest.raises(BadArgumentsError):
+            s.register(services=["ok", "not/a unit"])
+        assert batches(store, s) == []
+        s.register(services=["no-such-unit-rstrtmgr-test"])
+        assert s.get_list().processes == []
+
+
+def test_pid_that_does_not_exist() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # reaped: the pid names no process now (until reused)
+    with rstrtmgr.Session() as s:
+        try:
+            UniqueProcess.of(child.pid)
+        except ProcessLookupError:
+            with pytest.raises(ProcessLookupError):
+                s.register(processes=[child.pid])
+        else:
+            pytest.skip("the pid was reused at once")
+
+
+def test_pid_psutil_and_unique_process_agree() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        by_pid = UniqueProcess.of(child.pid)
+        assert UniqueProcess.from_process(psutil.Process(child.pid)) == by_pid
+        with rstrtmgr.Session() as s:
+            s.register(processes=[psutil.Process(child.pid)])
+            (info,) = s.get_list().processes
+            assert info.unique_process == by_pid
+            assert info.pid == child.pid
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_psutil_object_of_exited_process_never_matches() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    proc = psutil.Process(child.pid)
+    proc.create_time()  # psutil caches it
+    child.kill()
+    child.wait()
+    with rstrtmgr.Session() as s:
+        s.register(processes=[proc])
+        assert child.pid not in s.get_list().pids()
+
+
+def test_nonexistent_file_is_registered(tmp_path: Path) -> None:
+    with rstrtmgr.Session() as s:
+        s.register(files=[tmp_path / "not-there-yet"])
+        assert s.get_list().processes == []
+
+
+def test_hundred_thousand_files(tmp_path: Path) -> None:
+    n = 100_000
+    base = tmp_path / "many"
+    base.mkdir()
+    names = [os.path.join(base, f"f{i:06d}") for i in range(n)]
+    for name in names:
+        os.close(os.open(name, os.O_CREAT | os.O_WRONLY, 0o644))
+    with holder(HOLD_FD, names[-1]) as h, rstrtmgr.Session() as s:
+        t0 = time.perf_counter()
+        s.register(files=names)
+        t1 = time.perf_counter()
+        pids = s.get_list().pids()
+        t2 = time.perf_counter()
+        assert pids == {h.pid}
+        print(f"register {n} files: {t1 - t0:.3f} s; get_list: {t2 - t1:.3f} s")
+
+
+# -- the raw layer ----------------------------------------------------------
+
+
+def raw_start() -> int:
+    handle = ffi.new("DWORD *")
+    assert lib.RmStartSession(handle, 0, ffi.new("WCHAR[33]")) == 0
+    return int(handle[0])
+
+
+def raw_register(h: int, names: list[str | None]) -> int:
+    keep = [ffi.new("WCHAR[]", n) if n is not None else ffi.NULL for n in names]
+    return int(
+        lib.RmRegisterResources(
+            h, len(keep), ffi.new("LPCWSTR[]", keep), 0, ffi.NULL, 0, ffi.NULL
+        )
+    )
+
+
+def test_raw_bad_input(target: Path, tmp_path: Path) -> None:
+    h = raw_start()
+    good = str(target)
+    assert raw_register(h, [good, "relative"]) == 160
+    assert raw_register(h, [good, str(tmp_path)]) == 160
+    assert raw_register(h, [good, None]) == 160
+    assert raw_register(h, [good, ""]) == 160
+    assert raw_register(h, [good, "/tmp/\ud800lone"]) == 160  # not surrogateescape
+    assert lib.RmRegisterResources(h, 2, ffi.NULL, 0, ffi.NULL, 0, ffi.NULL) == 160
+    assert lib.RmRegisterResources(h, 0, ffi.NULL, 1, ffi.NULL, 0, ffi.NULL) == 160
+    assert lib.RmRegisterResources(h, 0, ffi.NULL, 0, ffi.NULL, 1, ffi.NULL) == 160
+    with holder(HOLD_FD, good):
+        n = ffi.new("UINT *", 0)
+        r = ffi.new("DWORD *")
+        # None of the refused calls registered the good file.
+        assert lib.RmGetList(h, n, n, ffi.NULL, r) == 0
+        assert raw_register(h, [good]) == 0
+        assert lib.RmGetList(h, n, ffi.new("UINT *", 0), ffi.NULL, r) == 234
+    assert lib.RmEndSession(h) == 0
+    assert raw_register(h, [good]) == 6
+    assert raw_register(0xFFFFFFFF, [good]) == 6
+
+
+def test_raw_processes_and_services(target: Path) -> None:
+    h = raw_start()
+    apps = ffi.new("RM_UNIQUE_PROCESS[]", 1)
+    me = UniqueProcess.of(os.getpid())
+    apps[0].dwProcessId = me.pid
+    apps[0].ProcessStartTime.dwLowDateTime = me.start_time & 0xFFFFFFFF
+    apps[0].ProcessStartTime.dwHighDateTime = me.start_time >> 32
+    svc = [ffi.new("WCHAR[]", "rstrtmgr-test-none")]
+    assert (
+        lib.RmRegisterResources(h, 0, ffi.NULL, 1, apps, 1, ffi.new("LPCWSTR[]", svc))
+        == 0
+    )
+    n = ffi.new("UINT *", 4)
+    infos = ffi.new("RM_PROCESS_INFO[]", 4)
+    r = ffi.new("DWORD *")
+    assert lib.RmGetList(h, ffi.new("UINT *"), n, infos, r) == 0
+    assert n[0] == 1
+    assert infos[0].Process.dwProcessId == os.getpid()
+    assert r[0] & lib.RmRebootReasonDetectedSelf
+    assert lib.RmEndSession(h) == 0
