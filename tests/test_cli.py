@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from holders import HOLD_FD, holder
-from support import LINUX, child_env
+from support import LINUX, PACKAGE_ROOT, child_env
 
 pytestmark = [pytest.mark.behaviour, pytest.mark.linux_backend]
 if not LINUX:
@@ -22,6 +22,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         env=child_env(),
+        cwd=PACKAGE_ROOT,  # not the checkout: `-m` imports from the cwd first
         check=False,
     )
 
