@@ -598,13 +598,15 @@ static void scan_pid(scan *s, const char *name, pid_t pid)
     if (statx(pd, "exe", STATX_FLAGS, STATX_MASK, &sx) == 0) {
         if (statx_matches(s, pd, "exe", &sx))
             why = RM_HOLD_EXE;
-        int r = why ? 0 : scan_maps(s, pd);
-        if (r > 0)
-            why = RM_HOLD_MAP;
-        denied = r < 0;
-        r = why ? 0 : scan_fds(s, pd);
+        /* Descriptors before mappings: a process has far fewer of them
+         * than file-backed mappings, and a match ends the process's scan. */
+        int r = why ? 0 : scan_fds(s, pd);
         if (r > 0)
             why = RM_HOLD_FILE;
+        denied = r < 0;
+        r = why ? 0 : scan_maps(s, pd);
+        if (r > 0)
+            why = RM_HOLD_MAP;
         denied |= r < 0;
     } else if (errno == EACCES || errno == EPERM) {
         denied = 1;
@@ -806,7 +808,7 @@ DWORD rm_list_compute(const rm_handle_info *h, rm_list *out)
     s.res = &res;
     s.out = out;
     s.procfd = -1;
-    s.procmap = 1;
+    s.procmap = getenv("RSTRTMGR_MAPS_TEXT") == NULL;
     s.self = rm_procid_self();
     s.ruid = getuid();
     s.euid = geteuid();
