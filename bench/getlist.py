@@ -23,6 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import contextlib
+
 import psutil
 
 import rstrtmgr
@@ -37,7 +39,7 @@ def start_holders(files: list[str]) -> list[int]:
         pid = os.fork()
         if pid == 0:  # the holder: five open files, one mapping, then wait
             try:
-                held = [open(files[(i * 5 + k) % FILES], "rb") for k in range(5)]
+                held = [open(files[(i * 5 + k) % FILES], "rb") for k in range(5)]  # noqa: SIM115
                 with open(files[(i * 5 + 7) % FILES], "rb") as f:
                     m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
                 held.append(m)  # type: ignore[arg-type]
@@ -55,7 +57,9 @@ def timed(fn) -> float:
 
 
 def run(cmd: list[str]) -> None:
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    subprocess.run(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
+    )
 
 
 def psutil_scan() -> None:
@@ -90,7 +94,7 @@ with rstrtmgr.Session() as s:
 """
 
 
-def main() -> None:
+def main() -> None:  # noqa: PLR0912, PLR0915 - one linear script
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=9)
     args = ap.parse_args()
@@ -115,8 +119,8 @@ def main() -> None:
         fuser = shutil.which("fuser")
         lsof = shutil.which("lsof")
         cases = {
-            "get_list(), 1 file (in-process)": lambda: s1.get_list(),
-            "get_list(), 1000 files (in-process)": lambda: sN.get_list(),
+            "get_list(), 1 file (in-process)": s1.get_list,
+            "get_list(), 1000 files (in-process)": sN.get_list,
             "python3 -c pass": lambda: run([sys.executable, "-c", "pass"]),
             "psutil open_files()+memory_maps(), all processes": psutil_scan,
         }
@@ -135,18 +139,20 @@ def main() -> None:
         fds = 0
         for d in os.listdir("/proc"):
             if d.isdigit():
-                try:
+                with contextlib.suppress(OSError):
                     fds += len(os.listdir(f"/proc/{d}/fd"))
-                except OSError:
-                    pass
-        print(f"# {os.uname().release}, {os.cpu_count()} cpus, uid {os.geteuid()}, "
-              f"{procs} processes, {fds} fds, {args.rounds} rounds")
+        print(
+            f"# {os.uname().release}, {os.cpu_count()} cpus, uid {os.geteuid()}, "
+            f"{procs} processes, {fds} fds, {args.rounds} rounds"
+        )
         print("| what | median ms |")
         print("|---|---|")
         for k, v in med.items():
             print(f"| {k} | {v:.1f} |")
-        g1, gN = med["get_list(), 1 file (in-process)"], med[
-            "get_list(), 1000 files (in-process)"]
+        g1, gN = (
+            med["get_list(), 1 file (in-process)"],
+            med["get_list(), 1000 files (in-process)"],
+        )
         if fuser:
             print(f"\nget_list 1000 / fuser 1000 = {gN / med['fuser, 1000 files']:.3f}")
             print(f"get_list 1 / fuser 1 = {g1 / med['fuser, 1 file']:.3f}")
@@ -157,7 +163,9 @@ def main() -> None:
             ours = strace_calls([sys.executable, "-c", SCAN, str(listing), "1"])
             print(f"\nsyscalls of one get_list (1000 files): {ours - base}")
             if fuser:
-                print(f"syscalls of fuser (1000 files): {strace_calls([fuser, *files])}")
+                print(
+                    f"syscalls of fuser (1000 files): {strace_calls([fuser, *files])}"
+                )
             if lsof:
                 print(f"syscalls of lsof (1000 files): {strace_calls([lsof, *files])}")
             print(f"floor (one per fd + eight per process): {fds + 8 * procs}")
