@@ -147,6 +147,8 @@ HANDLE WINAPI OpenNtmsSessionW(LPCWSTR lpServer, LPCWSTR lpApplication,
 HANDLE WINAPI OpenNtmsSessionA(LPCSTR lpServer, LPCSTR lpApplication,
                                DWORD dwOptions);
 DWORD WINAPI CloseNtmsSession(HANDLE hSession);
+/* What OpenNtmsSession returns on failure, as the C headers define it. */
+static HANDLE const INVALID_HANDLE_VALUE;
 """
 
 # The project's own additions, one prefix, the same on every platform
@@ -156,6 +158,12 @@ CDEF_EXT = """
 size_t rstrtmgr_error_detail(char *buf, size_t size);
 int rstrtmgr_is_wine(void);
 UINT rstrtmgr_last_uninspected(void);
+DWORD rstrtmgr_set_shutdown_timeouts(DWORD dwSessionHandle, DWORD dwAppMs,
+                                     DWORD dwServiceMs);
+DWORD rstrtmgr_register_restart(const char *const *argv, UINT argc,
+                                const char *cwd, const char *const *envp,
+                                UINT envc);
+DWORD rstrtmgr_unregister_restart(void);
 
 extern "Python" void _rstrtmgr_progress(UINT);
 """
@@ -170,12 +178,15 @@ LINUX_SOURCES = [
     "native/linux/text.c",
     "native/linux/resources.c",
     "native/linux/getlist.c",
-    "native/linux/unimplemented.c",
+    "native/linux/filters.c",
+    "native/linux/restartreg.c",
+    "native/linux/shutdown.c",
     "native/rsm.c",
 ]
 WINDOWS_SOURCES = [
     "native/windows/ext.c",
     "native/rsm.c",
+    "native/windows/linux_only.c",
 ]
 
 SOURCE = '#include "rstrtmgr_ext.h"\n'

@@ -35,6 +35,22 @@ size_t rstrtmgr_error_detail(char *buf, size_t size);
  * out as users; 0 where the backend sees every process (Windows). */
 UINT rstrtmgr_last_uninspected(void);
 
+/* Sets how long RmShutdown waits for applications and for services to exit
+ * before it fails them (or, with RmForceShutdown, kills them), for this
+ * session; defaults 30000 and 20000 ms. Linux backend only: 120 on Windows,
+ * whose Restart Manager has no such setting. */
+DWORD rstrtmgr_set_shutdown_timeouts(DWORD dwSessionHandle, DWORD dwAppMs,
+                                     DWORD dwServiceMs);
+
+/* Registers the calling process for restart with this command line (argv,
+ * file-system bytes), working directory and environment ("NAME=value"): the
+ * Linux counterpart of RegisterApplicationRestart. 120 on Windows, where the
+ * facade calls kernel32's RegisterApplicationRestart instead. */
+DWORD rstrtmgr_register_restart(const char *const *argv, UINT argc,
+                                const char *cwd, const char *const *envp,
+                                UINT envc);
+DWORD rstrtmgr_unregister_restart(void);
+
 /* 1 when running under Wine (whose Rstrtmgr.dll is a stub), else 0. */
 int rstrtmgr_is_wine(void);
 

@@ -55,11 +55,6 @@ static _Thread_local UINT last_uninspected;
 
 UINT rstrtmgr_last_uninspected(void) { return last_uninspected; }
 
-int rm_restart_registered(const rm_handle_info *h, const rm_procid *id)
-{
-    (void)h, (void)id;
-    return 0;
-}
 
 /* Deleted files already judged in this scan: (dev, ino) -> whether their
  * "PATH (deleted)" names a registered path. Shared libraries repeat across
@@ -872,6 +867,8 @@ DWORD WINAPI RmGetList(DWORD dwSessionHandle, UINT *pnProcInfoNeeded,
     }
     rm_list l;
     rc = rm_list_compute(&h, &l);
+    if (rc == ERROR_SUCCESS)
+        rc = rm_shutdown_annotate(&h, &l);
     if (rc == ERROR_SUCCESS) {
         last_uninspected = l.uninspected;
         *pnProcInfoNeeded = (UINT)l.count;

@@ -185,6 +185,52 @@ RM_HIDDEN void rm_list_free(rm_list *l);
 RM_HIDDEN int rm_restart_registered(const rm_handle_info *h,
                                     const rm_procid *id);
 
+/* store.c: opens the session of a handle, locked, with its directory:
+ * ERROR_SUCCESS with *sessfd (close it, then rm_store_close), 1219 when the
+ * session is gone, ERROR_WRITE_FAULT, ERROR_SEM_TIMEOUT. */
+RM_HIDDEN DWORD rm_store_open_session(const rm_handle_info *h, rm_store *st,
+                                      int *sessfd);
+
+/* ---- restartreg.c: restart registrations in the per-user store ------------ */
+typedef struct rm_restart_cmd {
+    char *blob; /* the registration's NUL-separated fields */
+    size_t len;
+    char **argv; /* after rm_restart_cmd_parse: into blob */
+    char *cwd;
+    char **envp;
+} rm_restart_cmd;
+
+/* Reads the registration of process `id`: 0, or -1 when it has none. */
+RM_HIDDEN int rm_restart_cmd_load(const rm_handle_info *h, const rm_procid *id,
+                                  rm_restart_cmd *out);
+RM_HIDDEN int rm_restart_cmd_parse(rm_restart_cmd *c);
+RM_HIDDEN void rm_restart_cmd_free(rm_restart_cmd *c);
+
+/* ---- filters.c ------------------------------------------------------------- */
+typedef struct rm_filter {
+    RM_FILTER_ACTION action;
+    RM_FILTER_TRIGGER trigger;
+    rm_procid proc; /* RmFilterTriggerProcess */
+    char *text;     /* the executable path or the unit name */
+} rm_filter;
+
+typedef struct rm_filters {
+    rm_filter *items;
+    size_t count, cap;
+} rm_filters;
+
+RM_HIDDEN DWORD rm_filters_read(int sessfd, rm_filters *out);
+RM_HIDDEN void rm_filters_free(rm_filters *f);
+/* The actions (bit 1 << RM_FILTER_ACTION) that filters give this process. */
+RM_HIDDEN unsigned rm_filters_match(const rm_filters *f, const rm_procid *id,
+                                    const char *unit, const char *exe,
+                                    uint64_t exe_dev, uint64_t exe_ino);
+
+/* ---- shutdown.c ------------------------------------------------------------ */
+/* Gives the holders of a list the statuses that the session's RmShutdown and
+ * RmRestart recorded, and adds the processes it stopped that are gone. */
+RM_HIDDEN DWORD rm_shutdown_annotate(const rm_handle_info *h, rm_list *l);
+
 #define RM_MAX_SESSIONS 64
 
 #endif

@@ -539,3 +539,25 @@ DWORD rm_store_reclaim(rm_store *st, size_t *live)
         rm_detail_clear(); /* what was unreadable has been reclaimed */
     return rc;
 }
+
+DWORD rm_store_open_session(const rm_handle_info *h, rm_store *st, int *sessfd)
+{
+    DWORD rc = rm_store_open_locked(h->store, st);
+    if (rc != ERROR_SUCCESS)
+        return rc;
+    rm_session s;
+    rc = rm_store_read_session(st, h->key, &s);
+    if (rc == ERROR_SUCCESS)
+        rm_session_free(&s);
+    if (rc == ERROR_SESSION_CREDENTIAL_CONFLICT)
+        rm_detail_set("session %s no longer exists in the store %s", h->key,
+                      st->path);
+    if (rc == ERROR_SUCCESS && (*sessfd = session_dir(st, h->key, 0)) < 0) {
+        rm_detail_set("cannot open session %s in the store %s: %s", h->key,
+                      st->path, strerror(errno));
+        rc = ERROR_WRITE_FAULT;
+    }
+    if (rc != ERROR_SUCCESS)
+        rm_store_close(st);
+    return rc;
+}
