@@ -9,46 +9,87 @@ typedef HANDLE(WINAPI *open_w_fn)(LPCWSTR, LPCWSTR, DWORD);
 typedef HANDLE(WINAPI *open_a_fn)(LPCSTR, LPCSTR, DWORD);
 typedef DWORD(WINAPI *close_fn)(HANDLE);
 
-static FARPROC ntms_proc(const char *name)
+/* Filled once by load_ntmsapi; a NULL entry's error is in its *_error. */
+static struct {
+    open_w_fn open_w;
+    open_a_fn open_a;
+    close_fn close;
+    DWORD open_w_error, open_a_error, close_error;
+} ntms;
+
+static INIT_ONCE ntms_once = INIT_ONCE_STATIC_INIT;
+
+static FARPROC resolve(HMODULE module, const char *name, DWORD *error)
 {
-    static HMODULE module;
-    if (module == NULL)
-        module = LoadLibraryExW(L"ntmsapi.dll", NULL,
-                                LOAD_LIBRARY_SEARCH_SYSTEM32);
-    if (module == NULL)
-        return NULL; /* GetLastError() tells why, usually 126 */
-    return GetProcAddress(module, name);
+    FARPROC proc = module ? GetProcAddress(module, name) : NULL;
+    /* Kept for every later call: by then GetLastError says something else. */
+    *error = proc ? ERROR_SUCCESS : GetLastError();
+    return proc;
+}
+
+static BOOL CALLBACK load_ntmsapi(PINIT_ONCE once, PVOID param, PVOID *context)
+{
+    (void)once, (void)param, (void)context;
+    /* System32 only: an ntmsapi.dll planted beside the application or in
+     * the current directory must never be loaded. The module stays loaded
+     * for the life of the process, as the resolved pointers need. */
+    HMODULE module =
+        LoadLibraryExW(L"ntmsapi.dll", NULL, LOAD_LIBRARY_SEARCH_SYSTEM32);
+    ntms.open_w = (open_w_fn)(void (*)(void))resolve(
+        module, "OpenNtmsSessionW", &ntms.open_w_error);
+    ntms.open_a = (open_a_fn)(void (*)(void))resolve(
+        module, "OpenNtmsSessionA", &ntms.open_a_error);
+    ntms.close = (close_fn)(void (*)(void))resolve(module, "CloseNtmsSession",
+                                                   &ntms.close_error);
+    return TRUE;
+}
+
+static void ensure_loaded(void)
+{
+    /* Thread-safe and at most once: concurrent first calls wait for it. */
+    InitOnceExecuteOnce(&ntms_once, load_ntmsapi, NULL, NULL);
 }
 
 HANDLE WINAPI rstrtmgr_OpenNtmsSessionW(LPCWSTR lpServer, LPCWSTR lpApplication,
                                         DWORD dwOptions)
 {
-    open_w_fn f = (open_w_fn)(void (*)(void))ntms_proc("OpenNtmsSessionW");
-    return f ? f(lpServer, lpApplication, dwOptions) : INVALID_HANDLE_VALUE;
+    ensure_loaded();
+    if (ntms.open_w == NULL) {
+        SetLastError(ntms.open_w_error); /* 126 where RSM is gone */
+        return INVALID_HANDLE_VALUE;
+    }
+    return ntms.open_w(lpServer, lpApplication, dwOptions);
 }
 
 HANDLE WINAPI rstrtmgr_OpenNtmsSessionA(LPCSTR lpServer, LPCSTR lpApplication,
                                         DWORD dwOptions)
 {
-    open_a_fn f = (open_a_fn)(void (*)(void))ntms_proc("OpenNtmsSessionA");
-    return f ? f(lpServer, lpApplication, dwOptions) : INVALID_HANDLE_VALUE;
+    ensure_loaded();
+    if (ntms.open_a == NULL) {
+        SetLastError(ntms.open_a_error);
+        return INVALID_HANDLE_VALUE;
+    }
+    return ntms.open_a(lpServer, lpApplication, dwOptions);
 }
 
 DWORD WINAPI rstrtmgr_CloseNtmsSession(HANDLE hSession)
 {
-    close_fn f = (close_fn)(void (*)(void))ntms_proc("CloseNtmsSession");
-    return f ? f(hSession) : GetLastError();
+    ensure_loaded();
+    /* CloseNtmsSession returns its error rather than setting it. */
+    return ntms.close ? ntms.close(hSession) : ntms.close_error;
 }
 
 #else /* RSM has never existed outside Windows */
 
 #include <errno.h>
 
+/* errno carries what GetLastError would say on Windows without ntmsapi.dll,
+ * so the Python layer reads one code on every platform. */
 HANDLE WINAPI rstrtmgr_OpenNtmsSessionW(LPCWSTR lpServer, LPCWSTR lpApplication,
                                         DWORD dwOptions)
 {
     (void)lpServer, (void)lpApplication, (void)dwOptions;
-    errno = ERROR_MOD_NOT_FOUND; /* what LoadLibrary says where it is gone */
+    errno = ERROR_MOD_NOT_FOUND;
     return INVALID_HANDLE_VALUE;
 }
 
