@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import os
 
+from ._control import (
+    Filter,
+    register_application_restart,
+    unregister_application_restart,
+)
 from ._enums import (
     AppStatus,
     AppType,
@@ -56,6 +61,7 @@ __all__ = [
     "AppType",
     "BadArgumentsError",
     "CancelledError",
+    "Filter",
     "FilterAction",
     "FilterTrigger",
     "InvalidHandleError",
@@ -78,5 +84,7 @@ __all__ = [
     "ShutdownFailedError",
     "ShutdownType",
     "UniqueProcess",
+    "register_application_restart",
+    "unregister_application_restart",
     "who_uses",
 ]

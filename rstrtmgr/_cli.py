@@ -8,6 +8,10 @@ Exit codes of ``rstrtmgr list``, for scripts:
 * 3 - none was found, but some processes could not be looked into (another
   user's, when not root), so "not in use" cannot be promised;
 * 4 - the Restart Manager call failed (the message says why).
+
+``shutdown`` and ``replace`` also use 5 (not all users could be shut down;
+``replace`` then restarts them and does not run its command) and ``replace``
+and ``launch`` 6 (the command failed or could not be started).
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ._errors import RestartManagerError
+from ._control import register_argv, unregister_application_restart
+from ._errors import RebootRequiredError, RestartManagerError, ShutdownFailedError
 from ._processes import ListResult
 from ._session import Session
 
@@ -28,7 +34,10 @@ __all__ = ["main"]
 EXIT_FREE = 0
 EXIT_IN_USE = 1
 EXIT_UNKNOWN = 3
+EXIT_USAGE = 2
 EXIT_ERROR = 4
+EXIT_NOT_SHUT_DOWN = 5
+EXIT_COMMAND_FAILED = 6
 
 
 def _display(text: str) -> str:
@@ -109,11 +118,90 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return EXIT_UNKNOWN if result.uninspected else EXIT_FREE
 
 
+def _print_result(result: ListResult, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(_list_json(result), indent=2))
+    else:
+        print(_list_table(result))
+
+
+def _shutdown(session: Session, args: argparse.Namespace) -> ListResult:
+    paths = [os.path.abspath(os.fsencode(p)) for p in args.paths]
+    session.register(files=paths)
+    return session.shutdown(
+        force=args.force, only_registered=args.only_registered, timeout=args.timeout
+    )
+
+
+def _cmd_shutdown(args: argparse.Namespace) -> int:
+    with Session() as session:
+        try:
+            result = _shutdown(session, args)
+        except (ShutdownFailedError, RebootRequiredError) as e:
+            print(f"rstrtmgr shutdown: {e}", file=sys.stderr)
+            _print_result(session.get_list(), args.json)
+            return EXIT_NOT_SHUT_DOWN
+    _print_result(result, args.json)
+    return EXIT_FREE
+
+
+def _cmd_replace(args: argparse.Namespace) -> int:
+    if not args.command_line:
+        print("rstrtmgr replace: give the command to run after --", file=sys.stderr)
+        return EXIT_USAGE
+    with Session() as session:
+        try:
+            _shutdown(session, args)
+        except (ShutdownFailedError, RebootRequiredError) as e:
+            # Restart what was stopped; the files stay as they were.
+            print(f"rstrtmgr replace: {e}", file=sys.stderr)
+            session.restart()
+            return EXIT_NOT_SHUT_DOWN
+        status = subprocess.run(args.command_line, check=False).returncode
+        result = session.restart()
+    _print_result(result, args.json)
+    return status and EXIT_COMMAND_FAILED
+
+
+def _cmd_launch(args: argparse.Namespace) -> int:
+    command = args.command_line
+    if not command:
+        print("rstrtmgr launch: give the command to run after --", file=sys.stderr)
+        return EXIT_USAGE
+    # Register the launcher itself, so the restarted program is launched (and
+    # so registered) again; exec keeps this process's pid and start time.
+    register_argv(
+        [os.fsencode(sys.executable), b"-m", b"rstrtmgr", b"launch", b"--"]
+        + [os.fsencode(c) for c in command]
+    )
+    try:
+        os.execvp(command[0], command)
+    except OSError as e:
+        unregister_application_restart()
+        print(f"rstrtmgr launch: {command[0]}: {e.strerror}", file=sys.stderr)
+        return EXIT_COMMAND_FAILED
+    return EXIT_ERROR  # not reached: exec replaced this program
+
+
+def _add_shutdown_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", metavar="PATH", help="a file")
+    p.add_argument("--force", action="store_true", help="kill what does not exit")
+    p.add_argument(
+        "--only-registered",
+        action="store_true",
+        help="shut down nothing unless every user is registered for restart",
+    )
+    p.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help="wait per process (30)"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, one subparser per command."""
     parser = argparse.ArgumentParser(
         prog="rstrtmgr",
-        description="Find (and later close and restart) the processes that use files.",
+        description="Find, close and restart the processes that use files.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser(
@@ -126,12 +214,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help="a file")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_list)
+    p = sub.add_parser(
+        "shutdown",
+        help="close the processes that use the files",
+        description="Shut down the processes that use PATH...: SIGTERM, then "
+        "SIGKILL after the timeout with --force. Exit status: 0 all shut down, "
+        "5 some could not be (or nothing was: a critical user), 4 error.",
+    )
+    _add_shutdown_options(p)
+    p.set_defaults(func=_cmd_shutdown)
+    p = sub.add_parser(
+        "replace",
+        help="close the users of the files, run a command, restart them",
+        description="Shut down the processes that use PATH..., run COMMAND "
+        "(the step that replaces the files), then restart those registered "
+        "for restart. Exit status: 0 done, 5 not all could be shut down (the "
+        "command did not run), 6 the command failed, 4 error.",
+    )
+    _add_shutdown_options(p)
+    p.add_argument("command_line", nargs=argparse.REMAINDER, metavar="-- COMMAND")
+    p.set_defaults(func=_cmd_replace)
+    p = sub.add_parser(
+        "launch",
+        help="run a command registered for restart",
+        description="Register for restart, then become COMMAND (same process), "
+        "so that RmRestart starts it again after RmShutdown stopped it.",
+    )
+    p.add_argument("command_line", nargs=argparse.REMAINDER, metavar="-- COMMAND")
+    p.set_defaults(func=_cmd_launch)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
+    if getattr(args, "command_line", None) and args.command_line[0] == "--":
+        args.command_line = args.command_line[1:]
     try:
         code: int = args.func(args)
     except (RestartManagerError, ValueError, OSError) as e:

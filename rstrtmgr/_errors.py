@@ -42,6 +42,9 @@ class RestartManagerError(OSError):
     remedy: ClassVar[str] = ""
     #: The errno that best describes the failure, for code that only knows OSError.
     errno_value: ClassVar[int] = 0
+    #: For a failed shutdown or restart: the session's processes (ProcessInfo)
+    #: with their statuses at the time of the failure.
+    processes: tuple[Any, ...] = ()
 
     def __init__(self, winerror: int, message: str | None = None) -> None:
         """Build the error for ``winerror`` with a message that says what to do."""

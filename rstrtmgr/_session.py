@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ntpath
 import os
 import re
@@ -11,9 +12,18 @@ import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
+from typing import Any
 
-from ._enums import RebootReason
-from ._errors import BadArgumentsError, MoreDataError, SessionClosedError, check
+from ._control import Filter, Progress, parse_filter_list, reporting
+from ._enums import FilterAction, RebootReason, ShutdownType
+from ._errors import (
+    BadArgumentsError,
+    MoreDataError,
+    RestartManagerError,
+    SessionClosedError,
+    check,
+    error_for,
+)
 from ._processes import (
     ListResult,
     ProcessInfo,
@@ -74,6 +84,39 @@ def _wide_string(buf: object) -> str:
 
 
 # ---- end of issue 3 helpers -----------------------------------------------
+
+
+def _filter_target(
+    path: object, process: object, service: object
+) -> tuple[Any, Any, Any, list[Any]]:
+    """The three C arguments of RmAddFilter/RmRemoveFilter, checked."""
+    if sum(x is not None for x in (path, process, service)) != 1:
+        raise TypeError("a filter names exactly one of path=, process= or service=")
+    keep: list[Any] = []
+    module = proc = svc = ffi.NULL
+    if path is not None:
+        module = ffi.new("WCHAR[]", _wide_path(path))
+        keep.append(module)
+    elif process is not None:
+        unique = to_unique_process(process)
+        proc = ffi.new("RM_UNIQUE_PROCESS *")
+        proc.dwProcessId = unique.pid
+        proc.ProcessStartTime.dwLowDateTime = unique.start_time & 0xFFFFFFFF
+        proc.ProcessStartTime.dwHighDateTime = unique.start_time >> 32
+        keep.append(proc)
+    else:
+        svc = ffi.new("WCHAR[]", _service_name(service))
+        keep.append(svc)
+    return module, proc, svc, keep
+
+
+def _timeout_ms(timeout: float) -> int:
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise TypeError(f"timeout is a number of seconds, not {timeout!r}")
+    if not 0 <= timeout <= 0xFFFFFFFF / 1000:
+        raise ValueError(f"timeout must be from 0 to 4294967 seconds, not {timeout}")
+    return round(timeout * 1000)
+
 
 __all__ = ["NO_SESSION", "Session"]
 
@@ -299,6 +342,122 @@ class Session:
         return ListResult(processes, RebootReason(int(reasons[0])), uninspected)
 
     # ---- end of issue 3 ----------------------------------------------------
+
+    # ---- shutdown, restart, filters (issue 4) -----------------------------
+
+    def _fail(self, code: int, call: str) -> RestartManagerError:
+        """The error for a failed shutdown or restart, with the statuses."""
+        error = error_for(code, call)
+        # The statuses are a courtesy: the error itself is what matters.
+        with contextlib.suppress(RestartManagerError):
+            error.processes = tuple(self.get_list().processes)
+        return error
+
+    def shutdown(
+        self,
+        force: bool = False,
+        only_registered: bool = False,
+        timeout: float | None = None,
+        progress: Progress | None = None,
+    ) -> ListResult:
+        """Shut down the processes that use the registered resources.
+
+        Each gets a graceful request first (Linux: SIGTERM; a systemd service:
+        a stop of its unit). One still running after ``timeout`` seconds
+        (default 30 for applications, 20 for services; on Linux a timeout given
+        here holds for the rest of the session) is killed only with
+        ``force``; otherwise :class:`ShutdownFailedError` is raised.
+        ``only_registered`` shuts down nothing unless every holder is
+        registered for restart. The caller itself is never shut down.
+        ``progress`` is called with the percentage done, 0 to 100; an
+        exception it raises cancels the shutdown and is re-raised here.
+        Returns the list with each process's status; a failure raises the
+        matching error with the statuses in its ``processes``.
+        """
+        flags = (ShutdownType.FORCE if force else 0) | (
+            ShutdownType.ONLY_REGISTERED if only_registered else 0
+        )
+        with self._using() as handle:
+            if timeout is not None:
+                ms = _timeout_ms(timeout)
+                check(
+                    lib.rstrtmgr_set_shutdown_timeouts(handle, ms, ms),
+                    "rstrtmgr_set_shutdown_timeouts",
+                )
+            with reporting(handle, progress) as callback:
+                code = lib.RmShutdown(handle, int(flags), callback)
+        if code:
+            raise self._fail(code, "RmShutdown")
+        return self.get_list()
+
+    def restart(self, progress: Progress | None = None) -> ListResult:
+        """Restart what :meth:`shutdown` stopped that is registered for restart.
+
+        Raises :class:`OutOfSequenceError` before any shutdown and
+        :class:`RestartFailedError` (with the statuses) when some could not
+        be restarted. ``progress`` is as for :meth:`shutdown`.
+        """
+        with self._using() as handle, reporting(handle, progress) as callback:
+            code = lib.RmRestart(handle, 0, callback)
+        if code:
+            raise self._fail(code, "RmRestart")
+        return self.get_list()
+
+    def cancel(self) -> None:
+        """Make a shutdown or restart running in another thread stop (1223)."""
+        with self._using() as handle:
+            check(lib.RmCancelCurrentTask(handle), "RmCancelCurrentTask")
+
+    def add_filter(
+        self,
+        action: FilterAction,
+        *,
+        path: str | bytes | os.PathLike[str] | os.PathLike[bytes] | None = None,
+        process: object = None,
+        service: str | None = None,
+    ) -> None:
+        """Keep a program, a process or a service from shutdown or restart.
+
+        ``action`` is ``FilterAction.NO_SHUTDOWN`` or ``NO_RESTART``; the
+        target is a program by its ``path``, a ``process`` (pid,
+        UniqueProcess or psutil-like) or a ``service``. The latest filter for
+        a target replaces an earlier one.
+        """
+        if not isinstance(action, int) or isinstance(action, bool):
+            raise TypeError(f"action is a FilterAction, not {action!r}")
+        action = FilterAction(action)
+        if action == FilterAction.INVALID:
+            raise ValueError("action is NO_RESTART or NO_SHUTDOWN")
+        module, proc, svc, _keep = _filter_target(path, process, service)
+        with self._using() as handle:
+            check(lib.RmAddFilter(handle, module, proc, svc, action), "RmAddFilter")
+
+    def remove_filter(
+        self,
+        *,
+        path: str | bytes | os.PathLike[str] | os.PathLike[bytes] | None = None,
+        process: object = None,
+        service: str | None = None,
+    ) -> None:
+        """Remove the filter of a program, a process or a service."""
+        module, proc, svc, _keep = _filter_target(path, process, service)
+        with self._using() as handle:
+            check(lib.RmRemoveFilter(handle, module, proc, svc), "RmRemoveFilter")
+
+    def filters(self) -> list[Filter]:
+        """The session's filters (RmGetFilterList)."""
+        needed = ffi.new("DWORD *")
+        size = 0
+        with self._using() as handle:
+            for _ in range(_LIST_RETRIES):
+                buf = ffi.new("BYTE[]", size) if size else ffi.NULL
+                code = lib.RmGetFilterList(handle, buf, size, needed)
+                if code == 0:
+                    return parse_filter_list(buf, int(needed[0]))
+                if code != MoreDataError.code:
+                    check(code, "RmGetFilterList")
+                size = int(needed[0])
+        raise MoreDataError(MoreDataError.code, "RmGetFilterList: try again")
 
     def __enter__(self) -> Session:
         return self

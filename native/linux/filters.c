@@ -192,13 +192,13 @@ static DWORD target_of(LPCWSTR module, RM_UNIQUE_PROCESS *process,
             f->proc.start_ticks = UINT64_MAX; /* names no process of this boot */
         return ERROR_SUCCESS;
     }
-    const WCHAR *w = module != NULL ? module : service;
     char buf[PATH_MAX];
-    long n = rm_utf16_to_bytes(w, buf, sizeof buf);
+    long n = module != NULL ? rm_utf16_to_bytes(module, buf, sizeof buf)
+                            : rm_unit_name(service, buf, sizeof buf);
     if (n <= 0 || (module != NULL && buf[0] != '/')) {
         rm_detail_set(module != NULL
                           ? "a filter's executable is a full path"
-                          : "a filter's service is a non-empty unit name");
+                          : "a filter's service is a systemd unit name");
         return ERROR_BAD_ARGUMENTS;
     }
     f->trigger = module != NULL ? RmFilterTriggerFile : RmFilterTriggerService;

@@ -135,6 +135,10 @@ typedef struct rm_resources {
     size_t nservices, services_cap;
 } rm_resources;
 
+/* Checks a service name and writes its systemd unit name ("ssh" is
+ * "ssh.service") into unit (size > 256); returns its length or -1. */
+RM_HIDDEN long rm_unit_name(const WCHAR *name, char *unit, size_t size);
+
 /* Reads every batch of the handle's session: ERROR_SUCCESS, 1219 when the
  * session is gone, ERROR_WRITE_FAULT, ERROR_OUTOFMEMORY. */
 RM_HIDDEN DWORD rm_resources_load(const rm_handle_info *h, rm_resources *out);

@@ -188,31 +188,35 @@ static int unit_char(char c)
            c == '.' || c == '@' || c == '\\';
 }
 
-static DWORD add_service(buf *b, const WCHAR *name, UINT index)
+long rm_unit_name(const WCHAR *name, char *unit, size_t size)
 {
-    char unit[MAX_UNIT_NAME + 16];
-    if (name == NULL) {
-        rm_detail_set("service name %u is NULL", index);
-        return ERROR_BAD_ARGUMENTS;
-    }
+    if (name == NULL || size < MAX_UNIT_NAME + 1)
+        return -1;
     long n = rm_utf16_to_bytes(name, unit, MAX_UNIT_NAME + 1);
     int ok = n > 0;
     for (long i = 0; ok && i < n; i++)
         ok = unit_char(unit[i]);
-    if (!ok) {
-        rm_detail_set("service name %u is not a systemd unit name (letters, "
-                      "digits and :-_.@\\, at most %d)", index, MAX_UNIT_NAME);
-        return ERROR_BAD_ARGUMENTS;
-    }
+    if (!ok)
+        return -1;
     /* "ssh" means "ssh.service", as systemctl reads it. */
     const char *dot = strrchr(unit, '.');
     if (dot == NULL || dot == unit || strchr(dot, '@') != NULL) {
+        if (n + (long)strlen(".service") > MAX_UNIT_NAME)
+            return -1;
         memcpy(unit + n, ".service", sizeof ".service");
         n += (long)strlen(".service");
-        if (n > MAX_UNIT_NAME) {
-            rm_detail_set("service name %u is too long", index);
-            return ERROR_BAD_ARGUMENTS;
-        }
+    }
+    return n;
+}
+
+static DWORD add_service(buf *b, const WCHAR *name, UINT index)
+{
+    char unit[MAX_UNIT_NAME + 16];
+    long n = rm_unit_name(name, unit, sizeof unit);
+    if (n < 0) {
+        rm_detail_set("service name %u is not a systemd unit name (letters, "
+                      "digits and :-_.@\\, at most %d)", index, MAX_UNIT_NAME);
+        return ERROR_BAD_ARGUMENTS;
     }
     rec r = {.kind = REC_SERVICE, .len = (uint32_t)n};
     if (buf_add(b, &r, sizeof r) != 0 || buf_add(b, unit, (size_t)n) != 0)
