@@ -72,8 +72,9 @@ if [ ! -f "$PYDIR/.complete" ]; then
     mv "$WORK/embed/cp311" "$PYDIR"
     touch "$PYDIR/.complete"
 fi
-[ -f "$PYDIR/include/Python.h" ] && [ -f "$PYDIR/libs/python3.lib" ] \
-    || die "$PYDIR lacks include/ or libs/"
+if [ ! -f "$PYDIR/include/Python.h" ] || [ ! -f "$PYDIR/libs/python3.lib" ]; then
+    die "$PYDIR lacks include/ or libs/"
+fi
 
 WHEELS="$CACHE/win-wheels"
 stamp="$WHEELS/.requirements-$(printf '%s\n' "${WIN_REQUIREMENTS[@]}" | sha256sum | cut -c1-16)"
@@ -164,8 +165,12 @@ wineboot -i </dev/null >/dev/null 2>&1
 winpath() { printf 'Z:%s' "${1//\//\\}"; }
 # Windows Python must see none of the host's Python or pip settings, and
 # needs pipes, not files, for its standard streams.
+host_settings=()
+while read -r var; do
+    case $var in PYTHON* | PIP_*) host_settings+=(-u "$var") ;; esac
+done < <(compgen -e)
 wpython() {
-    (cd "$RUN" && env -u PYTHONHOME $(compgen -e | grep -E '^PIP_' | sed 's/^/-u /') \
+    (cd "$RUN" && env "${host_settings[@]}" \
         PYTHONPATH="$(winpath "$SITE")" PYTHONDONTWRITEBYTECODE=1 \
         wine "$PYDIR/python.exe" "$@" </dev/null 2>&1 | cat)
 }
