@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import textwrap
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,31 @@ def shared_tmp() -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def run_as_other_user(
+    other_user_python: list[str], shared_tmp: Path
+) -> Callable[..., str]:
+    """Run Python code as uid 65534, with a store of its own; return stdout."""
+    home = shared_tmp / "other-user"
+    home.mkdir(mode=0o700)
+    os.chown(home, OTHER_UID, OTHER_UID)
+
+    def run(code: str, *args: str, **env: str) -> str:
+        done = subprocess.run(
+            [*other_user_python, "-c", textwrap.dedent(code), *args],
+            user=OTHER_UID,
+            group=OTHER_UID,
+            extra_groups=[],
+            env=child_env(RSTRTMGR_STATE_DIR=str(home / "store"), **env),
+            cwd=PACKAGE_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, f"uid {OTHER_UID}'s child failed: {done.stderr}"
+        return done.stdout
+
+    return run

@@ -7,11 +7,12 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from holders import HOLD_FD, HOLD_LIB, HOLD_MMAP, fuser, holder
-from support import LINUX, ROOT, child_env, run_python
+from support import LINUX, ROOT, run_python
 
 import rstrtmgr
 from rstrtmgr import AppStatus, AppType, RebootReason, UniqueProcess
@@ -283,31 +284,21 @@ def test_raw_getlist_bad_arguments(target: Path) -> None:
 
 
 def test_other_users_processes_are_counted_not_hidden(
-    other_user_python: list[str], shared_tmp: Path
+    run_as_other_user: Callable[..., str], shared_tmp: Path
 ) -> None:
     path = shared_tmp / "shared.bin"
     path.write_bytes(b"x")
     path.chmod(0o644)
-    state = shared_tmp / "store65534"
     with holder(HOLD_FD, str(path)) as child:
         assert listed(path) == {child.pid}  # root sees it
-        out = subprocess.run(
-            [
-                *other_user_python,
-                "-c",
-                "import sys, rstrtmgr\n"
-                "r = rstrtmgr.who_uses(sys.argv[1])\n"
-                "print(sorted(r.pids()), r.uninspected)\n",
-                str(path),
-            ],
-            user=65534,
-            group=65534,
-            extra_groups=[],
-            env=child_env(RSTRTMGR_STATE_DIR=str(state)),
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
+        out = run_as_other_user(
+            """
+            import sys, rstrtmgr
+            r = rstrtmgr.who_uses(sys.argv[1])
+            print(sorted(r.pids()), r.uninspected)
+            """,
+            str(path),
+        ).split()
     # Not in the list, but not silently "not in use" either.
     assert out[0] == "[]"
     assert int(out[1]) >= 1
@@ -326,28 +317,18 @@ def test_uninspected_counted_for_ordinary_user(target: Path) -> None:
 
 
 def test_registered_process_of_another_user_permission_denied(
-    other_user_python: list[str], shared_tmp: Path
+    run_as_other_user: Callable[..., str],
 ) -> None:
-    state = shared_tmp / "store65534"
-    out = subprocess.run(
-        [
-            *other_user_python,
-            "-c",
-            "import sys, rstrtmgr\n"
-            "with rstrtmgr.Session() as s:\n"
-            "    s.register(processes=[int(sys.argv[1])])\n"
-            "    r = s.get_list()\n"
-            "print(sorted(r.pids()), int(r.reboot_reasons))\n",
-            str(os.getpid()),
-        ],
-        user=65534,
-        group=65534,
-        extra_groups=[],
-        env=child_env(RSTRTMGR_STATE_DIR=str(state)),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
+    out = run_as_other_user(
+        """
+        import sys, rstrtmgr
+        with rstrtmgr.Session() as s:
+            s.register(processes=[int(sys.argv[1])])
+            r = s.get_list()
+        print(sorted(r.pids()), int(r.reboot_reasons))
+        """,
+        str(os.getpid()),
+    ).split()
     assert out[0] == f"[{os.getpid()}]"
     assert int(out[1]) & RebootReason.PERMISSION_DENIED
 

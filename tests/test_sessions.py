@@ -6,18 +6,16 @@ import gc
 import os
 import re
 import signal
-import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from support import (
     LINUX,
     OTHER_UID,
-    PACKAGE_ROOT,
     ROOT,
-    child_env,
     python,
     run_python,
     sessions_in,
@@ -414,13 +412,12 @@ def test_corrupt_record_is_reclaimed_not_fatal(store: Path) -> None:
 
 @pytest.mark.linux_backend
 def test_other_user_cannot_join_or_use_roots_store(
-    other_user_python: list[str], shared_tmp: Path, monkeypatch: pytest.MonkeyPatch
+    run_as_other_user: Callable[..., str],
+    shared_tmp: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     roots = shared_tmp / "root-store"
     monkeypatch.setenv("RSTRTMGR_STATE_DIR", str(roots))
-    theirs = shared_tmp / "their-store"
-    theirs.mkdir(mode=0o700)
-    os.chown(theirs, OTHER_UID, OTHER_UID)
     code = """
         import os, sys, rstrtmgr
         try:
@@ -434,19 +431,7 @@ def test_other_user_cannot_join_or_use_roots_store(
             print("store", e.winerror, e)
         """
     with rstrtmgr.Session() as s:
-        os.chmod(roots, 0o700)
-        out = subprocess.run(
-            [*other_user_python, "-c", code, s.key, str(roots)],
-            user=OTHER_UID,
-            group=OTHER_UID,
-            extra_groups=[],
-            env=child_env(RSTRTMGR_STATE_DIR=str(theirs)),
-            cwd=PACKAGE_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        ).stdout.splitlines()
+        out = run_as_other_user(code, s.key, str(roots)).splitlines()
         assert out[0] == "join 1219"
         assert out[1].startswith("store 29 ")
         assert "belongs to uid 0" in out[1]

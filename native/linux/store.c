@@ -89,6 +89,15 @@ static DWORD open_store_dir(const char *path, rm_store *st)
         return ERROR_WRITE_FAULT;
     }
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat lst;
+    if (fd < 0 && errno == EACCES && lstat(path, &lst) == 0 &&
+        lst.st_uid != geteuid()) {
+        rm_detail_set("the session store %s belongs to uid %u, not to this "
+                      "user (uid %u); refusing to use it: set "
+                      "RSTRTMGR_STATE_DIR to a directory of your own",
+                      path, (unsigned)lst.st_uid, (unsigned)geteuid());
+        return ERROR_WRITE_FAULT;
+    }
     if (fd < 0) {
         if (errno == ELOOP || errno == ENOTDIR)
             rm_detail_set("the session store %s is a symbolic link or not a "
