@@ -225,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_shutdown)
     p = sub.add_parser(
         "replace",
+        usage="%(prog)s [options] PATH... -- COMMAND...",
         help="close the users of the files, run a command, restart them",
         description="Shut down the processes that use PATH..., run COMMAND "
         "(the step that replaces the files), then restart those registered "
@@ -232,24 +233,25 @@ def build_parser() -> argparse.ArgumentParser:
         "command did not run), 6 the command failed, 4 error.",
     )
     _add_shutdown_options(p)
-    p.add_argument("command_line", nargs=argparse.REMAINDER, metavar="-- COMMAND")
     p.set_defaults(func=_cmd_replace)
     p = sub.add_parser(
         "launch",
+        usage="%(prog)s -- COMMAND...",
         help="run a command registered for restart",
         description="Register for restart, then become COMMAND (same process), "
         "so that RmRestart starts it again after RmShutdown stopped it.",
     )
-    p.add_argument("command_line", nargs=argparse.REMAINDER, metavar="-- COMMAND")
     p.set_defaults(func=_cmd_launch)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    if getattr(args, "command_line", None) and args.command_line[0] == "--":
-        args.command_line = args.command_line[1:]
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after the first "--" is a command line, never our options.
+    split = argv.index("--") if "--" in argv else len(argv)
+    args = build_parser().parse_args(argv[:split])
+    args.command_line = argv[split + 1 :]
     try:
         code: int = args.func(args)
     except (RestartManagerError, ValueError, OSError) as e:

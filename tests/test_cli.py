@@ -50,3 +50,63 @@ def test_list_usage_and_errors(tmp_path: Path) -> None:
     bad = cli("list", str(tmp_path))  # a directory
     assert bad.returncode == 4
     assert "director" in bad.stderr
+
+
+IGNORE_TERM = "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+
+
+def test_shutdown_closes_the_users(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"x")
+    with holder(HOLD_FD, str(path)) as child:
+        done = cli("shutdown", "--timeout", "20", "--json", str(path))
+        assert done.returncode == 0, done.stderr
+        assert child.wait(timeout=30) == -15
+        [entry] = json.loads(done.stdout)["processes"]
+        assert entry["pid"] == child.pid
+        assert entry["status"] == "stopped"
+
+
+def test_shutdown_that_fails_exits_5(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"x")
+    with holder(IGNORE_TERM + HOLD_FD, str(path)) as child:
+        done = cli("shutdown", "--timeout", "0.2", str(path))
+        assert done.returncode == 5
+        assert "still running after the timeout" in done.stderr
+        assert child.poll() is None
+        forced = cli("shutdown", "--force", "--timeout", "0.2", str(path))
+        assert forced.returncode == 0, forced.stderr
+        assert child.wait(timeout=30) == -9
+
+
+def test_replace_runs_the_command_between_shutdown_and_restart(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"old")
+    with holder(HOLD_FD, str(path)) as child:
+        done = cli(
+            "replace",
+            "--timeout",
+            "20",
+            str(path),
+            "--",
+            sys.executable,
+            "-c",
+            "import sys; open(sys.argv[1], 'wb').write(b'new')",
+            str(path),
+        )
+        assert done.returncode == 0, done.stderr
+        assert child.wait(timeout=30) == -15
+    assert path.read_bytes() == b"new"
+    failing = cli(
+        "replace", str(path), "--", sys.executable, "-c", "raise SystemExit(3)"
+    )
+    assert failing.returncode == 6
+    assert cli("replace", str(path)).returncode == 2
+
+
+def test_launch_of_a_missing_program(tmp_path: Path) -> None:
+    done = cli("launch", "--", str(tmp_path / "no-such-program"))
+    assert done.returncode == 6
+    assert "no-such-program" in done.stderr
+    assert cli("launch").returncode == 2
