@@ -503,3 +503,54 @@ def test_register_application_restart_arguments() -> None:
     rstrtmgr.register_application_restart(["--resume"])
     rstrtmgr.unregister_application_restart()
     rstrtmgr.unregister_application_restart()  # idempotent
+
+
+ON_TERM_LOG = """
+import os, signal, sys, time
+def stop(*_):
+    time.sleep(float(sys.argv[4]))  # a slow exit: the next group must wait
+    with open(sys.argv[2], "a") as log:
+        log.write(sys.argv[3] + "\\n")
+    os._exit(0)
+signal.signal(signal.SIGTERM, stop)
+f = open(sys.argv[1], "rb")
+{setup}
+print("ready", flush=True)
+signal.pause()
+"""
+CONSOLE = """
+import fcntl, termios
+master, slave = os.openpty()
+fcntl.ioctl(slave, termios.TIOCSCTTY, 0)  # a session leader takes a terminal
+"""
+
+
+def test_applications_go_before_consoles(target: Path, tmp_path: Path) -> None:
+    log = tmp_path / "order"
+    children = [
+        python(
+            ON_TERM_LOG.format(setup=setup),
+            str(target),
+            str(log),
+            name,
+            delay,
+            start_new_session=True,  # no controlling terminal of ours
+        )
+        for name, setup, delay in (("console", CONSOLE, "0"), ("app", "", "0.5"))
+    ]
+    try:
+        for c in children:
+            assert c.stdout is not None
+            assert c.stdout.readline().strip() == "ready"
+        console, app = children
+        with rstrtmgr.Session() as s:
+            s.register(files=[target])
+            types = {p.pid: p.app_type for p in s.get_list().processes}
+            assert types[console.pid] == rstrtmgr.AppType.CONSOLE
+            assert types[app.pid] == rstrtmgr.AppType.UNKNOWN
+            s.shutdown(timeout=20)
+        assert log.read_text().split() == ["app", "console"]
+    finally:
+        for c in children:
+            c.kill()
+            c.communicate(timeout=30)
