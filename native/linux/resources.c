@@ -234,43 +234,6 @@ static DWORD add_process(buf *b, const RM_UNIQUE_PROCESS *p)
     return buf_add(b, &r, sizeof r) == 0 ? ERROR_SUCCESS : ERROR_OUTOFMEMORY;
 }
 
-static int session_dirfd(rm_store *st, const char *key)
-{
-    int sd = openat(st->dirfd, "sessions",
-                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (sd < 0)
-        return -1;
-    int fd = openat(sd, key, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    int e = errno;
-    close(sd);
-    errno = e;
-    return fd;
-}
-
-/* Opens the handle's session locked; ERROR_SUCCESS with *dirfd, or an error
- * with the store closed. */
-static DWORD open_session(const rm_handle_info *h, rm_store *st, int *dirfd)
-{
-    DWORD rc = rm_store_open_locked(h->store, st);
-    if (rc != ERROR_SUCCESS)
-        return rc;
-    rm_session s;
-    rc = rm_store_read_session(st, h->key, &s);
-    if (rc == ERROR_SUCCESS)
-        rm_session_free(&s);
-    if (rc == ERROR_SESSION_CREDENTIAL_CONFLICT)
-        rm_detail_set("session %s no longer exists in the store %s", h->key,
-                      st->path);
-    if (rc == ERROR_SUCCESS && (*dirfd = session_dirfd(st, h->key)) < 0) {
-        rm_detail_set("cannot open session %s in the store %s: %s", h->key,
-                      st->path, strerror(errno));
-        rc = ERROR_WRITE_FAULT;
-    }
-    if (rc != ERROR_SUCCESS)
-        rm_store_close(st);
-    return rc;
-}
-
 DWORD WINAPI RmRegisterResources(DWORD dwSessionHandle, UINT nFiles,
                                  LPCWSTR rgsFileNames[], UINT nApplications,
                                  RM_UNIQUE_PROCESS rgApplications[],
@@ -310,7 +273,7 @@ DWORD WINAPI RmRegisterResources(DWORD dwSessionHandle, UINT nFiles,
 
     rm_store st;
     int dirfd = -1;
-    rc = open_session(&h, &st, &dirfd);
+    rc = rm_store_open_session(&h, &st, &dirfd);
     if (rc == ERROR_SUCCESS) {
         char name[64];
         unsigned char r[8];
@@ -566,7 +529,7 @@ DWORD rm_resources_load(const rm_handle_info *h, rm_resources *out)
     memset(out, 0, sizeof *out);
     rm_store st;
     int dirfd;
-    DWORD rc = open_session(h, &st, &dirfd);
+    DWORD rc = rm_store_open_session(h, &st, &dirfd);
     if (rc != ERROR_SUCCESS)
         return rc;
     buf paths = {0}, services = {0};
