@@ -51,7 +51,10 @@ def main() -> None:
     others = [rstrtmgr.Session() for _ in range(32)]
     rows = [
         ("start + end, raw, 33 other sessions open", per_call_us(raw_cycle, CYCLES)),
-        ("start + end, facade, 33 other sessions open", per_call_us(facade_cycle, CYCLES)),
+        (
+            "start + end, facade, 33 other sessions open",
+            per_call_us(facade_cycle, CYCLES),
+        ),
         ("join + end, raw", per_call_us(raw_join, CYCLES)),
     ]
     for s in others:
