@@ -1,0 +1,156 @@
+"""The facade's own promises on every platform: errors, enums, layouts, validation."""
+
+from __future__ import annotations
+
+import errno
+import pickle
+
+import pytest
+
+import rstrtmgr
+from rstrtmgr._errors import error_for
+from rstrtmgr._rstrtmgr import ffi, lib
+
+CODES = {
+    6: rstrtmgr.InvalidHandleError,
+    14: rstrtmgr.OutOfMemoryError,
+    29: rstrtmgr.SessionStoreError,
+    120: rstrtmgr.NotImplementedOnPlatformError,
+    121: rstrtmgr.LockTimeoutError,
+    160: rstrtmgr.BadArgumentsError,
+    234: rstrtmgr.MoreDataError,
+    350: rstrtmgr.RebootRequiredError,
+    351: rstrtmgr.ShutdownFailedError,
+    352: rstrtmgr.RestartFailedError,
+    353: rstrtmgr.MaxSessionsReachedError,
+    776: rstrtmgr.OutOfSequenceError,
+    1219: rstrtmgr.SessionConflictError,
+    1223: rstrtmgr.CancelledError,
+}
+
+
+@pytest.mark.parametrize(("code", "cls"), sorted(CODES.items()))
+def test_each_code_has_its_exception(code: int, cls: type) -> None:
+    e = error_for(code, "RmSomething", detail="what happened")
+    assert type(e) is cls
+    assert isinstance(e, rstrtmgr.RestartManagerError)
+    assert isinstance(e, OSError)
+    assert e.winerror == code
+    assert str(e).startswith(f"[WinError {code}] RmSomething: what happened")
+    assert e.remedy in str(e)  # and what to do about it
+    assert e.errno not in (None, 0)
+    copy = pickle.loads(pickle.dumps(e))
+    assert type(copy) is cls
+    assert copy.winerror == code
+    assert str(copy) == str(e)
+
+
+def test_unknown_code_is_the_base_class() -> None:
+    e = error_for(5, "RmStartSession", detail="access denied")
+    assert type(e) is rstrtmgr.RestartManagerError
+    assert "(error 5)" in str(e)
+
+
+def test_join_unknown_key_names_the_key_problem() -> None:
+    e = error_for(1219, "RmJoinSession", detail="")
+    assert "no session with this key" in str(e) or "is open for this user" in str(e)
+    assert "primary" not in str(e)
+    other = error_for(1219, "RmShutdown", detail="")
+    assert "primary" in str(other)
+
+
+def test_errno_values_make_sense() -> None:
+    assert rstrtmgr.BadArgumentsError(160).errno == errno.EINVAL
+    assert rstrtmgr.InvalidHandleError(6).errno == errno.EBADF
+    assert isinstance(rstrtmgr.BadArgumentsError(160), ValueError)
+
+
+ENUMS = [
+    (rstrtmgr.AppType.UNKNOWN, "RmUnknownApp"),
+    (rstrtmgr.AppType.MAIN_WINDOW, "RmMainWindow"),
+    (rstrtmgr.AppType.OTHER_WINDOW, "RmOtherWindow"),
+    (rstrtmgr.AppType.SERVICE, "RmService"),
+    (rstrtmgr.AppType.EXPLORER, "RmExplorer"),
+    (rstrtmgr.AppType.CONSOLE, "RmConsole"),
+    (rstrtmgr.AppType.CRITICAL, "RmCritical"),
+    (rstrtmgr.ShutdownType.FORCE, "RmForceShutdown"),
+    (rstrtmgr.ShutdownType.ONLY_REGISTERED, "RmShutdownOnlyRegistered"),
+    (rstrtmgr.AppStatus.UNKNOWN, "RmStatusUnknown"),
+    (rstrtmgr.AppStatus.RUNNING, "RmStatusRunning"),
+    (rstrtmgr.AppStatus.STOPPED, "RmStatusStopped"),
+    (rstrtmgr.AppStatus.STOPPED_OTHER, "RmStatusStoppedOther"),
+    (rstrtmgr.AppStatus.RESTARTED, "RmStatusRestarted"),
+    (rstrtmgr.AppStatus.ERROR_ON_STOP, "RmStatusErrorOnStop"),
+    (rstrtmgr.AppStatus.ERROR_ON_RESTART, "RmStatusErrorOnRestart"),
+    (rstrtmgr.AppStatus.SHUTDOWN_MASKED, "RmStatusShutdownMasked"),
+    (rstrtmgr.AppStatus.RESTART_MASKED, "RmStatusRestartMasked"),
+    (rstrtmgr.RebootReason.NONE, "RmRebootReasonNone"),
+    (rstrtmgr.RebootReason.PERMISSION_DENIED, "RmRebootReasonPermissionDenied"),
+    (rstrtmgr.RebootReason.SESSION_MISMATCH, "RmRebootReasonSessionMismatch"),
+    (rstrtmgr.RebootReason.CRITICAL_PROCESS, "RmRebootReasonCriticalProcess"),
+    (rstrtmgr.RebootReason.CRITICAL_SERVICE, "RmRebootReasonCriticalService"),
+    (rstrtmgr.RebootReason.DETECTED_SELF, "RmRebootReasonDetectedSelf"),
+    (rstrtmgr.FilterTrigger.INVALID, "RmFilterTriggerInvalid"),
+    (rstrtmgr.FilterTrigger.FILE, "RmFilterTriggerFile"),
+    (rstrtmgr.FilterTrigger.PROCESS, "RmFilterTriggerProcess"),
+    (rstrtmgr.FilterTrigger.SERVICE, "RmFilterTriggerService"),
+    (rstrtmgr.FilterAction.INVALID, "RmInvalidFilterAction"),
+    (rstrtmgr.FilterAction.NO_RESTART, "RmNoRestart"),
+    (rstrtmgr.FilterAction.NO_SHUTDOWN, "RmNoShutdown"),
+]
+
+
+@pytest.mark.parametrize(("member", "name"), ENUMS, ids=[n for _, n in ENUMS])
+def test_enums_have_the_compiled_values(member: int, name: str) -> None:
+    # The C values come from the headers the module was compiled against.
+    assert int(member) == getattr(lib, name)
+
+
+def test_layouts_are_the_sdks() -> None:
+    assert ffi.sizeof("WCHAR") == 2
+    assert ffi.sizeof("DWORD") == 4
+    assert ffi.sizeof("RM_UNIQUE_PROCESS") == 12
+    assert ffi.sizeof("RM_PROCESS_INFO") == 668
+    assert ffi.offsetof("RM_PROCESS_INFO", "strAppName") == 12
+    assert ffi.offsetof("RM_PROCESS_INFO", "strServiceShortName") == 12 + 512
+    assert ffi.offsetof("RM_PROCESS_INFO", "ApplicationType") == 652
+    assert ffi.offsetof("RM_PROCESS_INFO", "bRestartable") == 664
+    assert ffi.sizeof("RM_FILTER_INFO") == (32 if ffi.sizeof("void *") == 8 else 24)
+    assert lib.CCH_RM_SESSION_KEY == 32
+    assert lib.CCH_RM_MAX_APP_NAME == 255
+    assert lib.CCH_RM_MAX_SVC_NAME == 63
+    assert lib.RM_INVALID_TS_SESSION == -1
+    assert lib.RSTRTMGR_NO_SESSION == rstrtmgr.NO_SESSION == 0xFFFFFFFF
+
+
+def test_wchar_strings_are_utf16() -> None:
+    text = "caf\u00e9 \U0001f600"
+    buf = ffi.new("WCHAR[]", text)
+    assert ffi.string(buf) == text
+    assert bytes(ffi.buffer(buf))[:-2] == text.encode("utf-16-le")
+
+
+@pytest.mark.parametrize("bad", [None, 123, b"0" * 32, ["0" * 32]])
+def test_join_wrong_type(bad: object) -> None:
+    with pytest.raises(TypeError, match="a session key is a str"):
+        rstrtmgr.Session.join(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "xyz", "0" * 31, "0" * 33, "z" * 32, "0" * 32 + "\n", "\u0660" * 32]
+)
+def test_join_malformed_key(bad: str) -> None:
+    with pytest.raises(rstrtmgr.BadArgumentsError) as info:
+        rstrtmgr.Session.join(bad)
+    assert isinstance(info.value, ValueError)
+    assert info.value.winerror == 160
+    assert "32 hexadecimal digits" in str(info.value)
+
+
+def test_unique_process_checks_its_fields() -> None:
+    with pytest.raises(TypeError):
+        rstrtmgr.UniqueProcess("1", 0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="DWORD"):
+        rstrtmgr.UniqueProcess(-1, 0)
+    with pytest.raises(ValueError, match="FILETIME"):
+        rstrtmgr.UniqueProcess(1, 1 << 64)
