@@ -475,23 +475,6 @@ def test_facade_join_is_secondary() -> None:
         assert "joined" in repr(j)
 
 
-@pytest.mark.parametrize("bad", [None, 123, b"0" * 32, ["0" * 32]])
-def test_facade_join_wrong_type(bad: object) -> None:
-    with pytest.raises(TypeError, match="a session key is a str"):
-        rstrtmgr.Session.join(bad)  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize(
-    "bad", ["", "xyz", "0" * 31, "0" * 33, "z" * 32, "0" * 32 + "\n"]
-)
-def test_facade_join_malformed_key(bad: str) -> None:
-    with pytest.raises(rstrtmgr.BadArgumentsError) as info:
-        rstrtmgr.Session.join(bad)
-    assert isinstance(info.value, ValueError)
-    assert info.value.winerror == 160
-    assert "32 hexadecimal digits" in str(info.value)
-
-
 @pytest.mark.linux_backend
 def test_facade_collected_session_is_ended(store: Path) -> None:
     s = rstrtmgr.Session()
