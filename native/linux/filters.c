@@ -206,21 +206,6 @@ static DWORD target_of(LPCWSTR module, RM_UNIQUE_PROCESS *process,
     return f->text ? ERROR_SUCCESS : ERROR_OUTOFMEMORY;
 }
 
-/* Opens a primary's session for a filter call. */
-static DWORD open_primary(DWORD handle, rm_store *st, int *sessfd)
-{
-    rm_handle_info h;
-    DWORD rc = rm_handle_get(handle, &h);
-    if (rc != ERROR_SUCCESS)
-        return rc;
-    if (!h.primary) {
-        rm_detail_set("filters belong to the session's primary; this handle "
-                      "joined the session");
-        return ERROR_SESSION_CREDENTIAL_CONFLICT;
-    }
-    return rm_store_open_session(&h, st, sessfd);
-}
-
 DWORD WINAPI RmAddFilter(DWORD dwSessionHandle, LPCWSTR strModuleName,
                          RM_UNIQUE_PROCESS *pProcess,
                          LPCWSTR strServiceShortName,
@@ -237,9 +222,10 @@ DWORD WINAPI RmAddFilter(DWORD dwSessionHandle, LPCWSTR strModuleName,
         return ERROR_BAD_ARGUMENTS;
     }
     f.action = FilterAction;
+    rm_handle_info h;
     rm_store st;
     int sessfd;
-    rc = open_primary(dwSessionHandle, &st, &sessfd);
+    rc = rm_open_primary(dwSessionHandle, &h, &st, &sessfd, "use filters");
     if (rc != ERROR_SUCCESS) {
         free(f.text);
         return rc;
@@ -279,9 +265,10 @@ DWORD WINAPI RmRemoveFilter(DWORD dwSessionHandle, LPCWSTR strModuleName,
     DWORD rc = target_of(strModuleName, pProcess, strServiceShortName, &f);
     if (rc != ERROR_SUCCESS)
         return rc;
+    rm_handle_info h;
     rm_store st;
     int sessfd;
-    rc = open_primary(dwSessionHandle, &st, &sessfd);
+    rc = rm_open_primary(dwSessionHandle, &h, &st, &sessfd, "use filters");
     if (rc != ERROR_SUCCESS) {
         free(f.text);
         return rc;
@@ -317,9 +304,10 @@ DWORD WINAPI RmGetFilterList(DWORD dwSessionHandle, PBYTE pbFilterBuf,
                       "when cbFilterBuf is not 0");
         return ERROR_BAD_ARGUMENTS;
     }
+    rm_handle_info h;
     rm_store st;
     int sessfd;
-    DWORD rc = open_primary(dwSessionHandle, &st, &sessfd);
+    DWORD rc = rm_open_primary(dwSessionHandle, &h, &st, &sessfd, "use filters");
     if (rc != ERROR_SUCCESS)
         return rc;
     rm_filters all;

@@ -93,6 +93,11 @@ typedef struct rm_handle_info {
 
 /* ERROR_SUCCESS and *out filled, or ERROR_INVALID_HANDLE. */
 RM_HIDDEN DWORD rm_handle_get(DWORD handle, rm_handle_info *out);
+/* For the calls only a session's primary may make: checks the handle (6) and
+ * its role (1219, saying it cannot `what`), then opens its session as
+ * rm_store_open_session does. */
+RM_HIDDEN DWORD rm_open_primary(DWORD handle, rm_handle_info *h, rm_store *st,
+                                int *sessfd, const char *what);
 
 /* Random bytes from the kernel's CSPRNG; 0 or -1. */
 RM_HIDDEN int rm_random(void *buf, size_t len);

@@ -559,20 +559,6 @@ static DWORD plan(const rm_handle_info *h, const rm_list *l,
     return ERROR_SUCCESS;
 }
 
-/* Opens the session of a primary handle, locked. */
-static DWORD open_primary(DWORD handle, rm_handle_info *h, rm_store *st,
-                          int *sessfd, const char *what)
-{
-    DWORD rc = rm_handle_get(handle, h);
-    if (rc != ERROR_SUCCESS)
-        return rc;
-    if (!h->primary) {
-        rm_detail_set("only the session's primary can %s", what);
-        return ERROR_SESSION_CREDENTIAL_CONFLICT;
-    }
-    return rm_store_open_session(h, st, sessfd);
-}
-
 /* Saves the outcome, merging it into what earlier calls recorded. */
 static DWORD save(const rm_handle_info *h, const state *now)
 {
@@ -626,7 +612,7 @@ DWORD WINAPI RmShutdown(DWORD dwSessionHandle, ULONG lActionFlags,
                       "RmShutdownOnlyRegistered");
         return ERROR_BAD_ARGUMENTS;
     }
-    DWORD rc = open_primary(dwSessionHandle, &h, &st, &sessfd, "shut down");
+    DWORD rc = rm_open_primary(dwSessionHandle, &h, &st, &sessfd, "shut down");
     if (rc != ERROR_SUCCESS)
         return rc;
     DWORD app_ms, svc_ms;
@@ -757,7 +743,7 @@ DWORD WINAPI RmRestart(DWORD dwSessionHandle, DWORD dwRestartFlags,
     rm_handle_info h;
     rm_store st;
     int sessfd;
-    DWORD rc = open_primary(dwSessionHandle, &h, &st, &sessfd, "restart");
+    DWORD rc = rm_open_primary(dwSessionHandle, &h, &st, &sessfd, "restart");
     if (rc != ERROR_SUCCESS)
         return rc;
     state s;
