@@ -2,6 +2,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -749,6 +753,153 @@ void rm_list_free(rm_list *l)
     memset(l, 0, sizeof *l);
 }
 
+/* ---- the scan over all pids, on up to SCAN_MAX_THREADS threads ---------- */
+
+/* With more processes than this the pids are shared among threads (one per
+ * usable CPU): a thread costs tens of microseconds, a process hundreds. */
+#define SCAN_THREAD_MIN_PIDS 64
+#define SCAN_MAX_THREADS 4
+/* Threads take pids in runs of this many: few atomic operations, and a
+ * small tail when processes cost very different amounts. */
+#define SCAN_CHUNK 4
+
+typedef struct pidwork {
+    const pid_t *pids;
+    size_t npids;
+    atomic_size_t next;
+} pidwork;
+
+typedef struct worker {
+    scan s; /* a copy of the shared scan with its own buffers and list */
+    rm_list out;
+    pidwork *work;
+    pthread_t thread;
+    int started;
+} worker;
+
+static void scan_pids(scan *s, pidwork *w)
+{
+    char name[16];
+    while (!s->oom) {
+        size_t i = atomic_fetch_add_explicit(&w->next, SCAN_CHUNK,
+                                             memory_order_relaxed);
+        if (i >= w->npids)
+            break;
+        size_t end = i + SCAN_CHUNK < w->npids ? i + SCAN_CHUNK : w->npids;
+        for (; i < end && !s->oom; i++) {
+            snprintf(name, sizeof name, "%d", (int)w->pids[i]);
+            scan_pid(s, name, w->pids[i]);
+        }
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    worker *wk = arg;
+    scan_pids(&wk->s, wk->work);
+    return NULL;
+}
+
+/* How many threads scan `npids` processes: one per CPU this process may
+ * run on, at most SCAN_MAX_THREADS; RSTRTMGR_SCAN_THREADS=N overrides the
+ * CPU count (1 gives the single-threaded scan, for comparison). */
+static size_t scan_threads(size_t npids)
+{
+    if (npids <= SCAN_THREAD_MIN_PIDS)
+        return 1;
+    long n = 1;
+    const char *env = getenv("RSTRTMGR_SCAN_THREADS");
+    if (env != NULL && env[0] != '\0') {
+        n = strtol(env, NULL, 10);
+    } else {
+        cpu_set_t set;
+        if (sched_getaffinity(0, sizeof set, &set) == 0)
+            n = CPU_COUNT(&set);
+    }
+    if (n < 1)
+        n = 1;
+    return n > SCAN_MAX_THREADS ? SCAN_MAX_THREADS : (size_t)n;
+}
+
+static int cmp_holder(const void *a, const void *b)
+{
+    pid_t x = ((const rm_holder *)a)->id.pid, y = ((const rm_holder *)b)->id.pid;
+    return x < y ? -1 : x > y;
+}
+
+/* Appends a worker's holders to the list; the caller sorts by pid. */
+static int merge_list(rm_list *to, const rm_list *from)
+{
+    if (from->count > to->cap - to->count) {
+        size_t cap = to->count + from->count;
+        rm_holder *n = realloc(to->items, cap * sizeof *n);
+        if (n == NULL)
+            return -1;
+        to->items = n;
+        to->cap = cap;
+    }
+    if (from->count > 0)
+        memcpy(to->items + to->count, from->items,
+               from->count * sizeof *from->items);
+    to->count += from->count;
+    to->reasons |= from->reasons;
+    to->uninspected += from->uninspected;
+    return 0;
+}
+
+/* Scans the pids on `nthreads` threads: this one and nthreads - 1 workers,
+ * each with its own buffers, deleted-file cache and list; then merges the
+ * lists in pid order. The holders, their order and the counts are those of
+ * the single-threaded scan: each process is judged the same way whichever
+ * thread looks at it. */
+static void scan_threaded(scan *s, pidwork *work, size_t nthreads)
+{
+    worker wk[SCAN_MAX_THREADS - 1];
+    size_t nw = nthreads - 1;
+    memset(wk, 0, sizeof wk);
+    /* Warms the boot-time cache of rm_procid_filetime before any thread
+     * can call it, so the threads only read it. */
+    (void)rm_procid_filetime(0);
+    /* The workers take no signals: they stay with the caller's threads. */
+    sigset_t all, old;
+    sigfillset(&all);
+    int masked = pthread_sigmask(SIG_SETMASK, &all, &old) == 0;
+    for (size_t i = 0; i < nw; i++) {
+        worker *w = &wk[i];
+        w->s = *s;
+        w->s.out = &w->out;
+        w->s.dents = malloc(s->dents_size);
+        w->s.text = malloc(s->text_size);
+        w->s.dcache = NULL;
+        w->s.dmask = w->s.dcount = 0;
+        w->s.oom = 0;
+        w->work = work;
+        if (w->s.dents == NULL || w->s.text == NULL)
+            continue; /* this thread and the others do its share */
+        w->started = pthread_create(&w->thread, NULL, worker_main, w) == 0;
+    }
+    if (masked)
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    scan_pids(s, work);
+    int merged = 0;
+    for (size_t i = 0; i < nw; i++) {
+        worker *w = &wk[i];
+        if (w->started) {
+            pthread_join(w->thread, NULL);
+            if (w->s.oom || merge_list(s->out, &w->out) != 0)
+                s->oom = 1;
+            merged |= w->out.count > 0;
+        }
+        rm_list_free(&w->out);
+        free(w->s.dents);
+        free(w->s.text);
+        free(w->s.dcache);
+    }
+    if (merged && s->out->count > 1)
+        qsort(s->out->items, s->out->count, sizeof *s->out->items,
+              cmp_holder);
+}
+
 static DWORD scan_all(scan *s)
 {
     s->procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -781,11 +932,13 @@ static DWORD scan_all(scan *s)
             pids[npids++] = (pid_t)strtol(d->d_name, NULL, 10);
         }
     }
-    char name[16];
-    for (size_t i = 0; i < npids && !s->oom; i++) {
-        snprintf(name, sizeof name, "%d", (int)pids[i]);
-        scan_pid(s, name, pids[i]);
-    }
+    pidwork work = {.pids = pids, .npids = npids};
+    atomic_init(&work.next, 0);
+    size_t nthreads = scan_threads(npids);
+    if (nthreads > 1)
+        scan_threaded(s, &work, nthreads);
+    else
+        scan_pids(s, &work);
     free(pids);
     return s->oom ? ERROR_OUTOFMEMORY : ERROR_SUCCESS;
 }
