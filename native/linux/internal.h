@@ -37,6 +37,7 @@ RM_HIDDEN int rm_procid_ticks(FILETIME ft, uint64_t *ticks);
 typedef struct rm_store {
     int dirfd;  /* the store directory, checked: ours, mode 0700, no symlink */
     int lockfd; /* flock held while >= 0 */
+    int sessions_fd; /* its "sessions" directory, once opened */
     char path[PATH_MAX];
 } rm_store;
 

@@ -75,6 +75,10 @@ rm_procid rm_procid_self(void)
 
 int rm_procid_alive(const rm_procid *id)
 {
+    /* This process is alive, and reading /proc costs more than the rest of
+     * a session start: sessions are mostly checked by their own process. */
+    if (id->pid == getpid())
+        return id->start_ticks == rm_procid_self().start_ticks;
     rm_procid now;
     return rm_procid_of(id->pid, &now) == 0 &&
            now.start_ticks == id->start_ticks;

@@ -178,6 +178,7 @@ DWORD rm_store_open_locked(const char *path, rm_store *st)
     char buf[PATH_MAX];
     st->dirfd = -1;
     st->lockfd = -1;
+    st->sessions_fd = -1;
     st->path[0] = '\0';
     if (path == NULL || path[0] == '\0') {
         if (rm_store_default_path(buf, sizeof buf) != 0) {
@@ -200,7 +201,9 @@ void rm_store_close(rm_store *st)
         close(st->lockfd); /* releases the flock */
     if (st->dirfd >= 0)
         close(st->dirfd);
-    st->lockfd = st->dirfd = -1;
+    if (st->sessions_fd >= 0)
+        close(st->sessions_fd);
+    st->lockfd = st->dirfd = st->sessions_fd = -1;
 }
 
 /* ---- session records ---------------------------------------------------- */
@@ -243,12 +246,17 @@ static DWORD store_io_error(rm_store *st, const char *what, const char *key)
     return ERROR_WRITE_FAULT;
 }
 
+/* The store's "sessions" directory, opened once per rm_store: borrowed, the
+ * caller does not close it. */
 static int sessions_dir(rm_store *st, int create)
 {
+    if (st->sessions_fd >= 0)
+        return st->sessions_fd;
     if (create && mkdirat(st->dirfd, "sessions", 0700) != 0 && errno != EEXIST)
         return -1;
-    return openat(st->dirfd, "sessions",
-                  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    st->sessions_fd = openat(st->dirfd, "sessions",
+                             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    return st->sessions_fd;
 }
 
 static int session_dir(rm_store *st, const char *key, int create)
@@ -256,56 +264,40 @@ static int session_dir(rm_store *st, const char *key, int create)
     int sd = sessions_dir(st, create);
     if (sd < 0)
         return -1;
-    if (create && mkdirat(sd, key, 0700) != 0 && errno != EEXIST) {
-        int e = errno;
-        close(sd);
-        errno = e;
+    if (create && mkdirat(sd, key, 0700) != 0 && errno != EEXIST)
         return -1;
-    }
-    int fd = openat(sd, key, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    int e = errno;
-    close(sd);
-    errno = e;
-    return fd;
+    return openat(sd, key, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
+/* Reads a whole small file; records are replaced, never rewritten in place,
+ * so the size at open is the size to read. */
 static char *read_all(int dirfd, const char *name, size_t *len)
 {
     int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf != NULL) {
-        if (n + 1 >= cap) {
-            char *nb = realloc(buf, cap * 2);
-            if (nb == NULL) {
-                free(buf);
-                buf = NULL;
-                errno = ENOMEM;
+    struct stat st;
+    char *buf = NULL;
+    int e = 0;
+    if (fstat(fd, &st) != 0)
+        e = errno;
+    else if (!S_ISREG(st.st_mode))
+        e = EINVAL;
+    else if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
+        e = ENOMEM;
+    else {
+        size_t n = 0;
+        while (n < (size_t)st.st_size) {
+            ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
                 break;
-            }
-            buf = nb;
-            cap *= 2;
+            n += (size_t)r;
         }
-        ssize_t r = read(fd, buf + n, cap - n - 1);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int e = errno;
-            free(buf);
-            buf = NULL;
-            errno = e;
-            break;
-        }
-        if (r == 0) {
-            buf[n] = '\0';
-            *len = n;
-            break;
-        }
-        n += (size_t)r;
+        buf[n] = '\0';
+        *len = n;
     }
-    int e = errno;
     close(fd);
     errno = e;
     return buf;
@@ -472,9 +464,6 @@ DWORD rm_store_remove_session(rm_store *st, const char *key)
         unlinkat(sd, key, 0); /* not ours to follow: just drop the entry */
     }
     int rc = unlinkat(sd, key, AT_REMOVEDIR);
-    int e = errno;
-    close(sd);
-    errno = e;
     if (rc != 0 && errno != ENOENT)
         return store_io_error(st, "remove", key);
     return ERROR_SUCCESS;
@@ -499,13 +488,16 @@ DWORD rm_store_reclaim(rm_store *st, size_t *live)
                       st->path, strerror(errno));
         return ERROR_WRITE_FAULT;
     }
-    DIR *d = fdopendir(sd);
+    int listfd = dup(sd);
+    DIR *d = listfd >= 0 ? fdopendir(listfd) : NULL;
     if (d == NULL) {
-        close(sd);
+        if (listfd >= 0)
+            close(listfd);
         rm_detail_set("cannot list the store %s: %s", st->path,
                       strerror(errno));
         return ERROR_WRITE_FAULT;
     }
+    rewinddir(d); /* the offset is shared with the borrowed descriptor */
     char (*dead)[CCH_RM_SESSION_KEY + 1] = NULL;
     size_t ndead = 0, capdead = 0;
     DWORD rc = ERROR_SUCCESS;
