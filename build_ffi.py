@@ -212,7 +212,9 @@ def source_options(platform: str) -> dict[str, Any]:
             "sources": LINUX_SOURCES,
             "include_dirs": [NATIVE],
             "define_macros": [("_GNU_SOURCE", "1")],
-            "extra_compile_args": ["-std=gnu11", "-fvisibility=hidden"],
+            "extra_compile_args": ["-std=gnu11", "-fvisibility=hidden", "-pthread"],
+            # getlist.c's scan threads; glibc before 2.34 needs libpthread
+            "extra_link_args": ["-pthread"],
         }
     # no backend yet: macOS is planned through libproc
     raise RuntimeError(f"rstrtmgr has no backend for {platform!r} yet")

@@ -37,6 +37,8 @@ from ._rstrtmgr import ffi, lib
 
 #: Resources per RmRegisterResources call: Windows fails near 100,000 in one.
 _CHUNK = 50_000
+#: The array of the first RmGetList call (RM_PROCESS_INFO is 668 bytes).
+_LIST_FIRST_SIZE = 64
 #: RmGetList rounds before giving up on a list that keeps growing.
 _LIST_RETRIES = 10
 
@@ -316,7 +318,8 @@ class Session:
         needed = ffi.new("UINT *")
         count = ffi.new("UINT *")
         reasons = ffi.new("DWORD *")
-        size = 0
+        # Room for the usual list at once: on Linux each call is a whole scan.
+        size = _LIST_FIRST_SIZE
         uninspected = 0
         with self._using() as handle:
             for _ in range(_LIST_RETRIES):

@@ -339,3 +339,21 @@ def test_killed_holder_disappears(target: Path) -> None:
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
         assert listed(target) == set()
+
+
+def test_facade_lists_more_holders_than_its_first_array(target: Path) -> None:
+    # 80 holders (each sleep's stdin is the file): more than the 64 the facade
+    # asks for first, so it must follow ERROR_MORE_DATA and grow its array.
+    with open(target, "rb") as f:
+        sleepers = [
+            subprocess.Popen(["sleep", "600"], stdin=f, start_new_session=True)
+            for _ in range(80)
+        ]
+    try:
+        with rstrtmgr.Session() as s:
+            s.register(files=[target])
+            assert s.get_list().pids() == {p.pid for p in sleepers}
+    finally:
+        for p in sleepers:
+            p.kill()
+            p.wait()
