@@ -554,3 +554,34 @@ def test_applications_go_before_consoles(target: Path, tmp_path: Path) -> None:
         for c in children:
             c.kill()
             c.communicate(timeout=30)
+
+
+# A process that calls itself what a system cannot lose (comm, as prctl sets
+# it) stands for one; a real one (pid 1) must never be put at risk by a test.
+CRITICAL_NAME = """
+import ctypes
+ctypes.CDLL(None).prctl(15, b"systemd-logind", 0, 0, 0)  # PR_SET_NAME
+"""
+
+
+def test_critical_holder_means_nothing_is_shut_down(target: Path) -> None:
+    with (
+        holder(CRITICAL_NAME + HOLD_FD, str(target)) as critical,
+        holder(HOLD_FD, str(target)) as plain,
+        rstrtmgr.Session() as s,
+    ):
+        s.register(files=[target])
+        listed = s.get_list()
+        assert by_pid(listed)[critical.pid].app_type == rstrtmgr.AppType.CRITICAL
+        assert listed.reboot_reasons & RebootReason.CRITICAL_PROCESS
+        with pytest.raises(rstrtmgr.RebootRequiredError) as info:
+            s.shutdown(force=True, timeout=0.2)
+        assert info.value.winerror == 350
+        assert critical.poll() is None
+        assert plain.poll() is None
+        # Filtered out, it no longer stands in the way of the others.
+        s.add_filter(FilterAction.NO_SHUTDOWN, process=critical.pid)
+        result = s.shutdown(timeout=20)
+        assert plain.wait(timeout=30) == -signal.SIGTERM
+        assert critical.poll() is None
+        assert by_pid(result)[critical.pid].status == AppStatus.SHUTDOWN_MASKED
