@@ -86,16 +86,20 @@ int rm_procid_alive(const rm_procid *id)
 
 static uint64_t boot_time_seconds(void)
 {
+    /* Read once per process: every FILETIME it hands out must agree. Threads
+     * may race to read it; they all store the same value. */
     static uint64_t btime;
-    if (btime == 0) {
+    uint64_t b = __atomic_load_n(&btime, __ATOMIC_RELAXED);
+    if (b == 0) {
         char buf[8192];
         if (read_small("/proc/stat", buf, sizeof buf) > 0) {
             char *p = strstr(buf, "\nbtime ");
             if (p != NULL)
-                btime = strtoull(p + 7, NULL, 10);
+                b = strtoull(p + 7, NULL, 10);
         }
+        __atomic_store_n(&btime, b, __ATOMIC_RELAXED);
     }
-    return btime;
+    return b;
 }
 
 static uint64_t ticks_per_second(void)
