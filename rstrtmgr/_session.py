@@ -33,7 +33,7 @@ from ._processes import (
 )
 from ._rstrtmgr import ffi, lib
 
-# ---- resources and lists (issue 3): helpers ------------------------------
+# ---- argument conversion ---------------------------------------------------
 
 #: Resources per RmRegisterResources call: Windows fails near 100,000 in one.
 _CHUNK = 50_000
@@ -85,9 +85,6 @@ def _wide_string(buf: object) -> str:
     return text.split("\0", 1)[0]
 
 
-# ---- end of issue 3 helpers -----------------------------------------------
-
-
 def _filter_target(
     path: object, process: object, service: object
 ) -> tuple[Any, Any, Any, list[Any]]:
@@ -100,16 +97,20 @@ def _filter_target(
         module = ffi.new("WCHAR[]", _wide_path(path))
         keep.append(module)
     elif process is not None:
-        unique = to_unique_process(process)
         proc = ffi.new("RM_UNIQUE_PROCESS *")
-        proc.dwProcessId = unique.pid
-        proc.ProcessStartTime.dwLowDateTime = unique.start_time & 0xFFFFFFFF
-        proc.ProcessStartTime.dwHighDateTime = unique.start_time >> 32
+        _fill_unique(proc, to_unique_process(process))
         keep.append(proc)
     else:
         svc = ffi.new("WCHAR[]", _service_name(service))
         keep.append(svc)
     return module, proc, svc, keep
+
+
+def _fill_unique(c: Any, unique: UniqueProcess) -> None:
+    """Fill an RM_UNIQUE_PROCESS from a UniqueProcess."""
+    c.dwProcessId = unique.pid
+    c.ProcessStartTime.dwLowDateTime = unique.start_time & 0xFFFFFFFF
+    c.ProcessStartTime.dwHighDateTime = unique.start_time >> 32
 
 
 def _timeout_ms(timeout: float) -> int:
@@ -242,7 +243,7 @@ class Session:
                 self._closed = False
             check(code, "RmEndSession")
 
-    # ---- resources and lists (issue 3) -----------------------------------
+    # ---- resources and lists ----------------------------------------------
 
     def register(
         self,
@@ -297,9 +298,7 @@ class Session:
         files = ffi.new("LPCWSTR[]", keep) if keep else ffi.NULL
         apps = ffi.new("RM_UNIQUE_PROCESS[]", len(procs)) if procs else ffi.NULL
         for i, p in enumerate(procs):
-            apps[i].dwProcessId = p.pid
-            apps[i].ProcessStartTime.dwLowDateTime = p.start_time & 0xFFFFFFFF
-            apps[i].ProcessStartTime.dwHighDateTime = p.start_time >> 32
+            _fill_unique(apps[i], p)
         keep_s = [ffi.new("WCHAR[]", n) for n in names]
         svcs = ffi.new("LPCWSTR[]", keep_s) if keep_s else ffi.NULL
         check(
@@ -344,9 +343,7 @@ class Session:
         ]
         return ListResult(processes, RebootReason(int(reasons[0])), uninspected)
 
-    # ---- end of issue 3 ----------------------------------------------------
-
-    # ---- shutdown, restart, filters (issue 4) -----------------------------
+    # ---- shutdown, restart, filters --------------------------------------
 
     def _fail(self, code: int, call: str) -> RestartManagerError:
         """The error for a failed shutdown or restart, with the statuses."""

@@ -190,8 +190,8 @@ typedef struct rm_list {
  * ERROR_OUTOFMEMORY. */
 RM_HIDDEN DWORD rm_list_compute(const rm_handle_info *h, rm_list *out);
 RM_HIDDEN void rm_list_free(rm_list *l);
-/* The restart-registration issue's hook: whether this exact process has
- * registered its command line for restart. Returns 0 until then. */
+/* restartreg.c: whether this exact process (pid and start time) has
+ * registered its command line for restart. */
 RM_HIDDEN int rm_restart_registered(const rm_handle_info *h,
                                     const rm_procid *id);
 
