@@ -113,7 +113,9 @@ def parse_filter_list(buf: Any, size: int) -> list[Filter]:
 def _own_argv() -> list[bytes]:
     """This process's command line as it was started (Linux)."""
     with open("/proc/self/cmdline", "rb") as f:
-        return f.read().rstrip(b"\0").split(b"\0")
+        data = f.read()
+    # Each argument ends with a NUL; an empty last argument is still one.
+    return data[:-1].split(b"\0") if data.endswith(b"\0") else data.split(b"\0")
 
 
 def _resolve_program(program: bytes) -> bytes:
@@ -163,7 +165,7 @@ def register_application_restart(args: Sequence[str | bytes] | None = None) -> N
     default the arguments this process was started with. On Linux the
     working directory and environment are recorded too.
     """
-    if args is not None and (isinstance(args, str | bytes) or args is None):
+    if isinstance(args, str | bytes):
         raise TypeError("args is a sequence of arguments, not one string")
     if sys.platform == "win32":  # pragma: no cover - exercised on Windows
         _windows_register(args)
