@@ -37,8 +37,9 @@ from ._rstrtmgr import ffi, lib
 
 #: Resources per RmRegisterResources call: Windows fails near 100,000 in one.
 _CHUNK = 50_000
-#: The array of the first RmGetList call (RM_PROCESS_INFO is 668 bytes).
-_LIST_FIRST_SIZE = 64
+#: The smallest array of a first RmGetList call: 256 RM_PROCESS_INFO are
+#: 171 KB, cheap beside a scan, and fit most lists in one call.
+_LIST_FIRST_SIZE = 256
 #: RmGetList rounds before giving up on a list that keeps growing.
 _LIST_RETRIES = 10
 
@@ -182,6 +183,7 @@ class Session:
         self._primary = primary
         self._closed = False
         self._busy = 0
+        self._last_count = 0  # the size of the last list, for the next call
         self._cond = threading.Condition(threading.Lock())
         self._pid = os.getpid()
         self._finalizer = weakref.finalize(self, _end_abandoned, handle, self._pid)
@@ -318,7 +320,7 @@ class Session:
         count = ffi.new("UINT *")
         reasons = ffi.new("DWORD *")
         # Room for the usual list at once: on Linux each call is a whole scan.
-        size = _LIST_FIRST_SIZE
+        size = max(_LIST_FIRST_SIZE, self._last_count + 16)
         uninspected = 0
         with self._using() as handle:
             for _ in range(_LIST_RETRIES):
@@ -327,6 +329,7 @@ class Session:
                 code = lib.RmGetList(handle, needed, count, infos, reasons)
                 if code == 0:
                     uninspected = int(lib.rstrtmgr_last_uninspected())
+                    self._last_count = int(count[0])
                     break
                 if code != MoreDataError.code:
                     check(code, "RmGetList")

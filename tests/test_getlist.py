@@ -17,6 +17,7 @@ from support import LINUX, ROOT, run_python
 import rstrtmgr
 from rstrtmgr import AppStatus, AppType, RebootReason, UniqueProcess
 from rstrtmgr._rstrtmgr import ffi, lib
+from rstrtmgr._session import _LIST_FIRST_SIZE
 
 pytestmark = [pytest.mark.behaviour, pytest.mark.linux_backend]
 if not LINUX:
@@ -342,12 +343,12 @@ def test_killed_holder_disappears(target: Path) -> None:
 
 
 def test_facade_lists_more_holders_than_its_first_array(target: Path) -> None:
-    # 80 holders (each sleep's stdin is the file): more than the 64 the facade
-    # asks for first, so it must follow ERROR_MORE_DATA and grow its array.
+    # More holders (each sleep's stdin is the file) than the facade asks for
+    # first, so it must follow ERROR_MORE_DATA and grow its array.
     with open(target, "rb") as f:
         sleepers = [
             subprocess.Popen(["sleep", "600"], stdin=f, start_new_session=True)
-            for _ in range(80)
+            for _ in range(_LIST_FIRST_SIZE + 20)
         ]
     try:
         with rstrtmgr.Session() as s:
