@@ -190,7 +190,11 @@ if sys.platform == "win32":  # pragma: no cover - exercised on Windows
             raise OSError(None, f"kernel32 failed: HRESULT {hresult & 0xFFFFFFFF:#x}")
 
     def _windows_register(args: Sequence[str | bytes] | None) -> None:
-        rest = sys.orig_argv[1:] if args is None else [os.fsdecode(a) for a in args]
+        rest = (
+            sys.orig_argv[1:]
+            if args is None
+            else [os.fsdecode(_as_bytes(a, "an argument")) for a in args]
+        )
         line = subprocess.list2cmdline(rest)
         if len(line) >= 1024:  # RESTART_MAX_CMD_LINE
             raise ValueError("the restart command line is over 1023 characters")

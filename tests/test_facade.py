@@ -6,6 +6,7 @@ import errno
 import pickle
 
 import pytest
+from support import WINE
 
 import rstrtmgr
 from rstrtmgr._errors import error_for
@@ -155,3 +156,30 @@ def test_unique_process_checks_its_fields() -> None:
         rstrtmgr.UniqueProcess(-1, 0)
     with pytest.raises(ValueError, match="FILETIME"):
         rstrtmgr.UniqueProcess(1, 1 << 64)
+
+
+def test_register_application_restart_arguments() -> None:
+    # Linux: the per-user store; Windows (and Wine): kernel32.
+    with pytest.raises(TypeError):
+        rstrtmgr.register_application_restart("one string")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        rstrtmgr.register_application_restart([1])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="NUL"):
+        rstrtmgr.register_application_restart(["a\0b"])
+    rstrtmgr.register_application_restart(["--resume"])
+    rstrtmgr.unregister_application_restart()
+    rstrtmgr.unregister_application_restart()  # idempotent
+
+
+@pytest.mark.skipif(not WINE, reason="Wine's stub Rstrtmgr.dll only")
+def test_handle_and_key_marshalling_under_wine() -> None:
+    # The stub answers RmStartSession with handle 0xDEADBEEF and leaves the key
+    # buffer as given: zeroed by the facade, so an empty, terminated key.
+    s = rstrtmgr.Session()
+    assert s.handle == 0xDEADBEEF
+    assert s.key == ""
+    s.close()
+    s.close()
+    assert s.closed
+    with pytest.raises(rstrtmgr.SessionClosedError), s._using():
+        pass

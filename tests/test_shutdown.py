@@ -493,18 +493,6 @@ def test_restart_of_a_vanished_program_is_352(target: Path, tmp_path: Path) -> N
         assert by_pid_list(info.value.processes)[first] == AppStatus.ERROR_ON_RESTART
 
 
-def test_register_application_restart_arguments() -> None:
-    with pytest.raises(TypeError):
-        rstrtmgr.register_application_restart("one string")  # type: ignore[arg-type]
-    with pytest.raises(TypeError):
-        rstrtmgr.register_application_restart([1])  # type: ignore[list-item]
-    with pytest.raises(ValueError, match="NUL"):
-        rstrtmgr.register_application_restart(["a\0b"])
-    rstrtmgr.register_application_restart(["--resume"])
-    rstrtmgr.unregister_application_restart()
-    rstrtmgr.unregister_application_restart()  # idempotent
-
-
 ON_TERM_LOG = """
 import os, signal, sys, time
 def stop(*_):
