@@ -206,6 +206,53 @@ static DWORD target_of(LPCWSTR module, RM_UNIQUE_PROCESS *process,
     return f->text ? ERROR_SUCCESS : ERROR_OUTOFMEMORY;
 }
 
+/* Sets (action RmNoRestart or RmNoShutdown) or removes (action
+ * RmInvalidFilterAction) the filter of the target in *f, which it frees. */
+static DWORD change_filter(DWORD handle, rm_filter *f, RM_FILTER_ACTION action)
+{
+    rm_handle_info h;
+    rm_store st;
+    int sessfd;
+    DWORD rc = rm_open_primary(handle, &h, &st, &sessfd, "use filters");
+    if (rc != ERROR_SUCCESS) {
+        free(f->text);
+        return rc;
+    }
+    f->action = action;
+    rm_filters all;
+    rc = rm_filters_read(sessfd, &all);
+    size_t i = 0;
+    while (rc == ERROR_SUCCESS && i < all.count &&
+           !same_target(&all.items[i], f))
+        i++;
+    if (rc == ERROR_SUCCESS && action == RmInvalidFilterAction) {
+        if (i == all.count) {
+            rm_detail_set("the session has no filter for this target");
+            rc = ERROR_BAD_ARGUMENTS;
+        } else {
+            free(all.items[i].text);
+            all.items[i] = all.items[--all.count];
+        }
+    } else if (rc == ERROR_SUCCESS && i < all.count) {
+        /* The latest filter for a target wins. */
+        free(all.items[i].text);
+        all.items[i] = *f;
+        f->text = NULL;
+    } else if (rc == ERROR_SUCCESS) {
+        if (filters_add(&all, f) == 0)
+            f->text = NULL;
+        else
+            rc = ERROR_OUTOFMEMORY;
+    }
+    if (rc == ERROR_SUCCESS)
+        rc = write_filters(sessfd, &all);
+    free(f->text);
+    rm_filters_free(&all);
+    close(sessfd);
+    rm_store_close(&st);
+    return rc;
+}
+
 DWORD WINAPI RmAddFilter(DWORD dwSessionHandle, LPCWSTR strModuleName,
                          RM_UNIQUE_PROCESS *pProcess,
                          LPCWSTR strServiceShortName,
@@ -221,39 +268,7 @@ DWORD WINAPI RmAddFilter(DWORD dwSessionHandle, LPCWSTR strModuleName,
         rm_detail_set("a filter's action is RmNoRestart or RmNoShutdown");
         return ERROR_BAD_ARGUMENTS;
     }
-    f.action = FilterAction;
-    rm_handle_info h;
-    rm_store st;
-    int sessfd;
-    rc = rm_open_primary(dwSessionHandle, &h, &st, &sessfd, "use filters");
-    if (rc != ERROR_SUCCESS) {
-        free(f.text);
-        return rc;
-    }
-    rm_filters all;
-    rc = rm_filters_read(sessfd, &all);
-    if (rc == ERROR_SUCCESS) {
-        /* The latest filter for a target wins. */
-        size_t i;
-        for (i = 0; i < all.count && !same_target(&all.items[i], &f); i++)
-            ;
-        if (i < all.count) {
-            free(all.items[i].text);
-            all.items[i] = f;
-            f.text = NULL;
-        } else if (filters_add(&all, &f) == 0) {
-            f.text = NULL;
-        } else {
-            rc = ERROR_OUTOFMEMORY;
-        }
-    }
-    if (rc == ERROR_SUCCESS)
-        rc = write_filters(sessfd, &all);
-    free(f.text);
-    rm_filters_free(&all);
-    close(sessfd);
-    rm_store_close(&st);
-    return rc;
+    return change_filter(dwSessionHandle, &f, FilterAction);
 }
 
 DWORD WINAPI RmRemoveFilter(DWORD dwSessionHandle, LPCWSTR strModuleName,
@@ -265,34 +280,7 @@ DWORD WINAPI RmRemoveFilter(DWORD dwSessionHandle, LPCWSTR strModuleName,
     DWORD rc = target_of(strModuleName, pProcess, strServiceShortName, &f);
     if (rc != ERROR_SUCCESS)
         return rc;
-    rm_handle_info h;
-    rm_store st;
-    int sessfd;
-    rc = rm_open_primary(dwSessionHandle, &h, &st, &sessfd, "use filters");
-    if (rc != ERROR_SUCCESS) {
-        free(f.text);
-        return rc;
-    }
-    rm_filters all;
-    rc = rm_filters_read(sessfd, &all);
-    if (rc == ERROR_SUCCESS) {
-        size_t i;
-        for (i = 0; i < all.count && !same_target(&all.items[i], &f); i++)
-            ;
-        if (i == all.count) {
-            rm_detail_set("the session has no filter for this target");
-            rc = ERROR_BAD_ARGUMENTS;
-        } else {
-            free(all.items[i].text);
-            all.items[i] = all.items[--all.count];
-            rc = write_filters(sessfd, &all);
-        }
-    }
-    free(f.text);
-    rm_filters_free(&all);
-    close(sessfd);
-    rm_store_close(&st);
-    return rc;
+    return change_filter(dwSessionHandle, &f, RmInvalidFilterAction);
 }
 
 DWORD WINAPI RmGetFilterList(DWORD dwSessionHandle, PBYTE pbFilterBuf,
