@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._control import register_argv, unregister_application_restart
+from ._enums import RebootReason
 from ._errors import RebootRequiredError, RestartManagerError, ShutdownFailedError
 from ._processes import ListResult
 from ._session import Session
@@ -72,15 +73,16 @@ def _list_json(result: ListResult) -> dict[str, Any]:
 
 
 def _list_table(result: ListResult) -> str:
-    rows = [("PID", "NAME", "TYPE", "SERVICE", "SESSION", "STARTED")]
+    rows = [("PID", "NAME", "TYPE", "STATUS", "RESTART", "SERVICE", "STARTED")]
     for p in result.processes:
         rows.append(
             (
                 str(p.pid),
                 _display(p.app_name),
                 p.app_type.name.lower(),
+                str(p.status.name or int(p.status)).lower(),
+                "yes" if p.restartable else "no",
                 p.service_name or "-",
-                "-" if p.ts_session_id is None else str(p.ts_session_id),
                 p.start_time.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
             )
         )
@@ -97,11 +99,24 @@ def _list_table(result: ListResult) -> str:
     if reasons:
         lines.append("reboot reasons: " + ", ".join(reasons))
     if result.uninspected:
+        why = (
+            "access was refused even to root, as in some containers"
+            if hasattr(os, "geteuid") and os.geteuid() == 0
+            else "other users' processes: run as root to see them"
+        )
         lines.append(
-            f"{result.uninspected} process(es) could not be looked into "
-            "(another user's: run as root to see them)"
+            f"{result.uninspected} process(es) could not be looked into ({why})"
         )
     return "\n".join(lines)
+
+
+def _without_self(result: ListResult) -> ListResult:
+    """The result without this command's own process, which is no user's."""
+    others = [p for p in result.processes if p.pid != os.getpid()]
+    if len(others) == len(result.processes):
+        return result
+    reasons = result.reboot_reasons & ~RebootReason.DETECTED_SELF
+    return ListResult(others, RebootReason(reasons), result.uninspected)
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -109,16 +124,15 @@ def _cmd_list(args: argparse.Namespace) -> int:
     with Session() as session:
         session.register(files=paths)
         result = session.get_list()
-    if args.json:
-        print(json.dumps(_list_json(result), indent=2))
-    else:
-        print(_list_table(result))
+    result = _without_self(result)
+    _print_result(result, args.json)
     if result.processes:
         return EXIT_IN_USE
     return EXIT_UNKNOWN if result.uninspected else EXIT_FREE
 
 
 def _print_result(result: ListResult, as_json: bool) -> None:
+    result = _without_self(result)
     if as_json:
         print(json.dumps(_list_json(result), indent=2))
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -110,3 +111,16 @@ def test_launch_of_a_missing_program(tmp_path: Path) -> None:
     assert done.returncode == 6
     assert "no-such-program" in done.stderr
     assert cli("launch").returncode == 2
+
+
+def test_list_leaves_out_the_command_itself() -> None:
+    # Every Python here maps the interpreter, the command's own too: it lists
+    # this test's process, but not itself (gone once it has answered).
+    interpreter = os.path.realpath(sys.executable)
+    done = cli("list", "--json", interpreter)
+    assert done.returncode == 1, done.stderr
+    data = json.loads(done.stdout)
+    pids = {p["pid"] for p in data["processes"]}
+    assert os.getpid() in pids
+    assert all(os.path.exists(f"/proc/{pid}") for pid in pids)
+    assert "detected_self" not in data["reboot_reasons"]
