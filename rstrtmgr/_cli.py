@@ -24,6 +24,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from . import __version__
 from ._control import register_argv, unregister_application_restart
 from ._enums import RebootReason
 from ._errors import RebootRequiredError, RestartManagerError, ShutdownFailedError
@@ -216,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rstrtmgr",
         description="Find, close and restart the processes that use files.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser(
