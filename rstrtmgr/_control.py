@@ -28,9 +28,12 @@ __all__ = [
 #: A progress callback: called with the percentage done, 0 to 100.
 Progress = Callable[[int], object]
 
-# RM_WRITE_STATUS_CALLBACK carries no context: the C code calls it from the
-# calling thread, so the callable for that call is found per thread.
+# RM_WRITE_STATUS_CALLBACK carries no context. The Linux backend calls it
+# from the calling thread, so the callable is found per thread; should a
+# backend call it from a thread of its own, the one call in progress is used.
 _calls = threading.local()
+_active: set[_ProgressCall] = set()
+_active_lock = threading.Lock()
 
 
 class _ProgressCall:
@@ -43,6 +46,9 @@ class _ProgressCall:
 @ffi.def_extern()  # type: ignore[untyped-decorator]
 def _rstrtmgr_progress(percent: int) -> None:
     call: _ProgressCall | None = getattr(_calls, "current", None)
+    if call is None:
+        with _active_lock:
+            call = next(iter(_active)) if len(_active) == 1 else None
     if call is None or call.error is not None:
         return
     try:
@@ -64,10 +70,14 @@ def reporting(handle: int, callback: Progress | None) -> Iterator[Any]:
     call = _ProgressCall(handle, callback)
     outer = getattr(_calls, "current", None)
     _calls.current = call
+    with _active_lock:
+        _active.add(call)
     try:
         yield lib._rstrtmgr_progress
     finally:
         _calls.current = outer
+        with _active_lock:
+            _active.discard(call)
     if call.error is not None:
         raise call.error
 

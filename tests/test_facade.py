@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import pickle
+import threading
 
 import pytest
 from support import WINE
@@ -183,3 +184,18 @@ def test_handle_and_key_marshalling_under_wine() -> None:
     assert s.closed
     with pytest.raises(rstrtmgr.SessionClosedError), s._using():
         pass
+
+
+def test_progress_reaches_the_caller_from_another_thread() -> None:
+    # RM_WRITE_STATUS_CALLBACK has no context: a backend that reported from a
+    # thread of its own must still reach the one call in progress.
+    from rstrtmgr._control import reporting
+
+    seen: list[int] = []
+    with reporting(rstrtmgr.NO_SESSION, seen.append) as callback:
+        callback(0)
+        worker = threading.Thread(target=callback, args=(42,))
+        worker.start()
+        worker.join()
+        callback(100)
+    assert seen == [0, 42, 100]
