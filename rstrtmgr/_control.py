@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 from ._enums import FilterAction, FilterTrigger
@@ -37,35 +38,58 @@ _active_lock = threading.Lock()
 
 
 class _ProgressCall:
-    def __init__(self, handle: int, callback: Progress) -> None:
+    def __init__(self, handle: int, callback: Progress | None) -> None:
         self.handle = handle
         self.callback = callback
+        self.last = -1
         self.error: BaseException | None = None
 
+    def report(self, percent: int) -> None:
+        # The Linux backend repeats the last value while it waits, so that
+        # Python can run here (signal handlers: Ctrl-C cancels); the caller's
+        # callable sees each value once.
+        if self.callback is not None and percent != self.last:
+            self.last = percent
+            self.callback(percent)
 
-@ffi.def_extern()  # type: ignore[untyped-decorator]
-def _rstrtmgr_progress(percent: int) -> None:
+
+def _current_call() -> _ProgressCall | None:
     call: _ProgressCall | None = getattr(_calls, "current", None)
     if call is None:
         with _active_lock:
             call = next(iter(_active)) if len(_active) == 1 else None
-    if call is None or call.error is not None:
-        return
-    try:
-        call.callback(int(percent))
-    except BaseException as e:
-        # Stop the operation; the caller sees the exception, never lost.
-        call.error = e
+    return call
+
+
+def _progress_failed(
+    exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
+    """Stop the operation; the caller sees the exception, never lost.
+
+    cffi calls this for anything the callback raised, including what a signal
+    handler raised before the callback's first line (Ctrl-C).
+    """
+    call = _current_call()
+    if call is not None and call.error is None:
+        call.error = exc
         lib.RmCancelCurrentTask(call.handle)
+
+
+@ffi.def_extern(onerror=_progress_failed)  # type: ignore[untyped-decorator]
+def _rstrtmgr_progress(percent: int) -> None:
+    call = _current_call()
+    if call is not None and call.error is None:
+        call.report(int(percent))
 
 
 @contextmanager
 def reporting(handle: int, callback: Progress | None) -> Iterator[Any]:
-    """Yield the C callback for ``callback``; re-raise what it raised."""
-    if callback is None:
-        yield ffi.NULL
-        return
-    if not callable(callback):
+    """Yield the C callback for ``callback``; re-raise what it raised.
+
+    There is a callback even without ``callback``: through it an exception
+    raised by a signal handler (KeyboardInterrupt) cancels the operation.
+    """
+    if callback is not None and not callable(callback):
         raise TypeError(f"progress must be callable, not {type(callback).__name__}")
     call = _ProgressCall(handle, callback)
     outer = getattr(_calls, "current", None)

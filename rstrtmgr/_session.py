@@ -373,7 +373,8 @@ class Session:
         ``only_registered`` shuts down nothing unless every holder is
         registered for restart. The caller itself is never shut down.
         ``progress`` is called with the percentage done, 0 to 100; an
-        exception it raises cancels the shutdown and is re-raised here.
+        exception it raises cancels the shutdown and is re-raised here, and
+        so does Ctrl-C while the shutdown waits (Linux).
         Returns the list with each process's status; a failure raises the
         matching error with the statuses in its ``processes``.
         """

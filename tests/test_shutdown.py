@@ -573,3 +573,33 @@ def test_critical_holder_means_nothing_is_shut_down(target: Path) -> None:
         assert plain.wait(timeout=30) == -signal.SIGTERM
         assert critical.poll() is None
         assert by_pid(result)[critical.pid].status == AppStatus.SHUTDOWN_MASKED
+
+
+def test_ctrl_c_cancels_a_long_shutdown(target: Path) -> None:
+    with holder(IGNORE_TERM + HOLD_FD, str(target)) as stubborn:
+        installer = python(
+            """
+            import signal, sys, time, rstrtmgr
+            # A shell's background jobs inherit SIGINT ignored: restore Python's.
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            with rstrtmgr.Session() as s:
+                s.register(files=[sys.argv[1]])
+                print("shutting down", flush=True)
+                began = time.monotonic()
+                try:
+                    s.shutdown(timeout=60)
+                except KeyboardInterrupt:
+                    print("interrupted after", time.monotonic() - began, flush=True)
+            """,
+            str(target),
+        )
+        assert installer.stdout is not None
+        assert installer.stdout.readline().strip() == "shutting down"
+        time.sleep(0.5)  # well inside the 60 s wait
+        installer.send_signal(signal.SIGINT)
+        out, err = installer.communicate(timeout=30)
+        assert installer.returncode == 0, err
+        words = out.split()
+        assert words[:2] == ["interrupted", "after"], out
+        assert float(words[2]) < 30  # not the 60 s timeout
+        assert stubborn.poll() is None

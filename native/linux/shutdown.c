@@ -36,6 +36,7 @@ extern char **environ;
 #define DEFAULT_SERVICE_MS 20000u
 /* After SIGKILL a process is gone as soon as the kernel reaps its memory. */
 #define KILL_WAIT_MS 10000u
+#define HEARTBEAT_MS 250
 
 /* ---- the running task of each session handle, for cancellation ---------- */
 
@@ -347,6 +348,14 @@ static void progress_report(progress *p, UINT pct)
     }
 }
 
+/* While waiting, the last percentage again, a few times a second: a caller
+ * can only act (cancel, or notice Ctrl-C) from inside the callback. */
+static void progress_heartbeat(const progress *p)
+{
+    if (p->fn != NULL)
+        p->fn(p->last);
+}
+
 static void progress_step(progress *p)
 {
     p->done++;
@@ -384,9 +393,11 @@ static int wait_exits(int *fds, size_t n, uint64_t deadline, const task *t,
         if (now >= deadline)
             break;
         uint64_t left = deadline - now;
-        int r = poll(pfd, m, left > 1000 ? 1000 : (int)left);
+        int r = poll(pfd, m, left > HEARTBEAT_MS ? HEARTBEAT_MS : (int)left);
         if (r < 0 && errno != EINTR)
             break;
+        if (r == 0)
+            progress_heartbeat(p);
         if (r > 0 && (pfd[0].revents & POLLIN)) {
             cancelled = 1;
             break;
