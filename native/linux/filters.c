@@ -105,22 +105,12 @@ static DWORD parse(char *text, rm_filters *out)
 DWORD rm_filters_read(int sessfd, rm_filters *out)
 {
     memset(out, 0, sizeof *out);
-    int fd = openat(sessfd, FILTERS_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? ERROR_SUCCESS : ERROR_WRITE_FAULT;
-    struct stat st;
-    if (fstat(fd, &st) != 0 || st.st_size > (1 << 26)) {
-        close(fd);
-        return ERROR_WRITE_FAULT;
-    }
-    char *text = malloc((size_t)st.st_size + 1);
-    ssize_t n = text ? read(fd, text, (size_t)st.st_size) : -1;
-    close(fd);
-    if (n != st.st_size) {
-        free(text);
-        return text ? ERROR_WRITE_FAULT : ERROR_OUTOFMEMORY;
-    }
-    text[n] = '\0';
+    size_t len;
+    char *text = rm_read_file_at(sessfd, FILTERS_NAME, &len);
+    if (text == NULL)
+        return errno == ENOENT ? ERROR_SUCCESS
+               : errno == ENOMEM ? ERROR_OUTOFMEMORY
+                                 : ERROR_WRITE_FAULT;
     DWORD rc = parse(text, out);
     free(text);
     if (rc != ERROR_SUCCESS) {

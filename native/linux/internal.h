@@ -72,6 +72,11 @@ RM_HIDDEN DWORD rm_store_read_session(rm_store *st, const char *key,
  * session's directory when `create` is set. */
 RM_HIDDEN DWORD rm_store_write_session(rm_store *st, const rm_session *s,
                                        int create);
+/* Reads the whole regular file `name` of directory `dirfd` (never through a
+ * symbolic link) into a NUL-terminated malloc'd buffer, its length in *len;
+ * NULL with errno on failure. The store's files are replaced, never
+ * rewritten in place, so the size at open is the size to read. */
+RM_HIDDEN char *rm_read_file_at(int dirfd, const char *name, size_t *len);
 /* Writes `len` bytes as `name` in directory `dirfd` atomically (temporary
  * file + rename); 0, or -1 with errno. */
 RM_HIDDEN int rm_store_replace_file(int dirfd, const char *name,

@@ -450,30 +450,6 @@ static DWORD parse_batch(rm_resources *r, const char *p, size_t len,
     return ERROR_SUCCESS;
 }
 
-static char *read_file_at(int dirfd, const char *name, size_t *len)
-{
-    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    struct stat st;
-    char *p = NULL;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-        (p = malloc((size_t)st.st_size + 1)) != NULL) {
-        size_t n = 0;
-        while (n < (size_t)st.st_size) {
-            ssize_t k = read(fd, p + n, (size_t)st.st_size - n);
-            if (k < 0 && errno == EINTR)
-                continue;
-            if (k <= 0)
-                break;
-            n += (size_t)k;
-        }
-        *len = n;
-    }
-    close(fd);
-    return p;
-}
-
 static DWORD build_paths(rm_resources *r, const buf *paths)
 {
     size_t n = paths->len / sizeof(size_t);
@@ -547,7 +523,7 @@ DWORD rm_resources_load(const rm_handle_info *h, rm_resources *out)
         if (strncmp(de->d_name, BATCH_PREFIX, strlen(BATCH_PREFIX)) != 0)
             continue;
         size_t len = 0;
-        char *text = read_file_at(dirfd, de->d_name, &len);
+        char *text = rm_read_file_at(dirfd, de->d_name, &len);
         if (text == NULL) {
             rm_detail_set("cannot read %s of session %s in the store %s: %s",
                           de->d_name, h->key, st.path, strerror(errno));

@@ -160,18 +160,12 @@ typedef struct disk_record {
 static DWORD state_read(int sessfd, state *out)
 {
     memset(out, 0, sizeof *out);
-    int fd = openat(sessfd, STATE_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? ERROR_SUCCESS : ERROR_WRITE_FAULT;
-    struct stat st;
-    char *buf = NULL;
-    ssize_t n = -1;
-    if (fstat(fd, &st) == 0 && st.st_size < (1 << 28) &&
-        (buf = malloc((size_t)st.st_size + 1)) != NULL)
-        n = read(fd, buf, (size_t)st.st_size);
-    close(fd);
+    size_t n;
+    char *buf = rm_read_file_at(sessfd, STATE_NAME, &n);
+    if (buf == NULL && errno == ENOENT)
+        return ERROR_SUCCESS;
     size_t magic = strlen(STATE_MAGIC);
-    if (n != st.st_size || (size_t)n < magic || memcmp(buf, STATE_MAGIC, magic)) {
+    if (buf == NULL || n < magic || memcmp(buf, STATE_MAGIC, magic) != 0) {
         free(buf);
         rm_detail_set("the session's shutdown state is not readable");
         return ERROR_WRITE_FAULT;

@@ -269,9 +269,7 @@ static int session_dir(rm_store *st, const char *key, int create)
     return openat(sd, key, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
-/* Reads a whole small file; records are replaced, never rewritten in place,
- * so the size at open is the size to read. */
-static char *read_all(int dirfd, const char *name, size_t *len)
+char *rm_read_file_at(int dirfd, const char *name, size_t *len)
 {
     int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
@@ -335,7 +333,7 @@ DWORD rm_store_read_session(rm_store *st, const char *key, rm_session *out)
         return store_io_error(st, "open", key);
     }
     size_t len;
-    char *text = read_all(fd, RECORD_NAME, &len);
+    char *text = rm_read_file_at(fd, RECORD_NAME, &len);
     int e = errno;
     close(fd);
     if (text == NULL) {
