@@ -41,6 +41,23 @@ HOLD_MMAP = (
 )
 HOLD_LIB = "import ctypes\nlib = ctypes.CDLL(sys.argv[1])"
 
+# Holds argv[1]; on SIGTERM waits argv[4] seconds (a slow exit, which the
+# next shutdown group must wait for), appends its name argv[3] to the log
+# argv[2] and exits. {setup} runs first (format() it, e.g. with "").
+LOG_ON_TERM = """
+import os, signal, sys, time
+def stop(*_):
+    time.sleep(float(sys.argv[4]))
+    with open(sys.argv[2], "a") as log:
+        log.write(sys.argv[3] + "\\n")
+    os._exit(0)
+signal.signal(signal.SIGTERM, stop)
+f = open(sys.argv[1], "rb")
+{setup}
+print("ready", flush=True)
+signal.pause()
+"""
+
 
 def fuser(*paths: str | bytes | Path) -> set[int] | None:
     """The pids fuser(1) reports for the paths; None when fuser is missing."""

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from holders import HOLD_FD, holder
+from holders import HOLD_FD, LOG_ON_TERM, holder
 from support import LINUX, ROOT, python
 
 import rstrtmgr
@@ -110,26 +110,19 @@ def test_file_holder_in_a_service_is_typed_service(
         assert info.service_name == service.unit
 
 
-ON_TERM_LOG = """
-import os, signal, sys, time
-def stop(*_):
-    time.sleep(float(sys.argv[3]))  # a slow exit: the next group must wait
-    with open(sys.argv[1], "a") as log:
-        log.write(sys.argv[2] + "\\n")
-    os._exit(0)
-signal.signal(signal.SIGTERM, stop)
-f = open(sys.argv[4], "rb")
-print("ready", flush=True)
-signal.pause()
-"""
-
-
 def test_services_are_shut_down_after_applications(
     service: Service, target: Path, tmp_path: Path
 ) -> None:
     log = tmp_path / "order"
     children = [
-        python(ON_TERM_LOG, str(log), name, delay, str(target), start_new_session=True)
+        python(
+            LOG_ON_TERM.format(setup=""),
+            str(target),
+            str(log),
+            name,
+            delay,
+            start_new_session=True,
+        )
         for name, delay in (("service", "0"), ("app", "0.5"))
     ]
     try:

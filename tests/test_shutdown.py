@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from holders import HOLD_FD, holder
+from holders import HOLD_FD, LOG_ON_TERM, holder
 from support import LINUX, PACKAGE_ROOT, child_env, python
 
 import rstrtmgr
@@ -493,19 +493,6 @@ def test_restart_of_a_vanished_program_is_352(target: Path, tmp_path: Path) -> N
         assert by_pid_list(info.value.processes)[first] == AppStatus.ERROR_ON_RESTART
 
 
-ON_TERM_LOG = """
-import os, signal, sys, time
-def stop(*_):
-    time.sleep(float(sys.argv[4]))  # a slow exit: the next group must wait
-    with open(sys.argv[2], "a") as log:
-        log.write(sys.argv[3] + "\\n")
-    os._exit(0)
-signal.signal(signal.SIGTERM, stop)
-f = open(sys.argv[1], "rb")
-{setup}
-print("ready", flush=True)
-signal.pause()
-"""
 CONSOLE = """
 import fcntl, termios
 master, slave = os.openpty()
@@ -517,7 +504,7 @@ def test_applications_go_before_consoles(target: Path, tmp_path: Path) -> None:
     log = tmp_path / "order"
     children = [
         python(
-            ON_TERM_LOG.format(setup=setup),
+            LOG_ON_TERM.format(setup=setup),
             str(target),
             str(log),
             name,
