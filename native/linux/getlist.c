@@ -350,26 +350,10 @@ typedef struct pstat {
     uint64_t start_ticks;
 } pstat;
 
-static ssize_t read_at(int dirfd, const char *name, char *buf, size_t size)
-{
-    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n;
-    do
-        n = read(fd, buf, size - 1);
-    while (n < 0 && errno == EINTR);
-    close(fd);
-    if (n < 0)
-        return -1;
-    buf[n] = '\0';
-    return n;
-}
-
 static int read_pstat(int pd, pstat *out)
 {
     char buf[1024];
-    if (read_at(pd, "stat", buf, sizeof buf) <= 0)
+    if (rm_read_small_at(pd, "stat", buf, sizeof buf) <= 0)
         return -1;
     char *open = strchr(buf, '('), *close_ = strrchr(buf, ')');
     if (open == NULL || close_ == NULL || close_ < open || close_[1] != ' ')
@@ -404,7 +388,7 @@ static void read_unit(int pd, char *unit, size_t size)
 {
     char buf[4096];
     unit[0] = '\0';
-    if (read_at(pd, "cgroup", buf, sizeof buf) <= 0)
+    if (rm_read_small_at(pd, "cgroup", buf, sizeof buf) <= 0)
         return;
     char *path = NULL, *save = NULL;
     for (char *l = strtok_r(buf, "\n", &save); l != NULL;
@@ -429,7 +413,7 @@ static void read_ids(int pd, uid_t ids[3])
 {
     char buf[4096];
     ids[0] = ids[1] = ids[2] = (uid_t)-1;
-    if (read_at(pd, "status", buf, sizeof buf) <= 0)
+    if (rm_read_small_at(pd, "status", buf, sizeof buf) <= 0)
         return;
     char *u = strstr(buf, "\nUid:");
     unsigned a, b, c;
@@ -443,7 +427,7 @@ static void read_ids(int pd, uid_t ids[3])
 static DWORD read_session(int pd)
 {
     char buf[32];
-    if (read_at(pd, "sessionid", buf, sizeof buf) <= 0)
+    if (rm_read_small_at(pd, "sessionid", buf, sizeof buf) <= 0)
         return (DWORD)RM_INVALID_TS_SESSION;
     return (DWORD)strtoul(buf, NULL, 10); /* unset is 4294967295, i.e. -1 */
 }
@@ -455,7 +439,7 @@ static void app_name(int pd, const char *comm, char *out, size_t size)
     if (strlen(comm) < 15)
         return;
     char buf[1024];
-    if (read_at(pd, "cmdline", buf, sizeof buf) <= 0)
+    if (rm_read_small_at(pd, "cmdline", buf, sizeof buf) <= 0)
         return;
     const char *base = strrchr(buf, '/');
     base = base != NULL ? base + 1 : buf;
@@ -965,7 +949,7 @@ DWORD rm_list_compute(const rm_handle_info *h, rm_list *out)
         int fd = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
         s.self_session = (DWORD)RM_INVALID_TS_SESSION;
         if (fd >= 0) {
-            if (read_at(fd, "sessionid", buf, sizeof buf) > 0)
+            if (rm_read_small_at(fd, "sessionid", buf, sizeof buf) > 0)
                 s.self_session = (DWORD)strtoul(buf, NULL, 10);
             close(fd);
         }

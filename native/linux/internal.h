@@ -24,6 +24,10 @@ typedef struct rm_procid {
 
 /* 0 and *out filled for a live (non-zombie) process; -1 otherwise. */
 RM_HIDDEN int rm_procid_of(pid_t pid, rm_procid *out);
+/* One read(2) of a small file (a /proc entry) relative to dirfd (AT_FDCWD
+ * for a path) into buf, NUL-terminated; its length, or -1. */
+RM_HIDDEN ssize_t rm_read_small_at(int dirfd, const char *name, char *buf,
+                                   size_t size);
 /* The identity of the calling process, cached per pid. */
 RM_HIDDEN rm_procid rm_procid_self(void);
 /* 1 when this exact process (same pid and start time) is alive. */

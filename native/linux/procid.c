@@ -12,9 +12,9 @@
 /* FILETIME of the Unix epoch: 100 ns intervals from 1601 to 1970. */
 #define EPOCH_AS_FILETIME 116444736000000000ULL
 
-static ssize_t read_small(const char *path, char *buf, size_t size)
+ssize_t rm_read_small_at(int dirfd, const char *name, char *buf, size_t size)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
     ssize_t n;
@@ -34,7 +34,7 @@ int rm_procid_of(pid_t pid, rm_procid *out)
     if (pid <= 0)
         return -1;
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    if (read_small(path, buf, sizeof buf) <= 0)
+    if (rm_read_small_at(AT_FDCWD, path, buf, sizeof buf) <= 0)
         return -1;
     /* comm may hold spaces and parentheses: the fields follow the last ')'. */
     char *p = strrchr(buf, ')');
@@ -92,7 +92,7 @@ static uint64_t boot_time_seconds(void)
     uint64_t b = __atomic_load_n(&btime, __ATOMIC_RELAXED);
     if (b == 0) {
         char buf[8192];
-        if (read_small("/proc/stat", buf, sizeof buf) > 0) {
+        if (rm_read_small_at(AT_FDCWD, "/proc/stat", buf, sizeof buf) > 0) {
             char *p = strstr(buf, "\nbtime ");
             if (p != NULL)
                 b = strtoull(p + 7, NULL, 10);
