@@ -1,0 +1,115 @@
+"""Sphinx additions that read the package itself, so the pages cannot drift from it.
+
+- ``rstrtmgr-errors MODULE``: a table of the error classes MODULE exports,
+  each with its winerror code, its errno, what happened and what to do, taken
+  from the classes' own attributes.
+- A check, once every page is read, that the reference documents every public
+  name of ``rstrtmgr`` and ``rstrtmgr.rsm`` and every ``rstrtmgr_*`` extension
+  of the raw layer: a missing one is a warning, which CI's ``-W`` makes an
+  error.
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib
+from typing import Any
+
+from docutils import nodes
+from docutils.statemachine import StringList
+from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+from sphinx.util.nodes import nested_parse_with_titles
+
+import rstrtmgr
+from rstrtmgr._rstrtmgr import lib
+
+logger = logging.getLogger(__name__)
+PUBLIC_MODULES = ("rstrtmgr", "rstrtmgr.rsm")
+
+
+def error_classes(module_name: str) -> list[type[rstrtmgr.RestartManagerError]]:
+    """The RestartManagerError classes that ``module_name`` exports, by code."""
+    module = importlib.import_module(module_name)
+    found = [
+        obj
+        for name in module.__all__
+        if isinstance(obj := getattr(module, name), type)
+        and issubclass(obj, rstrtmgr.RestartManagerError)
+    ]
+    return sorted(found, key=lambda cls: (cls.code, cls.__name__))
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ") or "-"
+
+
+class ErrorTable(SphinxDirective):
+    """``.. rstrtmgr-errors:: rstrtmgr``: the module's error classes as a table."""
+
+    required_arguments = 1
+
+    def run(self) -> list[nodes.Node]:
+        """The table's nodes."""
+        module_name = self.arguments[0]
+        rows = [
+            ".. list-table::",
+            "   :header-rows: 1",
+            "   :widths: 22 8 10 30 30",
+            "",
+            "   * - class",
+            "     - winerror",
+            "     - errno",
+            "     - what happened",
+            "     - what to do",
+        ]
+        for cls in error_classes(module_name):
+            code = str(cls.code) if cls.code else "any other"
+            err = errno.errorcode.get(cls.errno_value, "-")
+            rows += [
+                f"   * - :exc:`~{module_name}.{cls.__name__}`",
+                f"     - {code}",
+                f"     - ``{err}``" if err != "-" else "     - -",
+                f"     - {_cell(cls.summary)}",
+                f"     - {_cell(cls.remedy)}",
+            ]
+        container = nodes.container()
+        nested_parse_with_titles(
+            self.state, StringList(rows, self.get_source_info()[0]), container
+        )
+        return container.children
+
+
+def public_names() -> list[str]:
+    """The full names the API reference must document."""
+    names = []
+    for module_name in PUBLIC_MODULES:
+        module = importlib.import_module(module_name)
+        names += [f"{module_name}.{name}" for name in module.__all__]
+    return names
+
+
+def extension_names() -> list[str]:
+    """The raw layer's own functions and constants: ``rstrtmgr_*``, ``RSTRTMGR_*``."""
+    return sorted(n for n in dir(lib) if n.lower().startswith("rstrtmgr_"))
+
+
+def check_coverage(app: Sphinx, env: BuildEnvironment) -> None:
+    """Warn about each public name that no page documents."""
+    python = {name for name, *_ in env.get_domain("py").get_objects()}
+    for name in public_names():
+        if name not in python:
+            logger.warning("the API reference does not document %s", name)
+    c_names = {name for name, *_ in env.get_domain("c").get_objects()}
+    for name in extension_names():
+        if name not in c_names:
+            logger.warning("docs/raw.md does not document the extension %s", name)
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    """Register the directive and the coverage check."""
+    app.add_directive("rstrtmgr-errors", ErrorTable)
+    app.connect("env-check-consistency", check_coverage)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
