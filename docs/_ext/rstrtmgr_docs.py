@@ -16,12 +16,11 @@ import importlib
 from typing import Any
 
 from docutils import nodes
-from docutils.statemachine import StringList
+from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
-from sphinx.util.nodes import nested_parse_with_titles
 
 import rstrtmgr
 from rstrtmgr._rstrtmgr import lib
@@ -42,44 +41,53 @@ def error_classes(module_name: str) -> list[type[rstrtmgr.RestartManagerError]]:
     return sorted(found, key=lambda cls: (cls.code, cls.__name__))
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ") or "-"
-
-
 class ErrorTable(SphinxDirective):
     """``.. rstrtmgr-errors:: rstrtmgr``: the module's error classes as a table."""
 
     required_arguments = 1
 
     def run(self) -> list[nodes.Node]:
-        """The table's nodes."""
+        """The table's nodes (built directly: the page may be Markdown or rST)."""
         module_name = self.arguments[0]
-        rows = [
-            ".. list-table::",
-            "   :header-rows: 1",
-            "   :widths: 22 8 10 30 30",
-            "",
-            "   * - class",
-            "     - winerror",
-            "     - errno",
-            "     - what happened",
-            "     - what to do",
-        ]
+        header = ["class", "winerror", "errno", "what happened", "what to do"]
+        widths = [22, 8, 10, 30, 30]
+        body = []
         for cls in error_classes(module_name):
-            code = str(cls.code) if cls.code else "any other"
-            err = errno.errorcode.get(cls.errno_value, "-")
-            rows += [
-                f"   * - :exc:`~{module_name}.{cls.__name__}`",
-                f"     - {code}",
-                f"     - ``{err}``" if err != "-" else "     - -",
-                f"     - {_cell(cls.summary)}",
-                f"     - {_cell(cls.remedy)}",
-            ]
-        container = nodes.container()
-        nested_parse_with_titles(
-            self.state, StringList(rows, self.get_source_info()[0]), container
-        )
-        return container.children
+            name = f"{module_name}.{cls.__name__}"
+            link = addnodes.pending_xref(
+                "", refdomain="py", reftype="exc", reftarget=name, refexplicit=True
+            )
+            link += nodes.literal(cls.__name__, cls.__name__)
+            err = errno.errorcode.get(cls.errno_value, "")
+            body.append(
+                [
+                    link,
+                    nodes.Text(str(cls.code) if cls.code else "any other"),
+                    nodes.literal(err, err) if err else nodes.Text("-"),
+                    nodes.Text(cls.summary or "-"),
+                    nodes.Text(cls.remedy or "-"),
+                ]
+            )
+        table = nodes.table()
+        group = nodes.tgroup(cols=len(header))
+        table += group
+        group += [nodes.colspec(colwidth=w) for w in widths]
+        head, rows = nodes.thead(), nodes.tbody()
+        head += self._row([nodes.Text(h) for h in header])
+        for cells in body:
+            rows += self._row(cells)
+        group += [head, rows]
+        self.set_source_info(table)
+        return [table]
+
+    @staticmethod
+    def _row(cells: list[nodes.Node]) -> nodes.row:
+        row = nodes.row()
+        for cell in cells:
+            entry = nodes.entry()
+            entry += nodes.paragraph("", "", cell)
+            row += entry
+        return row
 
 
 def public_names() -> list[str]:
