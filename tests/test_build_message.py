@@ -13,6 +13,12 @@ from support import LINUX
 SOURCE = Path(__file__).resolve().parents[1]
 if not (SOURCE / "setup.py").is_file() or not (SOURCE / "build_ffi.py").is_file():
     pytest.skip("the source tree is not beside the tests", allow_module_level=True)
+setuptools = pytest.importorskip("setuptools")
+if tuple(int(n) for n in setuptools.__version__.split(".")[:2]) < (70, 1):
+    pytest.skip(
+        "setup.py needs setuptools>=70.1, pyproject.toml's build requirement",
+        allow_module_level=True,
+    )
 
 
 @pytest.mark.skipif(not LINUX, reason="CC is how the Unix compilers are chosen")

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -148,6 +149,22 @@ def compiles(snippet: Snippet) -> None:
     assert checked.returncode == 0, checked.stderr
 
 
+def scripts_dir(tmp_path: Path) -> str:
+    """Where the interpreter's ``rstrtmgr`` command is, or a stand-in for it.
+
+    An installed package has the command beside the interpreter; a tree on
+    PYTHONPATH (a development checkout) has none, so it gets one.
+    """
+    bindir = os.path.dirname(sys.executable)
+    if shutil.which("rstrtmgr", path=bindir):
+        return bindir
+    stand_in = tmp_path / "bin" / "rstrtmgr"
+    stand_in.parent.mkdir()
+    stand_in.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m rstrtmgr "$@"\n')
+    stand_in.chmod(0o755)
+    return str(stand_in.parent)
+
+
 @pytest.mark.parametrize("snippet", ALL, ids=[s.name for s in ALL])
 def test_snippet_runs(snippet: Snippet, tmp_path: Path) -> None:
     compiles(snippet)
@@ -168,9 +185,7 @@ def test_snippet_runs(snippet: Snippet, tmp_path: Path) -> None:
         if snippet.language == "python"
         else ["bash", "-o", "pipefail", str(script)]
     )
-    # The interpreter's scripts (rstrtmgr) come first on PATH.
-    bindir = os.path.dirname(sys.executable)
-    env = child_env(PATH=bindir + os.pathsep + os.environ.get("PATH", ""))
+    env = child_env(PATH=scripts_dir(tmp_path) + os.pathsep + os.environ["PATH"])
     ran = subprocess.run(
         command,
         env=env,
