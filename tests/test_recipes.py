@@ -147,7 +147,7 @@ def test_installer_as_root_closes_another_users_process(
         [
             *other_user_python,
             "-c",
-            f"{HOLD_FD}\nprint('ready', flush=True)\nsys.stdin.read()",
+            f"import sys\n{HOLD_FD}\nprint('ready', flush=True)\nsys.stdin.read()",
             str(held),
         ],
         user=OTHER_UID,
