@@ -158,6 +158,7 @@ CDEF_EXT = """
 size_t rstrtmgr_error_detail(char *buf, size_t size);
 int rstrtmgr_is_wine(void);
 UINT rstrtmgr_last_uninspected(void);
+DWORD rstrtmgr_process_start_time(DWORD dwProcessId, FILETIME *pStartTime);
 DWORD rstrtmgr_set_shutdown_timeouts(DWORD dwSessionHandle, DWORD dwAppMs,
                                      DWORD dwServiceMs);
 DWORD rstrtmgr_register_restart(const char *const *argv, UINT argc,
@@ -181,12 +182,16 @@ LINUX_SOURCES = [
     "native/linux/filters.c",
     "native/linux/restartreg.c",
     "native/linux/shutdown.c",
-    "native/rsm.c",
+    # TEMPORARY (i8-facade): replaced by native/linux/unsupported.c and
+    # procid.c's rstrtmgr_process_start_time from i8-linux-c at the merge.
+    "native/linux/i8_facade_bridge.c",
 ]
 WINDOWS_SOURCES = [
     "native/windows/ext.c",
-    "native/rsm.c",
-    "native/windows/linux_only.c",
+    "native/windows/procid.c",
+    "native/windows/restart.c",
+    "native/windows/rsm.c",
+    "native/windows/unsupported.c",
 ]
 
 SOURCE = '#include "rstrtmgr_ext.h"\n'
@@ -202,15 +207,15 @@ def source_options(platform: str) -> dict[str, Any]:
     if platform == "win32":
         return {
             "sources": WINDOWS_SOURCES,
-            # not NATIVE: its restartmanager.h would shadow the SDK's
-            "include_dirs": [f"{NATIVE}/windows"],
+            "include_dirs": [NATIVE],
             "libraries": ["rstrtmgr", "kernel32"],
             "define_macros": [("UNICODE", "1"), ("_UNICODE", "1")],
         }
     if platform.startswith("linux"):
         return {
             "sources": LINUX_SOURCES,
-            "include_dirs": [NATIVE],
+            # native/linux: restartmanager.h, the SDK's names on Linux
+            "include_dirs": [NATIVE, f"{NATIVE}/linux"],
             "define_macros": [("_GNU_SOURCE", "1")],
             "extra_compile_args": ["-std=gnu11", "-fvisibility=hidden", "-pthread"],
             # getlist.c's scan threads; glibc before 2.34 needs libpthread

@@ -1,0 +1,45 @@
+/* TEMPORARY (branch i8-facade only): what native/linux/unsupported.c and
+ * native/linux/procid.c provide on branch i8-linux-c, so that this branch
+ * builds and tests on Linux until both are merged. Delete at the merge. */
+#include <errno.h>
+#include <limits.h>
+
+#include "internal.h"
+
+#ifndef ERROR_ACCESS_DENIED
+#define ERROR_ACCESS_DENIED 5
+#endif
+
+HANDLE WINAPI rstrtmgr_OpenNtmsSessionW(LPCWSTR lpServer, LPCWSTR lpApplication,
+                                        DWORD dwOptions)
+{
+    (void)lpServer, (void)lpApplication, (void)dwOptions;
+    errno = ERROR_MOD_NOT_FOUND;
+    return INVALID_HANDLE_VALUE;
+}
+
+HANDLE WINAPI rstrtmgr_OpenNtmsSessionA(LPCSTR lpServer, LPCSTR lpApplication,
+                                        DWORD dwOptions)
+{
+    (void)lpServer, (void)lpApplication, (void)dwOptions;
+    errno = ERROR_MOD_NOT_FOUND;
+    return INVALID_HANDLE_VALUE;
+}
+
+DWORD WINAPI rstrtmgr_CloseNtmsSession(HANDLE hSession)
+{
+    (void)hSession;
+    return ERROR_MOD_NOT_FOUND;
+}
+
+DWORD rstrtmgr_process_start_time(DWORD dwProcessId, FILETIME *pStartTime)
+{
+    rm_procid id;
+    if (dwProcessId == 0 || dwProcessId > INT_MAX)
+        return ERROR_INVALID_PARAMETER;
+    errno = 0;
+    if (rm_procid_of((pid_t)dwProcessId, &id) != 0)
+        return errno == EACCES ? ERROR_ACCESS_DENIED : ERROR_INVALID_PARAMETER;
+    *pStartTime = rm_procid_filetime(id.start_ticks);
+    return ERROR_SUCCESS;
+}
