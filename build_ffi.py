@@ -11,7 +11,7 @@ NATIVE = "native"  # relative: setuptools wants sources relative to setup.py
 
 # The SDK's names and types (restartmanager.h, ntmsapi.h). Integer typedefs are
 # "int..." so that cffi takes the real type from the C headers: DWORD is
-# unsigned long on Windows and uint32_t in native/restartmanager.h, and the
+# unsigned long on Windows and uint32_t in native/linux/restartmanager.h, and the
 # generated wrappers must use the very same type to compile warning-free.
 CDEF_SDK = """
 typedef int... DWORD;
@@ -181,7 +181,7 @@ LINUX_SOURCES = [
     "native/linux/filters.c",
     "native/linux/restartreg.c",
     "native/linux/shutdown.c",
-    "native/rsm.c",
+    "native/linux/unsupported.c",
 ]
 WINDOWS_SOURCES = [
     "native/windows/ext.c",
@@ -210,7 +210,8 @@ def source_options(platform: str) -> dict[str, Any]:
     if platform.startswith("linux"):
         return {
             "sources": LINUX_SOURCES,
-            "include_dirs": [NATIVE],
+            # rstrtmgr_ext.h, then the Linux restartmanager.h it includes
+            "include_dirs": [NATIVE, f"{NATIVE}/linux"],
             "define_macros": [("_GNU_SOURCE", "1")],
             "extra_compile_args": ["-std=gnu11", "-fvisibility=hidden", "-pthread"],
             # getlist.c's scan threads; glibc before 2.34 needs libpthread

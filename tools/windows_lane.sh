@@ -109,13 +109,13 @@ SITE313="$WORK/site313"
 
 
 # --- layout checks: the cdef against the SDK headers, x86 and x64 ----------
-log "layout checks: i686 and x86_64 SDK headers, native/restartmanager.h"
+log "layout checks: i686 and x86_64 SDK headers, native/linux/restartmanager.h"
 "$HOST_PY" "$ROOT/tools/gen_layout_check.py" -o "$WORK/layout_check.c"
 for cc in "$CC32" "$CC64"; do
     "$cc" -std=gnu11 -Wall -Wextra -Werror -fsyntax-only -I"$ROOT/native/windows" \
         "$WORK/layout_check.c"
 done
-gcc -std=gnu11 -Wall -Wextra -Wpedantic -Werror -fsyntax-only -I"$ROOT/native" \
+gcc -std=gnu11 -Wall -Wextra -Wpedantic -Werror -fsyntax-only -I"$ROOT/native" -I"$ROOT/native/linux" \
     "$WORK/layout_check.c"
 
 # --- cross-compile the real module -----------------------------------------
