@@ -11,7 +11,7 @@ NATIVE = "native"  # relative: setuptools wants sources relative to setup.py
 
 # The SDK's names and types (restartmanager.h, ntmsapi.h). Integer typedefs are
 # "int..." so that cffi takes the real type from the C headers: DWORD is
-# unsigned long on Windows and uint32_t in native/restartmanager.h, and the
+# unsigned long on Windows and uint32_t in native/linux/restartmanager.h, and the
 # generated wrappers must use the very same type to compile warning-free.
 CDEF_SDK = """
 typedef int... DWORD;
@@ -182,8 +182,9 @@ LINUX_SOURCES = [
     "native/linux/filters.c",
     "native/linux/restartreg.c",
     "native/linux/shutdown.c",
-    # TEMPORARY (i8-facade): replaced by native/linux/unsupported.c and
-    # procid.c's rstrtmgr_process_start_time from i8-linux-c at the merge.
+    "native/linux/unsupported.c",
+    # TEMPORARY (i8-facade): rstrtmgr_process_start_time until procid.c
+    # (branch i8-linux-c) has it.
     "native/linux/i8_facade_bridge.c",
 ]
 WINDOWS_SOURCES = [
@@ -214,7 +215,7 @@ def source_options(platform: str) -> dict[str, Any]:
     if platform.startswith("linux"):
         return {
             "sources": LINUX_SOURCES,
-            # native/linux: restartmanager.h, the SDK's names on Linux
+            # rstrtmgr_ext.h, then the Linux restartmanager.h it includes
             "include_dirs": [NATIVE, f"{NATIVE}/linux"],
             "define_macros": [("_GNU_SOURCE", "1")],
             "extra_compile_args": ["-std=gnu11", "-fvisibility=hidden", "-pthread"],

@@ -1,6 +1,6 @@
-/* TEMPORARY (branch i8-facade only): what native/linux/unsupported.c and
- * native/linux/procid.c provide on branch i8-linux-c, so that this branch
- * builds and tests on Linux until both are merged. Delete at the merge. */
+/* TEMPORARY (branch i8-facade only): rstrtmgr_process_start_time for Linux,
+ * which native/linux/procid.c takes over on branch i8-linux-c, so that this
+ * branch builds and tests until both are merged. Delete at the merge. */
 #include <errno.h>
 #include <limits.h>
 
@@ -9,28 +9,6 @@
 #ifndef ERROR_ACCESS_DENIED
 #define ERROR_ACCESS_DENIED 5
 #endif
-
-HANDLE WINAPI rstrtmgr_OpenNtmsSessionW(LPCWSTR lpServer, LPCWSTR lpApplication,
-                                        DWORD dwOptions)
-{
-    (void)lpServer, (void)lpApplication, (void)dwOptions;
-    errno = ERROR_MOD_NOT_FOUND;
-    return INVALID_HANDLE_VALUE;
-}
-
-HANDLE WINAPI rstrtmgr_OpenNtmsSessionA(LPCSTR lpServer, LPCSTR lpApplication,
-                                        DWORD dwOptions)
-{
-    (void)lpServer, (void)lpApplication, (void)dwOptions;
-    errno = ERROR_MOD_NOT_FOUND;
-    return INVALID_HANDLE_VALUE;
-}
-
-DWORD WINAPI rstrtmgr_CloseNtmsSession(HANDLE hSession)
-{
-    (void)hSession;
-    return ERROR_MOD_NOT_FOUND;
-}
 
 DWORD rstrtmgr_process_start_time(DWORD dwProcessId, FILETIME *pStartTime)
 {
