@@ -181,7 +181,17 @@ def test_restart_command_line_fits_kernel32() -> None:
     # At most 1023 characters once quoted as the MS C runtime parses them.
     rstrtmgr.register_application_restart(["x" * 1023])
     rstrtmgr.register_application_restart([" " * 1021])  # 1023 with its quotes
-    for args in (["x" * 1024], [" " * 1022], ["x" * 511, "y" * 511]):
+    rstrtmgr.register_application_restart(['"' * 511])  # each " as \": 1022
+    # Quoted, a last backslash is doubled: 1 + 1019 + 2 + 1 characters.
+    rstrtmgr.register_application_restart([" " * 1019 + "\\"])
+    too_long = (
+        ["x" * 1024],
+        [" " * 1022],
+        ["x" * 512, "y" * 511],
+        ['"' * 512],
+        [" " * 1020 + "\\"],
+    )
+    for args in too_long:
         with pytest.raises(ValueError, match="1023"):
             rstrtmgr.register_application_restart(args)
     rstrtmgr.unregister_application_restart()
