@@ -35,6 +35,9 @@ size_t rstrtmgr_error_detail(char *buf, size_t size);
  * out as users; 0 where the backend sees every process (Windows). */
 UINT rstrtmgr_last_uninspected(void);
 
+/* The creation time of live process dwProcessId as RM_UNIQUE_PROCESS carries it. ERROR_SUCCESS; ERROR_INVALID_PARAMETER (87) when no live process has that pid (a zombie included); ERROR_ACCESS_DENIED (5) when it cannot be read. */
+DWORD rstrtmgr_process_start_time(DWORD dwProcessId, FILETIME *pStartTime);
+
 /* Sets how long RmShutdown waits for applications and for services to exit
  * before it fails them (or, with RmForceShutdown, kills them), for this
  * session; defaults 30000 and 20000 ms. Linux backend only: 120 on Windows,

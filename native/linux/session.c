@@ -9,6 +9,9 @@
 
 #include "internal.h"
 
+/* How many sessions a user may hold at once, as on Windows. */
+#define RM_MAX_SESSIONS 64
+
 typedef struct handle_entry {
     DWORD handle;
     rm_handle_info info;
@@ -44,15 +47,7 @@ static handle_entry *table_find(DWORD handle)
 
 static int table_reserve(void)
 {
-    if (table_len < table_cap)
-        return 0;
-    size_t cap = table_cap ? table_cap * 2 : 8;
-    handle_entry *nt = realloc(table, cap * sizeof *nt);
-    if (nt == NULL)
-        return -1;
-    table = nt;
-    table_cap = cap;
-    return 0;
+    return RM_GROW(table, table_cap, table_len + 1, 8);
 }
 
 /* Adds an entry; the caller holds table_lock and has reserved room. */
