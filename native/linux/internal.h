@@ -184,6 +184,10 @@ struct rm_handle_info {
 
 /* ERROR_SUCCESS and *out filled, or ERROR_INVALID_HANDLE. */
 RM_HIDDEN DWORD rm_handle_get(DWORD handle, rm_handle_info *out);
+/* As rm_handle_get, and then 1219 with `refusal` as the detail when the
+ * handle is not its session's primary (it joined). */
+RM_HIDDEN DWORD rm_handle_get_primary(DWORD handle, rm_handle_info *out,
+                                      const char *refusal);
 /* For the calls only a session's primary may make: checks the handle (6) and
  * its role (1219, saying it cannot `what`), then opens its session as
  * rm_store_open_session does. */

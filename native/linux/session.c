@@ -286,18 +286,28 @@ DWORD WINAPI RmEndSession(DWORD dwSessionHandle)
     return rc;
 }
 
+DWORD rm_handle_get_primary(DWORD handle, rm_handle_info *out,
+                            const char *refusal)
+{
+    DWORD rc = rm_handle_get(handle, out);
+    if (rc != ERROR_SUCCESS)
+        return rc;
+    if (!out->primary) {
+        /* Documented for the filter calls; ours for the rest of the
+         * primary's calls, which Windows leaves without a code. */
+        rm_detail_set("%s", refusal);
+        return ERROR_SESSION_CREDENTIAL_CONFLICT;
+    }
+    return ERROR_SUCCESS;
+}
+
 DWORD rm_open_primary(DWORD handle, rm_handle_info *h, rm_store *st,
                       int *sessfd, const char *what)
 {
-    DWORD rc = rm_handle_get(handle, h);
-    if (rc != ERROR_SUCCESS)
-        return rc;
-    if (!h->primary) {
-        /* Documented for the filter calls; ours for the rest of the
-         * primary's calls, which Windows leaves without a code. */
-        rm_detail_set("only the session's primary can %s; this handle joined "
-                      "the session", what);
-        return ERROR_SESSION_CREDENTIAL_CONFLICT;
-    }
-    return rm_store_open_session(h, st, sessfd);
+    char refusal[256];
+    snprintf(refusal, sizeof refusal,
+             "only the session's primary can %s; this handle joined the "
+             "session", what);
+    DWORD rc = rm_handle_get_primary(handle, h, refusal);
+    return rc != ERROR_SUCCESS ? rc : rm_store_open_session(h, st, sessfd);
 }

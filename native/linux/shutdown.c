@@ -47,13 +47,10 @@ DWORD rstrtmgr_set_shutdown_timeouts(DWORD dwSessionHandle, DWORD dwAppMs,
 {
     rm_detail_clear();
     rm_handle_info h;
-    DWORD rc = rm_handle_get(dwSessionHandle, &h);
+    DWORD rc = rm_handle_get_primary(dwSessionHandle, &h,
+                                     "only the session's primary shuts down");
     if (rc != ERROR_SUCCESS)
         return rc;
-    if (!h.primary) {
-        rm_detail_set("only the session's primary shuts down");
-        return ERROR_SESSION_CREDENTIAL_CONFLICT;
-    }
     rm_store st;
     int sessfd;
     rc = rm_store_open_session(&h, &st, &sessfd);

@@ -50,13 +50,10 @@ DWORD WINAPI RmCancelCurrentTask(DWORD dwSessionHandle)
 {
     rm_detail_clear();
     rm_handle_info h;
-    DWORD rc = rm_handle_get(dwSessionHandle, &h);
+    DWORD rc = rm_handle_get_primary(
+        dwSessionHandle, &h, "only the session's primary can cancel its task");
     if (rc != ERROR_SUCCESS)
         return rc;
-    if (!h.primary) {
-        rm_detail_set("only the session's primary can cancel its task");
-        return ERROR_SESSION_CREDENTIAL_CONFLICT;
-    }
     pthread_mutex_lock(&tasks_lock);
     for (rm_task *t = tasks; t != NULL; t = t->next)
         if (t->handle == dwSessionHandle) {
