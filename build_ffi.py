@@ -165,6 +165,7 @@ DWORD rstrtmgr_register_restart(const char *const *argv, UINT argc,
                                 const char *cwd, const char *const *envp,
                                 UINT envc);
 DWORD rstrtmgr_unregister_restart(void);
+DWORD rstrtmgr_process_start_time(DWORD dwProcessId, FILETIME *pStartTime);
 
 extern "Python" void _rstrtmgr_progress(UINT);
 """
@@ -172,16 +173,23 @@ extern "Python" void _rstrtmgr_progress(UINT);
 CDEF = CDEF_SDK + CDEF_EXT
 
 LINUX_SOURCES = [
+    "native/linux/util.c",
     "native/linux/detail.c",
     "native/linux/procid.c",
+    "native/linux/text.c",
     "native/linux/store.c",
     "native/linux/session.c",
-    "native/linux/text.c",
     "native/linux/resources.c",
-    "native/linux/getlist.c",
     "native/linux/filters.c",
     "native/linux/restartreg.c",
+    "native/linux/unit.c",
+    "native/linux/holder.c",
+    "native/linux/scan.c",
+    "native/linux/getlist.c",
+    "native/linux/outcome.c",
+    "native/linux/task.c",
     "native/linux/shutdown.c",
+    "native/linux/restart.c",
     "native/linux/unsupported.c",
     # TEMPORARY (i8-facade): rstrtmgr_process_start_time until procid.c
     # (branch i8-linux-c) has it.

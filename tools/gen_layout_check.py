@@ -260,7 +260,8 @@ def generate(cdef: str) -> str:
     names = {name for name, _ in checks.of_kind("function")}
     sdk = {name for name in names if not name.startswith("rstrtmgr_")}
     # The SDK's own declarations first: rstrtmgr_ext.h then renames the
-    # ntmsapi functions to the project's run-time loader (native/windows/rsm.c; native/linux/unsupported.c).
+    # ntmsapi functions to the project's own (native/windows/rsm.c, the run-time
+    # loader; native/linux/unsupported.c).
     checks.out.append("/* Functions as the SDK declares them */\n#ifdef _WIN32")
     checks.functions(sdk)
     checks.out.append('#endif\n\n#include "rstrtmgr_ext.h"\n\n/* Typedefs */')
