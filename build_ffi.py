@@ -165,7 +165,6 @@ DWORD rstrtmgr_register_restart(const char *const *argv, UINT argc,
                                 const char *cwd, const char *const *envp,
                                 UINT envc);
 DWORD rstrtmgr_unregister_restart(void);
-DWORD rstrtmgr_process_start_time(DWORD dwProcessId, FILETIME *pStartTime);
 
 extern "Python" void _rstrtmgr_progress(UINT);
 """
@@ -191,9 +190,6 @@ LINUX_SOURCES = [
     "native/linux/shutdown.c",
     "native/linux/restart.c",
     "native/linux/unsupported.c",
-    # TEMPORARY (i8-facade): rstrtmgr_process_start_time until procid.c
-    # (branch i8-linux-c) has it.
-    "native/linux/i8_facade_bridge.c",
 ]
 WINDOWS_SOURCES = [
     "native/windows/ext.c",
