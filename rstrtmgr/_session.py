@@ -11,9 +11,9 @@ import threading
 import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from types import TracebackType
 
 from . import _marshal
+from ._closing import Closing
 from ._enums import FilterAction, RebootReason, ShutdownType
 from ._errors import (
     BadArgumentsError,
@@ -117,7 +117,7 @@ def _end_abandoned(handle: int, pid: int) -> None:
         _marshal.end_session(handle)
 
 
-class Session:
+class Session(Closing):
     """A Restart Manager session.
 
     ``Session()`` starts a new session and ``Session.join(key)`` joins one that
@@ -422,17 +422,6 @@ class Session:
                     check(code, "RmGetFilterList")
                 size = needed
         raise MoreDataError(MoreDataError.code, "RmGetFilterList: try again")
-
-    def __enter__(self) -> Session:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"handle={self._handle}"

@@ -11,10 +11,10 @@ import errno
 import ipaddress
 import re
 import sys
-from types import TracebackType
 from typing import Any, NoReturn
 
 from . import _marshal
+from ._closing import Closing
 from ._errors import RestartManagerError
 
 __all__ = [
@@ -190,7 +190,7 @@ def is_valid_computer_name(name: str) -> bool:
     return _is_netbios_name(name) or _is_dns_name(name) or _is_ip_address(name)
 
 
-class RsmSession:
+class RsmSession(Closing):
     """An open RSM session; closes itself at the end of a ``with`` block.
 
     A session belongs to the process that opened it: it cannot be pickled or
@@ -225,19 +225,6 @@ class RsmSession:
         code = _marshal.close_ntms_session(handle)
         if code != 0:
             raise _error(code, "CloseNtmsSession")
-
-    def __enter__(self) -> RsmSession:
-        """The session itself, closed when the block ends."""
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Close the session, whether or not the block raised."""
-        self.close()
 
     def __reduce__(self) -> NoReturn:
         """Refuse to pickle: the handle means nothing in another process."""
