@@ -223,7 +223,7 @@ def source_options(platform: str) -> dict[str, Any]:
             "include_dirs": [NATIVE, f"{NATIVE}/linux"],
             "define_macros": [("_GNU_SOURCE", "1")],
             "extra_compile_args": ["-std=gnu11", "-fvisibility=hidden", "-pthread"],
-            # getlist.c's scan threads; glibc before 2.34 needs libpthread
+            # scan.c's threads; glibc before 2.34 needs libpthread
             "extra_link_args": ["-pthread"],
         }
     # no backend yet: macOS is planned through libproc
