@@ -3,6 +3,7 @@
 - ``rstrtmgr-errors MODULE``: a table of the error classes MODULE exports,
   each with its winerror code, its errno, what happened and what to do, taken
   from the classes' own attributes.
+- "Bases" lists public classes only.
 - A check, once every page is read, that the reference documents every public
   name of ``rstrtmgr`` and ``rstrtmgr.rsm`` and every ``rstrtmgr_*`` extension
   of the raw layer: a missing one is a warning, which CI's ``-W`` makes an
@@ -116,8 +117,16 @@ def check_coverage(app: Sphinx, env: BuildEnvironment) -> None:
             logger.warning("docs/raw.md does not document the extension %s", name)
 
 
+def public_bases(
+    app: Sphinx, name: str, obj: object, options: object, bases: list[type]
+) -> None:
+    """Leave private helper classes (``rstrtmgr._closing.Closing``) out of "Bases"."""
+    bases[:] = [b for b in bases if not b.__module__.startswith("rstrtmgr._")]
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
-    """Register the directive and the coverage check."""
+    """Register the directive, the coverage check and the bases filter."""
     app.add_directive("rstrtmgr-errors", ErrorTable)
+    app.connect("autodoc-process-bases", public_bases)
     app.connect("env-check-consistency", check_coverage)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
