@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -202,6 +203,19 @@ WINDOWS_SOURCES = [
 SOURCE = '#include "rstrtmgr_ext.h"\n'
 
 
+def _strip_debug_info() -> list[str]:
+    """The link flag that leaves debug information out of the module.
+
+    Python's own CFLAGS carry -g, which makes the module three times its
+    size; the symbol table stays, for backtraces. A build that asks for debug
+    information itself (CFLAGS with -g, or a sanitizer's) keeps it.
+    """
+    flags = os.environ.get("CFLAGS", "").split()
+    if any(f.startswith(("-g", "-fsanitize")) for f in flags):
+        return []
+    return ["-Wl,--strip-debug"]
+
+
 def source_options(platform: str) -> dict[str, Any]:
     """set_source's keyword arguments for a ``sys.platform`` value.
 
@@ -224,7 +238,7 @@ def source_options(platform: str) -> dict[str, Any]:
             "define_macros": [("_GNU_SOURCE", "1")],
             "extra_compile_args": ["-std=gnu11", "-fvisibility=hidden", "-pthread"],
             # scan.c's threads; glibc before 2.34 needs libpthread
-            "extra_link_args": ["-pthread"],
+            "extra_link_args": ["-pthread", *_strip_debug_info()],
         }
     # no backend yet: macOS is planned through libproc
     raise RuntimeError(f"rstrtmgr has no backend for {platform!r} yet")
