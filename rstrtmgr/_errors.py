@@ -73,7 +73,7 @@ class InvalidHandleError(RestartManagerError):
     """ERROR_INVALID_HANDLE (6): no session with this handle in this process."""
 
     code = 6
-    errno_value = errno.EBADF
+    errno_value: ClassVar[int] = errno.EBADF
     summary = "no Restart Manager session has this handle in this process"
     remedy = "start a new session, or join one by its key"
 
@@ -89,7 +89,7 @@ class OutOfMemoryError(RestartManagerError):
     """ERROR_OUTOFMEMORY (14): the backend could not allocate memory."""
 
     code = 14
-    errno_value = errno.ENOMEM
+    errno_value: ClassVar[int] = errno.ENOMEM
     summary = "the Restart Manager ran out of memory"
     remedy = "free memory or register fewer resources per call"
 
@@ -98,7 +98,7 @@ class SessionStoreError(RestartManagerError):
     """ERROR_WRITE_FAULT (29): the session store could not be read or written."""
 
     code = 29
-    errno_value = errno.EIO
+    errno_value: ClassVar[int] = errno.EIO
     summary = "the session store could not be read or written"
     remedy = "check the store directory (RSTRTMGR_STATE_DIR on Linux) and retry"
 
@@ -107,7 +107,7 @@ class NotImplementedOnPlatformError(RestartManagerError):
     """ERROR_CALL_NOT_IMPLEMENTED (120): this backend lacks the call."""
 
     code = 120
-    errno_value = errno.ENOSYS
+    errno_value: ClassVar[int] = errno.ENOSYS
     summary = "this call is not implemented by this platform's backend"
     remedy = "upgrade rstrtmgr, or use this call on Windows"
 
@@ -116,7 +116,7 @@ class LockTimeoutError(RestartManagerError):
     """ERROR_SEM_TIMEOUT (121): the session store's lock was not obtained in time."""
 
     code = 121
-    errno_value = errno.ETIMEDOUT
+    errno_value: ClassVar[int] = errno.ETIMEDOUT
     summary = "the session store's lock was not obtained in time"
     remedy = "another process is holding it; try again"
 
@@ -125,7 +125,7 @@ class BadArgumentsError(RestartManagerError, ValueError):
     """ERROR_BAD_ARGUMENTS (160): an argument is missing, malformed or reserved."""
 
     code = 160
-    errno_value = errno.EINVAL
+    errno_value: ClassVar[int] = errno.EINVAL
     summary = "an argument is missing or malformed"
     remedy = "check the arguments against the Restart Manager documentation"
 
@@ -134,7 +134,7 @@ class MoreDataError(RestartManagerError):
     """ERROR_MORE_DATA (234): the buffer was too small; the facade retries."""
 
     code = 234
-    errno_value = errno.EOVERFLOW
+    errno_value: ClassVar[int] = errno.EOVERFLOW
     summary = "the result kept growing faster than it could be read"
     remedy = "try again"
 
@@ -143,7 +143,7 @@ class RebootRequiredError(RestartManagerError):
     """ERROR_FAIL_NOACTION_REBOOT (350): nothing was shut down."""
 
     code = 350
-    errno_value = errno.EPERM
+    errno_value: ClassVar[int] = errno.EPERM
     summary = (
         "nothing was shut down: a critical process or service uses the files, "
         "or (with only_registered) a holder is not registered for restart"
@@ -155,7 +155,7 @@ class ShutdownFailedError(RestartManagerError):
     """ERROR_FAIL_SHUTDOWN (351): some processes could not be shut down."""
 
     code = 351
-    errno_value = errno.EBUSY
+    errno_value: ClassVar[int] = errno.EBUSY
     summary = "some processes could not be shut down"
     remedy = "close them by hand, retry with force=True, or replace at reboot"
 
@@ -164,7 +164,7 @@ class RestartFailedError(RestartManagerError):
     """ERROR_FAIL_RESTART (352): some processes could not be restarted."""
 
     code = 352
-    errno_value = errno.ECHILD
+    errno_value: ClassVar[int] = errno.ECHILD
     summary = "some processes could not be restarted"
     remedy = "start them by hand; their statuses say which"
 
@@ -173,7 +173,7 @@ class MaxSessionsReachedError(RestartManagerError):
     """ERROR_MAX_SESSIONS_REACHED (353): 64 sessions are open for this user."""
 
     code = 353
-    errno_value = errno.EMFILE
+    errno_value: ClassVar[int] = errno.EMFILE
     summary = "64 Restart Manager sessions are already open for this user"
     remedy = "close sessions you no longer need (Session.close()) and try again"
 
@@ -182,7 +182,7 @@ class OutOfSequenceError(RestartManagerError):
     """ERROR_REQUEST_OUT_OF_SEQUENCE (776): restart asked for before a shutdown."""
 
     code = 776
-    errno_value = errno.EINVAL
+    errno_value: ClassVar[int] = errno.EINVAL
     summary = "restart was requested before any shutdown in this session"
     remedy = "call shutdown() first"
 
@@ -191,7 +191,7 @@ class SessionConflictError(RestartManagerError):
     """ERROR_SESSION_CREDENTIAL_CONFLICT (1219): unknown key, or not the primary."""
 
     code = 1219
-    errno_value = errno.ENOENT
+    errno_value: ClassVar[int] = errno.ENOENT
     summary = "this call is reserved to the session's primary"
     remedy = "make it from the process that started the session, not a joined one"
 
@@ -200,7 +200,7 @@ class CancelledError(RestartManagerError):
     """ERROR_CANCELLED (1223): the running shutdown or restart was cancelled."""
 
     code = 1223
-    errno_value = errno.ECANCELED
+    errno_value: ClassVar[int] = errno.ECANCELED
     summary = "the operation was cancelled"
     remedy = "call it again to resume"
 

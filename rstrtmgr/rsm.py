@@ -11,7 +11,7 @@ import errno
 import ipaddress
 import re
 import sys
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 from . import _marshal
 from ._closing import Closing
@@ -45,7 +45,7 @@ class RsmUnavailableError(RsmError):
     """RSM does not exist on this system (ntmsapi.dll cannot be loaded)."""
 
     code = ERROR_MOD_NOT_FOUND
-    errno_value = errno.ENOSYS
+    errno_value: ClassVar[int] = errno.ENOSYS
     summary = "the Removable Storage Manager (RSM) is not available on this system"
     remedy = (
         "RSM was removed in Windows 7 and Windows Server 2008 R2 and never "
@@ -57,7 +57,7 @@ class InvalidComputerNameError(RsmError, ValueError):
     """ERROR_INVALID_COMPUTERNAME (1210): the server name is malformed."""
 
     code = 1210
-    errno_value = errno.EINVAL
+    errno_value: ClassVar[int] = errno.EINVAL
     summary = "the server name is not a valid computer name"
     remedy = (
         'give a NetBIOS name (1-15 characters, none of \\/:*?"<>|), a DNS '
@@ -70,7 +70,7 @@ class InvalidParameterError(RsmError, ValueError):
     """ERROR_INVALID_PARAMETER (87): options other than 0, or a bad argument."""
 
     code = 87
-    errno_value = errno.EINVAL
+    errno_value: ClassVar[int] = errno.EINVAL
     summary = "an argument is invalid"
     remedy = "options must be 0; names must not contain NUL characters"
 
@@ -79,7 +79,7 @@ class NoNetworkError(RsmError):
     """ERROR_NO_NETWORK (1222): the network is not present or not started."""
 
     code = 1222
-    errno_value = errno.ENETDOWN
+    errno_value: ClassVar[int] = errno.ENETDOWN
     summary = "the network is not present or not started"
     remedy = "check the network connection, or open a session on this computer"
 
@@ -88,7 +88,7 @@ class NotConnectedError(RsmError):
     """ERROR_NOT_CONNECTED (2250): the RSM server could not be reached."""
 
     code = 2250
-    errno_value = errno.ENOTCONN
+    errno_value: ClassVar[int] = errno.ENOTCONN
     summary = "the Removable Storage Manager server could not be reached"
     remedy = "check the server name and that the Removable Storage service runs there"
 
@@ -97,7 +97,7 @@ class NotReadyError(RsmError):
     """ERROR_NOT_READY (21): the Removable Storage service is starting."""
 
     code = 21
-    errno_value = errno.EAGAIN
+    errno_value: ClassVar[int] = errno.EAGAIN
     summary = "the Removable Storage service is still starting"
     remedy = "wait a few seconds and retry"
 
@@ -106,7 +106,7 @@ class NoInterfacesError(RsmError):
     """RPC_S_NO_INTERFACES (1817): the RSM server's RPC interfaces are absent."""
 
     code = 1817
-    errno_value = errno.ECONNREFUSED
+    errno_value: ClassVar[int] = errno.ECONNREFUSED
     summary = "the Removable Storage service has not registered its RPC interfaces"
     remedy = "start the Removable Storage service on the server, then retry"
 
