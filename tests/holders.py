@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from support import python
+from support import kill_started, python, started_pids, wait_for
 
 
 @contextmanager
@@ -75,3 +75,35 @@ def fuser(*paths: str | bytes | Path) -> set[int] | None:
         check=False,
     ).stdout
     return {int(tok.rstrip(b"cemrf")) for tok in out.split()}
+
+
+# Holds argv[1] open, appends its pid to argv[2] at each start, then sleeps:
+# a restarted copy has no stdin to wait on. {register} runs first.
+RESTARTABLE = """
+import os, sys, time
+import rstrtmgr
+{register}
+f = open(sys.argv[1], "rb")
+with open(sys.argv[2], "a") as log:
+    log.write(f"{{os.getpid()}}\\n")
+time.sleep(600)
+"""
+
+
+@contextmanager
+def restartable(
+    target: Path,
+    log: Path,
+    *,
+    register: str = "rstrtmgr.register_application_restart()",
+) -> Iterator[subprocess.Popen[str]]:
+    """A holder registered for restart; kills every copy of it at the end."""
+    code = RESTARTABLE.format(register=register)
+    proc = python(code, str(target), str(log))
+    try:
+        assert wait_for(lambda: started_pids(log)), proc.stderr
+        yield proc
+    finally:
+        kill_started(log)
+        proc.kill()
+        proc.communicate(timeout=30)

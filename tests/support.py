@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import rstrtmgr
@@ -63,3 +66,34 @@ def sessions_in(store: Path) -> list[str]:
 def by_pid(result: rstrtmgr.ListResult) -> dict[int, rstrtmgr.ProcessInfo]:
     """The listed processes by pid."""
     return {p.pid: p for p in result.processes}
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 30) -> bool:
+    """Poll ``predicate`` until it is true (True) or ``timeout`` passes (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def started_pids(log: Path) -> list[int]:
+    """The pids a restartable holder appended to ``log``, one per start."""
+    return [int(x) for x in log.read_text().split()] if log.exists() else []
+
+
+def kill_started(log: Path) -> None:
+    """Kill every copy of a restartable holder that ``log`` says started."""
+    for pid in started_pids(log):
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)

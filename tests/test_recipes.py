@@ -8,13 +8,21 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from holders import HOLD_FD, HOLD_LIB, holder
-from support import LINUX, OTHER_UID, PACKAGE_ROOT, ROOT, child_env
+from holders import HOLD_FD, HOLD_LIB, holder, restartable
+from support import (
+    LINUX,
+    OTHER_UID,
+    PACKAGE_ROOT,
+    ROOT,
+    alive,
+    child_env,
+    started_pids,
+    wait_for,
+)
 
 import rstrtmgr._rstrtmgr
 
@@ -27,17 +35,6 @@ if not LINUX:
     pytest.skip("the holders are Linux processes", allow_module_level=True)
 
 IGNORE_TERM = "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-# Holds argv[1], appends its pid to argv[2] at each start; registered for
-# restart. A restarted copy has no stdin to wait on: it sleeps.
-RESTARTABLE = """
-import os, sys, time
-import rstrtmgr
-rstrtmgr.register_application_restart()
-f = open(sys.argv[1], "rb")
-with open(sys.argv[2], "a") as log:
-    log.write(f"{os.getpid()}\\n")
-time.sleep(120)
-"""
 
 
 def recipe(name: str, *args: str | Path, timeout: float = 120) -> tuple[int, str]:
@@ -53,48 +50,6 @@ def recipe(name: str, *args: str | Path, timeout: float = 120) -> tuple[int, str
         check=False,
     )
     return ran.returncode, ran.stdout + ran.stderr
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie does not)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except FileNotFoundError:
-        return False
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def pids_in(log: Path) -> list[int]:
-    return [int(x) for x in log.read_text().split()] if log.exists() else []
-
-
-@contextmanager
-def restartable(target: Path, log: Path) -> Iterator[int]:
-    """A holder registered for restart; every copy of it is killed at the end."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", RESTARTABLE, str(target), str(log)],
-        env=child_env(),
-        cwd=PACKAGE_ROOT,
-        stdin=subprocess.DEVNULL,
-    )
-    try:
-        assert wait_for(lambda: pids_in(log))
-        yield proc.pid
-    finally:
-        for pid in pids_in(log):
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
-        proc.kill()
-        proc.wait(timeout=30)
 
 
 def staged_tree(root: Path, names: list[str]) -> tuple[Path, Path]:
@@ -127,8 +82,8 @@ def test_installer_replaces_files_in_use(tmp_path: Path) -> None:
         assert polite.wait(timeout=30) == -signal.SIGTERM
         assert stubborn.wait(timeout=30) == -signal.SIGKILL
         # The registered one came back, with the new file.
-        assert wait_for(lambda: len(pids_in(log)) == 2), out
-        assert pids_in(log)[0] == registered
+        assert wait_for(lambda: len(started_pids(log)) == 2), out
+        assert started_pids(log)[0] == registered.pid
         assert "restarted 1 processes" in out
     assert all((target / n).read_bytes() == b"new" for n in names)
     assert not list(target.rglob(".*.installing"))

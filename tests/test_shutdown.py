@@ -8,13 +8,21 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from holders import HOLD_FD, LOG_ON_TERM, holder
-from support import LINUX, PACKAGE_ROOT, by_pid, child_env, python
+from holders import HOLD_FD, LOG_ON_TERM, RESTARTABLE, holder, restartable
+from support import (
+    LINUX,
+    PACKAGE_ROOT,
+    alive,
+    by_pid,
+    child_env,
+    kill_started,
+    python,
+    started_pids,
+    wait_for,
+)
 
 import rstrtmgr
 from rstrtmgr import AppStatus, FilterAction, FilterTrigger, RebootReason
@@ -26,19 +34,6 @@ if not LINUX:
 
 IGNORE_TERM = "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
 
-# Holds argv[1] open, appends its pid to argv[2] at each start, then sleeps:
-# a restarted copy has no stdin to wait on.
-RESTARTABLE = """
-import os, sys, time
-import rstrtmgr
-{register}
-f = open(sys.argv[1], "rb")
-with open(sys.argv[2], "a") as log:
-    log.write(f"{{os.getpid()}}\\n")
-time.sleep(600)
-"""
-
-
 REGISTER = "rstrtmgr.register_application_restart()"
 
 
@@ -47,54 +42,6 @@ def target(tmp_path: Path) -> Path:
     path = tmp_path / "app.dat"
     path.write_bytes(b"old version")
     return path
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie does not)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except FileNotFoundError:
-        return False
-
-
-def wait_for(predicate: object, timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def started_pids(log: Path) -> list[int]:
-    return [int(x) for x in log.read_text().split()] if log.exists() else []
-
-
-def kill_started(log: Path) -> None:
-    """Kill every copy of a restartable holder that ``log`` says started."""
-    for pid in started_pids(log):
-        if alive(pid):
-            os.kill(pid, signal.SIGKILL)
-
-
-@contextmanager
-def restartable(
-    target: Path,
-    log: Path,
-    *,
-    register: str = "rstrtmgr.register_application_restart()",
-) -> Iterator[subprocess.Popen[str]]:
-    """A holder registered for restart; kills every copy of it at the end."""
-    code = RESTARTABLE.format(register=register)
-    proc = python(code, str(target), str(log))
-    try:
-        assert wait_for(lambda: started_pids(log)), proc.stderr
-        yield proc
-    finally:
-        kill_started(log)
-        proc.kill()
-        proc.communicate(timeout=30)
 
 
 # -- RmShutdown --------------------------------------------------------------
