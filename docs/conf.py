@@ -57,5 +57,6 @@ autodoc_default_options = {"members": True, "show-inheritance": True}
 html_theme = "alabaster"
 html_title = f"rstrtmgr {release}"
 html_theme_options = {
-    "description": "Which processes use my files? Close, replace, restart."
+    "description": "Which processes use my files? Close, replace, restart.",
+    "page_width": "1180px",  # the error tables and the tables of differences
 }

@@ -51,7 +51,7 @@ class ErrorTable(SphinxDirective):
         """The table's nodes (built directly: the page may be Markdown or rST)."""
         module_name = self.arguments[0]
         header = ["class", "winerror", "errno", "what happened", "what to do"]
-        widths = [22, 8, 10, 30, 30]
+        widths = [26, 8, 10, 28, 28]
         body = []
         for cls in error_classes(module_name):
             name = f"{module_name}.{cls.__name__}"
@@ -69,7 +69,7 @@ class ErrorTable(SphinxDirective):
                     nodes.Text(cls.remedy or "-"),
                 ]
             )
-        table = nodes.table()
+        table = nodes.table(classes=["colwidths-given"])
         group = nodes.tgroup(cols=len(header))
         table += group
         group += [nodes.colspec(colwidth=w) for w in widths]
