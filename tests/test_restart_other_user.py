@@ -213,7 +213,8 @@ def test_what_a_user_records_runs_as_that_user_never_as_root(
     # A program found through the recorded PATH.
     bindir = user_dir(home, "bin")
     prog = bindir / "installer-helper"
-    prog.write_text(f'#!/bin/sh\necho "recorded-path $(id -u)" >> {notes}\n')
+    id_prog = shutil.which("id") or "/usr/bin/id"  # PATH is the bin dir alone
+    prog.write_text(f'#!/bin/sh\necho "recorded-path $({id_prog} -u)" >> {notes}\n')
     prog.chmod(0o755)
     # A library preloaded through the recorded LD_PRELOAD.
     cc = shutil.which("cc") or shutil.which("gcc")
