@@ -46,6 +46,7 @@ report = {
     "cwd": os.getcwd(),
     "marker": os.environ.get("RESTART_MARKER"),
     "caps": [status[k].strip() for k in ("CapInh", "CapPrm", "CapEff", "CapAmb")],
+    "oom_score_adj": open("/proc/self/oom_score_adj").read().strip(),
 }
 with open(sys.argv[1] + ".tmp", "w") as f:
     json.dump(report, f)
@@ -140,6 +141,25 @@ def by_pid(processes: object) -> dict[int, rstrtmgr.ProcessInfo]:
     return {p.pid: p for p in processes}  # type: ignore[attr-defined]
 
 
+@contextmanager
+def oom_exempt() -> Iterator[bool]:
+    """This process less likely to be OOM-killed (an installer's standing),
+    as its children would inherit; yields False where even root may not."""
+    with open("/proc/self/oom_score_adj") as f:
+        old = f.read()
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("-500")
+    except PermissionError:  # a container's root may be refused
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(old)
+
+
 def test_root_restarts_a_users_process_as_that_user(
     users_dir: Path, other_user_python: list[str]
 ) -> None:
@@ -173,7 +193,8 @@ def test_root_restarts_a_users_process_as_that_user(
             leak = os.open(str(target), os.O_RDONLY)  # inheritable: must not reach it
             os.set_inheritable(leak, True)
             try:
-                result = s.restart(settle_time=0.5)
+                with oom_exempt() as lowered:
+                    result = s.restart(settle_time=0.5)
             finally:
                 os.close(leak)
             info = by_pid(result.processes)[old.pid]
@@ -188,6 +209,8 @@ def test_root_restarts_a_users_process_as_that_user(
             assert got["cwd"] == str(home)
             assert got["marker"] == "the user's own"
             assert got["caps"] == ["0000000000000000"] * 4
+            if lowered:
+                assert got["oom_score_adj"] == "0"
             assert {int(fd) for fd in os.listdir(f"/proc/{new_pid}/fd")} == {0, 1, 2}
             # Detached: a session of its own, not the caller's.
             assert os.getsid(new_pid) != os.getsid(0)

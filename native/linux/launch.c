@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <linux/keyctl.h>
 
 #include "internal.h"
 
@@ -170,6 +171,21 @@ static void close_caller_fds(void)
         fcntl((int)fd, F_SETFD, FD_CLOEXEC);
 }
 
+/* What a root caller's process carries that the user's program must not
+ * inherit: an OOM-killer exemption and a raised priority (the user could
+ * not lower either back). Best effort: a caller without them changes
+ * nothing. */
+static void shed_callers_standing(void)
+{
+    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        send_all(fd, "0", 1);
+        close(fd);
+    }
+    if (getpriority(PRIO_PROCESS, 0) < 0)
+        setpriority(PRIO_PROCESS, 0, 0);
+}
+
 /* The program's side of the fork: never returns. */
 static void become_program(const rm_launch *l, int errfd)
 {
@@ -185,6 +201,7 @@ static void become_program(const rm_launch *l, int errfd)
         goto fail;
     if (l->other_user) {
         f.step = RM_LAUNCH_STEP_CREDENTIALS;
+        shed_callers_standing();
         if (setgroups((size_t)l->ngroups, l->groups) != 0 ||
             setresgid(l->gid, l->gid, l->gid) != 0 ||
             setresuid(l->uid, l->uid, l->uid) != 0)
@@ -195,6 +212,11 @@ static void become_program(const rm_launch *l, int errfd)
             errno = EPERM;
             goto fail;
         }
+        /* A session keyring of its own: root's, inherited, would let it
+         * use root's keys as their possessor (what pam_keyinit prevents). */
+        if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0 &&
+            errno != ENOSYS)
+            goto fail;
     }
     if (l->other_user || geteuid() != 0) {
         f.step = RM_LAUNCH_STEP_CREDENTIALS;
