@@ -243,6 +243,25 @@ RM_HIDDEN unsigned rm_filters_match(const rm_filters *f, const rm_procid *id,
                                     const char *unit, const char *exe,
                                     uint64_t exe_dev, uint64_t exe_ino);
 
+/* ---- owner.c: whose registration a process's is, and as whom it restarts --
+ * Only the store of the process's own user counts (see owner.c for where
+ * root finds another user's store and what it checks). */
+typedef struct rm_runas {
+    uid_t uid;      /* all four of the process's uids */
+    gid_t gid;      /* its real gid (for a uid without an account) */
+    int other_user; /* uid is not the caller's: restart with its credentials */
+} rm_runas;
+
+/* Opens the registration record of process `id`, checked: its fd and *as
+ * (may be NULL), or -1 when it has none that may be trusted. */
+RM_HIDDEN int rm_registration_open(const rm_handle_info *h,
+                                   const rm_procid *id, rm_runas *as);
+/* The gid and supplementary groups to restart as->uid with: initgroups'
+ * (the user database's), or the recorded gid alone when the uid has no
+ * account. *groups is malloc'd. 0, or -1. */
+RM_HIDDEN int rm_runas_groups(const rm_runas *as, gid_t *gid, gid_t **groups,
+                              int *ngroups);
+
 /* ---- restartreg.c: restart registrations in the per-user store ------------ */
 typedef struct rm_restart_cmd {
     char *blob; /* the registration's NUL-separated fields */
@@ -258,30 +277,10 @@ RM_HIDDEN int rm_restart_registered(const rm_handle_info *h,
                                     const rm_procid *id);
 /* Reads the registration of process `id` and whom to restart it as
  * (owner.c): 0, or -1 when it has none that may be trusted. */
-typedef struct rm_runas rm_runas;
 RM_HIDDEN int rm_restart_cmd_load(const rm_handle_info *h, const rm_procid *id,
                                   rm_restart_cmd *out, rm_runas *as);
 RM_HIDDEN int rm_restart_cmd_parse(rm_restart_cmd *c);
 RM_HIDDEN void rm_restart_cmd_free(rm_restart_cmd *c);
-
-/* ---- owner.c: whose registration a process's is, and as whom it restarts --
- * Only the store of the process's own user counts (see owner.c for where
- * root finds another user's store and what it checks). */
-struct rm_runas {
-    uid_t uid;      /* all four of the process's uids */
-    gid_t gid;      /* its real gid (for a uid without an account) */
-    int other_user; /* uid is not the caller's: restart with its credentials */
-};
-
-/* Opens the registration record of process `id`, checked: its fd and *as
- * (may be NULL), or -1 when it has none that may be trusted. */
-RM_HIDDEN int rm_registration_open(const rm_handle_info *h,
-                                   const rm_procid *id, rm_runas *as);
-/* The gid and supplementary groups to restart as->uid with: initgroups'
- * (the user database's), or the recorded gid alone when the uid has no
- * account. *groups is malloc'd. 0, or -1. */
-RM_HIDDEN int rm_runas_groups(const rm_runas *as, gid_t *gid, gid_t **groups,
-                              int *ngroups);
 
 /* ---- unit.c: systemd services ---------------------------------------------- */
 /* Appends the pids of each unit's cgroup (and its descendants) to *out;
