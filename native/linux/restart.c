@@ -320,7 +320,8 @@ DWORD rstrtmgr_restart_outcome(DWORD dwSessionHandle,
         pOutcome->cbOutput = x->tail_len;
         if (cbOutput > 0) {
             size_t n = x->tail_len < cbOutput - 1 ? x->tail_len : cbOutput - 1;
-            memcpy(pOutput, x->tail + (x->tail_len - n), n);
+            if (n > 0)
+                memcpy(pOutput, x->tail + (x->tail_len - n), n);
             pOutput[n] = '\0';
         }
     }
