@@ -201,25 +201,38 @@ static int open_users_record(int pd, const char *name, uid_t uid)
 int rm_registration_open(const rm_handle_info *h, const rm_procid *id,
                          rm_runas *as)
 {
-    char proc[32];
+    char name[64], proc[32];
+    snprintf(name, sizeof name, "%d-%" PRIu64, (int)id->pid, id->start_ticks);
     snprintf(proc, sizeof proc, "/proc/%d", (int)id->pid);
+    uid_t me = geteuid();
+    /* Most holders have no registration: the session's own store answers
+     * first, and only a record found (or a root caller) costs /proc reads. */
+    int fd = open_in_store(h->store, name, me, 0);
     int pd = open(proc, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (pd < 0)
+    struct stat st;
+    if (pd < 0 || (fd < 0 && (me != 0 || fstat(pd, &st) != 0 ||
+                              st.st_uid == 0))) {
+        /* /proc/PID belongs to the effective uid (to root when the process
+         * is not dumpable): root's own, or not to be judged as a user's. */
+        if (pd >= 0)
+            close(pd);
+        if (fd >= 0)
+            close(fd);
         return -1;
+    }
     uid_t uid;
     gid_t gid;
     rm_pstat ps;
-    char name[64];
-    int fd = -1;
-    uid_t me = geteuid();
     /* One /proc/PID throughout: its uids and environment are this
      * process's, whose start time is checked. */
-    if (whole_owner(pd, &uid, &gid) == 0 && rm_pstat_at(pd, "stat", &ps) == 0 &&
-        ps.start_ticks == id->start_ticks && (uid == me || me == 0)) {
-        snprintf(name, sizeof name, "%d-%" PRIu64, (int)id->pid,
-                 id->start_ticks);
-        fd = uid == me ? open_in_store(h->store, name, uid, 0)
-                       : open_users_record(pd, name, uid);
+    int ok = whole_owner(pd, &uid, &gid) == 0 &&
+             rm_pstat_at(pd, "stat", &ps) == 0 &&
+             ps.start_ticks == id->start_ticks;
+    if (ok && fd < 0)
+        fd = open_users_record(pd, name, uid);
+    else if (fd >= 0 && (!ok || uid != me)) {
+        close(fd); /* a record of ours naming a process that is not */
+        fd = -1;
     }
     close(pd);
     if (fd >= 0 && as != NULL) {
