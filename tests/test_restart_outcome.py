@@ -382,3 +382,39 @@ def test_outcome_output_keeps_the_last_bytes_when_the_buffer_is_small(
         assert outcome.dwCode == 3
         assert outcome.cbOutput > 8
         assert ffi.string(buf) == b"missing\n"  # the last 8 bytes, then NUL
+
+
+def test_cancel_during_the_settle_time_leaves_the_program_running(
+    target: Path, tmp_path: Path
+) -> None:
+    class Stop(Exception):
+        pass
+
+    pidfile = tmp_path / "new.pid"
+
+    def progress(percent: int) -> None:
+        # Its program has started: the restart would now wait 60 s.
+        if percent > 0:
+            raise Stop
+
+    new_pid = None
+    try:
+        with (
+            holder(
+                REGISTER_EXACTLY, str(target), restart_spec(SURVIVES, str(pidfile))
+            ) as old,
+            rstrtmgr.Session() as s,
+        ):
+            s.register(files=[target])
+            s.shutdown(only_registered=True, timeout=20)
+            with pytest.raises(Stop):
+                s.restart(settle_time=60, progress=progress)
+            assert wait_for(lambda: pidfile.exists() and pidfile.read_text())
+            new_pid = int(pidfile.read_text())
+            # Cut short, not killed: started is all that is known of it.
+            assert alive(new_pid)
+            info = by_pid(s.get_list().processes)[old.pid]
+            assert info.status == AppStatus.RESTARTED
+            assert info.restarted_pid == new_pid
+    finally:
+        kill_all([new_pid])
