@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -294,6 +295,8 @@ static void watch(const rm_launch *l, int out)
         if (now >= deadline)
             break;
         uint64_t left = deadline - now;
+        if (left > INT_MAX)
+            left = INT_MAX;
         if (pidfd >= 0) {
             struct pollfd p = {pidfd, POLLIN, 0};
             poll(&p, 1, (int)left);
