@@ -136,6 +136,25 @@ static int open_in_store(const char *path, const char *name, uid_t uid,
     return fd;
 }
 
+/* Whether the store at `path` has a record `name` at all: the scan asks
+ * this of every holder, and most have none. */
+static int record_exists(const char *path, const char *name)
+{
+    int storefd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (storefd < 0)
+        return 0;
+    int dirfd = openat(storefd, RESTART_DIR,
+                       O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    close(storefd);
+    struct stat st;
+    int found = dirfd >= 0 &&
+                fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                S_ISREG(st.st_mode);
+    if (dirfd >= 0)
+        close(dirfd);
+    return found;
+}
+
 /* The value of NAME in a NUL-separated environment block, or NULL. */
 static const char *env_value(const char *env, size_t len, const char *name)
 {
@@ -206,16 +225,18 @@ int rm_registration_open(const rm_handle_info *h, const rm_procid *id,
     snprintf(proc, sizeof proc, "/proc/%d", (int)id->pid);
     uid_t me = geteuid();
     /* Most holders have no registration: the session's own store answers
-     * first, and only a record found (or a root caller) costs /proc reads. */
-    int fd = open_in_store(h->store, name, me, 0);
-    int pd = open(proc, O_PATH | O_DIRECTORY | O_CLOEXEC);
+     * first, as cheaply as it can; only a record found, or for root a
+     * process of another user, costs /proc reads. /proc/PID belongs to the
+     * effective uid (to root when the process is not dumpable: such a
+     * process is not judged a user's). */
+    int fd = record_exists(h->store, name)
+                 ? open_in_store(h->store, name, me, 0)
+                 : -1;
     struct stat st;
-    if (pd < 0 || (fd < 0 && (me != 0 || fstat(pd, &st) != 0 ||
-                              st.st_uid == 0))) {
-        /* /proc/PID belongs to the effective uid (to root when the process
-         * is not dumpable): root's own, or not to be judged as a user's. */
-        if (pd >= 0)
-            close(pd);
+    if (fd < 0 && (me != 0 || stat(proc, &st) != 0 || st.st_uid == 0))
+        return -1;
+    int pd = open(proc, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (pd < 0) {
         if (fd >= 0)
             close(fd);
         return -1;
