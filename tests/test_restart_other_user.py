@@ -400,3 +400,38 @@ def test_records_root_must_ignore(
         assert wait_for(notes.exists)
     # Only the attacker's own restart ran, as the attacker.
     assert notes.read_text().split() == ["attacker-itself", str(OTHER_UID)]
+
+
+def test_a_uid_without_an_account_comes_back_with_its_own_gid(
+    users_dir: Path, other_user_python: list[str]
+) -> None:
+    # No passwd entry, so no initgroups: the gid it ran with, and no others.
+    target = users_dir / "app.dat"
+    home = user_dir(users_dir, "third", THIRD_UID)
+    report = home / "report.json"
+    restart = spec([*other_user_python, "-c", REPORT, str(report)])
+    env = user_env(RSTRTMGR_STATE_DIR=str(home / "store"))
+    new_pid = None
+    try:
+        with (
+            as_user(
+                other_user_python,
+                REGISTER_EXACTLY,
+                str(target),
+                restart,
+                uid=THIRD_UID,
+                cwd=home,
+                env=env,
+            ) as old,
+            rstrtmgr.Session() as s,
+        ):
+            s.register(files=[target])
+            s.shutdown(only_registered=True, timeout=20)
+            result = s.restart(settle_time=0.3)
+            new_pid = by_pid(result.processes)[old.pid].restarted_pid
+            assert wait_for(report.exists)
+            got = json.loads(report.read_text())
+            assert got["ids"] == [THIRD_UID] * 4
+            assert got["groups"] == [THIRD_UID]
+    finally:
+        kill_all([new_pid])
