@@ -92,9 +92,7 @@ def main() -> None:
     for _ in range(args.rounds):
         for n in counts:
             for settle in (0.0, 2.0):
-                samples.setdefault((n, settle), []).append(
-                    one_round(target, n, settle)
-                )
+                samples.setdefault((n, settle), []).append(one_round(target, n, settle))
     print("| restarts | settle 0 s, ms | settle 2 s, ms | 2 s check costs, ms |")
     print("|---|---|---|---|")
     for n in counts:
