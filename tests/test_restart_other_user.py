@@ -15,7 +15,7 @@ import shutil
 import signal
 import subprocess
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -302,6 +302,31 @@ def test_what_a_user_records_runs_as_that_user_never_as_root(
     assert set(ran.values()) == {str(OTHER_UID)}
 
 
+def _link_to(path: Path, moved: Path) -> None:
+    path.rename(moved)
+    path.symlink_to(moved)
+    os.lchown(path, OTHER_UID, OTHER_UID)
+
+
+def _hard_link(record: Path) -> None:
+    os.link(record, record.parent.parent / "second-name")
+
+
+#: What an attacker (or a mistake) can do to a good store after registering.
+SPOILERS: dict[str, Callable[[Path, int], None]] = {
+    "symlinked record": lambda store, pid: _link_to(
+        record_of(store, pid), store / "elsewhere"
+    ),
+    "symlinked restart directory": lambda store, pid: _link_to(
+        store / "restart", store / "restart-real"
+    ),
+    "hard-linked record": lambda store, pid: _hard_link(record_of(store, pid)),
+    "record of mode 0666": lambda store, pid: record_of(store, pid).chmod(0o666),
+    "store of mode 0777": lambda store, pid: store.chmod(0o777),
+    "store of another user": lambda store, pid: os.chown(store, THIRD_UID, THIRD_UID),
+}
+
+
 def plant_copies(store: Path, own: int, victims: list[int]) -> None:
     """Copies of ``own``'s good record, named after the victims' processes."""
     record = record_of(store, own).read_bytes()
@@ -347,26 +372,11 @@ def test_records_root_must_ignore(
         link.symlink_to(real)
         os.lchown(link, OTHER_UID, OTHER_UID)
         ignored["symlinked store"] = start("symlinked-store", link / "store")
-        # A record that is a symbolic link to a well-formed record.
-        store = user_dir(users_dir, "s-link") / "store"
-        p = ignored["symlinked record"] = start("symlinked-record", store)
-        rec = record_of(store, p.pid)
-        moved = rec.parent.parent / "elsewhere"
-        rec.rename(moved)
-        rec.symlink_to(moved)
-        os.lchown(rec, OTHER_UID, OTHER_UID)
-        # A store open to everyone.
-        store = user_dir(users_dir, "s-open") / "store"
-        ignored["store of mode 0777"] = start("open-store", store)
-        store.chmod(0o777)
-        # A store that belongs to someone else.
-        store = user_dir(users_dir, "s-foreign") / "store"
-        ignored["store of another user"] = start("foreign-store", store)
-        os.chown(store, THIRD_UID, THIRD_UID)
-        # A record others may write.
-        store = user_dir(users_dir, "s-rec-open") / "store"
-        p = ignored["record of mode 0666"] = start("open-record", store)
-        record_of(store, p.pid).chmod(0o666)
+        # Good stores and records, spoiled after the registration.
+        for i, (what, spoil) in enumerate(SPOILERS.items()):
+            store = user_dir(users_dir, f"spoiled-{i}") / "store"
+            p = ignored[what] = start(what.replace(" ", "-"), store)
+            spoil(store, p.pid)
         # Records in the attacker's own good store named after root's
         # process and a third user's: copies of its own record.
         store = user_dir(users_dir, "s-good") / "store"
