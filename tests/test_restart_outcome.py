@@ -418,3 +418,22 @@ def test_cancel_during_the_settle_time_leaves_the_program_running(
             assert info.restarted_pid == new_pid
     finally:
         kill_all([new_pid])
+
+
+def test_exit_status_is_known_when_the_caller_ignores_sigchld(target: Path) -> None:
+    # SIGCHLD ignored makes the kernel reap children unasked: the watcher,
+    # not the caller, must still learn how its program ended.
+    with (
+        holder(REGISTER_EXACTLY, str(target), restart_spec(DIES_AT_ONCE)),
+        rstrtmgr.Session() as s,
+    ):
+        s.register(files=[target])
+        s.shutdown(only_registered=True, timeout=20)
+        previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+        try:
+            with pytest.raises(rstrtmgr.RestartFailedError) as info:
+                s.restart(settle_time=5)
+        finally:
+            signal.signal(signal.SIGCHLD, previous)
+    [failure] = info.value.failures
+    assert failure.exit_code == 3

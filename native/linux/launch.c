@@ -214,15 +214,18 @@ static void become_program(const rm_launch *l, int errfd)
             goto fail;
         }
         /* A session keyring of its own: root's, inherited, would let it
-         * use root's keys as their possessor (what pam_keyinit prevents). */
+         * use root's keys as their possessor (what pam_keyinit prevents).
+         * Where keyctl is refused outright (ENOSYS, a seccomp EPERM), the
+         * program cannot reach any keyring either. */
         if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0 &&
-            errno != ENOSYS)
+            errno != ENOSYS && errno != EPERM)
             goto fail;
-    }
-    if (l->other_user || geteuid() != 0) {
-        f.step = RM_LAUNCH_STEP_CREDENTIALS;
         if (drop_capabilities() != 0)
             goto fail;
+    } else if (geteuid() != 0) {
+        /* the caller's own program: whatever capabilities the caller was
+         * given stay its own (best effort) */
+        drop_capabilities();
     }
     close_caller_fds();
     sigset_t none;
@@ -245,6 +248,12 @@ fail:
  * returns. */
 static void watch(const rm_launch *l, int out)
 {
+    /* A caller that ignores SIGCHLD would have the program reaped by the
+     * kernel, and its exit status lost. */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGCHLD, &dfl, NULL);
     int errpipe[2];
     if (pipe2(errpipe, O_CLOEXEC) != 0) {
         send_report(out, REPORT_FAILED, errno, 0, RM_LAUNCH_STEP_SETUP);
