@@ -248,7 +248,9 @@ def self_update(
         assert pid2 != pid1
         assert v2 == 2
         assert first.wait(timeout=30) == -signal.SIGTERM
-        assert f"updated {app} to version 2" in state.read_text()
+        # The updater reports once RmRestart has watched the new copy settle.
+        updated = f"updated {app} to version 2"
+        assert wait_for(lambda: updated in state.read_text()), state.read_text()
         for new in updates.iterdir():
             assert (app / new.name).read_bytes() == new.read_bytes()
         # The restarted application stops when asked.

@@ -81,6 +81,8 @@ def install(staging: Path, target: Path, timeout: float) -> int:
         except rstrtmgr.RestartFailedError as e:
             failed = stopped_by_error(e, rstrtmgr.AppStatus.ERROR_ON_RESTART)
             print(f"the files are replaced, but {failed} could not be restarted")
+            for outcome in e.failures:  # Linux: how each ended, its last output
+                print(f"  {outcome.process.pid}: {outcome.describe()}")
             return 0
         back = [p.pid for p in restarted if p.status & rstrtmgr.AppStatus.RESTARTED]
         print(f"restarted {len(back)} processes")
