@@ -1,4 +1,4 @@
-"""Processes in the Restart Manager's terms: identities, list entries, results."""
+"""The Restart Manager's records in Python: processes, lists, filters."""
 
 from __future__ import annotations
 
@@ -7,16 +7,17 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from ._enums import AppStatus, AppType, RebootReason
+from . import _marshal
+from ._enums import AppStatus, AppType, FilterAction, FilterTrigger, RebootReason
 
-__all__ = ["ListResult", "ProcessInfo", "UniqueProcess"]
+__all__ = ["Filter", "ListResult", "ProcessInfo", "UniqueProcess"]
 
 #: FILETIME of the Unix epoch: 100 ns intervals from 1601 to 1970.
 _EPOCH_AS_FILETIME = 116_444_736_000_000_000
 _FILETIME_UNITS = 10_000_000
-_INVALID_TS_SESSION = 0xFFFFFFFF
+_ERROR_ACCESS_DENIED = 5
 _LINUX = sys.platform.startswith("linux")
 
 
@@ -28,69 +29,20 @@ def filetime_to_datetime(filetime: int) -> _dt.datetime:
     )
 
 
-def _boot_time() -> int:
-    with open("/proc/stat", "rb") as f:
-        for line in f:
-            if line.startswith(b"btime "):
-                return int(line.split()[1])
-    raise OSError("/proc/stat has no btime")
-
-
 def _clock_ticks() -> int:
     return os.sysconf("SC_CLK_TCK")
 
 
-def _linux_start_ticks(pid: int) -> int:
-    """Field 22 of /proc/PID/stat; ProcessLookupError for no live process."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            text = f.read()
-    except (FileNotFoundError, ProcessLookupError):
-        raise ProcessLookupError(f"no process with pid {pid}") from None
-    # comm may hold spaces and parentheses: the fields follow the last ")".
-    fields = text[text.rindex(b")") + 2 :].split()
-    if fields[0] in (b"Z", b"X", b"x"):
-        raise ProcessLookupError(f"process {pid} has exited (zombie)")
-    return int(fields[19])
-
-
-def _linux_filetime(ticks: int) -> int:
-    # The same arithmetic as native/linux/procid.c, so the values are equal.
-    hz = _clock_ticks()
-    return (
-        _EPOCH_AS_FILETIME
-        + _boot_time() * _FILETIME_UNITS
-        + ticks * (_FILETIME_UNITS // hz)
-    )
-
-
-def _windows_filetime(pid: int) -> int:  # pragma: no cover - Windows only
-    import ctypes  # noqa: PLC0415 - Windows only
-    from ctypes import wintypes  # noqa: PLC0415
-
-    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined,unused-ignore]
-    open_process = kernel32.OpenProcess
-    open_process.restype = wintypes.HANDLE
-    open_process.argtypes = [wintypes.DWORD, wintypes.BOOL, wintypes.DWORD]
-    get_times = kernel32.GetProcessTimes
-    get_times.argtypes = [wintypes.HANDLE] + [ctypes.POINTER(wintypes.FILETIME)] * 4
-    process_query_limited_information = 0x1000
-    handle = open_process(process_query_limited_information, False, pid)
-    if not handle:
-        raise ProcessLookupError(f"no process with pid {pid} can be opened")
-    try:
-        times = [wintypes.FILETIME() for _ in range(4)]
-        if not get_times(handle, *(ctypes.byref(t) for t in times)):
-            raise ProcessLookupError(f"cannot read the start time of pid {pid}")
-        return (times[0].dwHighDateTime << 32) | times[0].dwLowDateTime
-    finally:
-        kernel32.CloseHandle(handle)
-
-
 def _start_filetime(pid: int) -> int:
-    if _LINUX:
-        return _linux_filetime(_linux_start_ticks(pid))
-    return _windows_filetime(pid)  # pragma: no cover - Windows only
+    """The start time of live process ``pid`` as the backend reports it."""
+    if pid > 0xFFFFFFFF:
+        raise ProcessLookupError(f"no process with pid {pid}")
+    code, filetime = _marshal.process_start_time(pid)
+    if code == _ERROR_ACCESS_DENIED:
+        raise PermissionError(f"cannot read the start time of pid {pid}")
+    if code != 0:
+        raise ProcessLookupError(f"no live process with pid {pid}")
+    return filetime
 
 
 @runtime_checkable
@@ -209,28 +161,22 @@ class ProcessInfo:
         return UniqueProcess(self.pid, self.start_filetime)
 
     @classmethod
-    def _from_c(cls, info: Any, string: Any) -> ProcessInfo:
-        proc = info.Process
-        filetime = (
-            proc.ProcessStartTime.dwHighDateTime << 32
-        ) | proc.ProcessStartTime.dwLowDateTime
-        # The names are UTF-16 that may carry lone surrogates standing for
-        # bytes that are not UTF-8 (see native/linux/internal.h).
-        session = int(info.TSSessionId)
+    def _from_c(cls, info: _marshal.CProcessInfo) -> ProcessInfo:
         try:
-            app_type = AppType(info.ApplicationType)
+            app_type = AppType(info.app_type)
         except ValueError:
             app_type = AppType.UNKNOWN
+        session = info.ts_session_id
         return cls(
-            pid=int(proc.dwProcessId),
-            start_time=filetime_to_datetime(filetime),
-            start_filetime=filetime,
-            app_name=string(info.strAppName),
-            service_name=string(info.strServiceShortName),
+            pid=info.pid,
+            start_time=filetime_to_datetime(info.start_time),
+            start_filetime=info.start_time,
+            app_name=info.app_name,
+            service_name=info.service_name,
             app_type=app_type,
-            status=AppStatus(int(info.AppStatus)),
-            ts_session_id=None if session == _INVALID_TS_SESSION else session,
-            restartable=bool(info.bRestartable),
+            status=AppStatus(info.status),
+            ts_session_id=None if session == _marshal.INVALID_TS_SESSION else session,
+            restartable=info.restartable,
         )
 
 
@@ -258,6 +204,25 @@ class ListResult:
     def pids(self) -> set[int]:
         """The pids of the listed processes."""
         return {p.pid for p in self.processes}
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One entry of RmGetFilterList: what a filter applies to and prevents."""
+
+    action: FilterAction
+    trigger: FilterTrigger
+    path: str | None = None
+    process: UniqueProcess | None = None
+    service: str | None = None
+
+    @classmethod
+    def _from_c(cls, record: _marshal.CFilter) -> Filter:
+        action = FilterAction(record.action)
+        trigger = FilterTrigger(record.trigger)
+        if record.process is not None:
+            return cls(action, trigger, process=UniqueProcess(*record.process))
+        return cls(action, trigger, path=record.path, service=record.service)
 
 
 def iter_items(value: object, what: str) -> Iterable[object]:
