@@ -163,7 +163,8 @@ int rm_restart_registered(const rm_handle_info *h, const rm_procid *id)
     entry_name(id, name, sizeof name);
     struct stat st;
     int found = fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-                S_ISREG(st.st_mode);
+                S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+                (uint64_t)st.st_size <= RESTART_MAX_BYTES;
     close(dirfd);
     return found;
 }
@@ -230,13 +231,12 @@ int rm_restart_cmd_load(const rm_handle_info *h, const rm_procid *id,
         return -1;
     char name[64];
     entry_name(id, name, sizeof name);
-    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    int fd = rm_open_store_file(dirfd, name, &st);
     close(dirfd);
     if (fd < 0)
         return -1;
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-        (uint64_t)st.st_size > RESTART_MAX_BYTES) {
+    if ((uint64_t)st.st_size > RESTART_MAX_BYTES) {
         close(fd);
         return -1;
     }
