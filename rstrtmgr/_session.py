@@ -18,12 +18,13 @@ from ._enums import FilterAction, RebootReason, ShutdownType
 from ._errors import (
     BadArgumentsError,
     MoreDataError,
+    ReentrantCallError,
     RestartManagerError,
     SessionClosedError,
     check,
     error_for,
 )
-from ._progress import Progress, reporting
+from ._progress import Progress, in_callback_of, reporting
 from ._types import (
     Filter,
     ListResult,
@@ -200,8 +201,21 @@ class Session(Closing):
                 if self._busy == 0:
                     self._cond.notify_all()
 
+    def _not_from_own_callback(self, what: str) -> None:
+        if in_callback_of(self._handle):
+            raise ReentrantCallError(
+                f"Session.{what}() was called from this session's own progress "
+                "callback, where it would wait for itself; call it after the "
+                "shutdown or restart returns (cancel() stops one)"
+            )
+
     def close(self) -> None:
-        """End this participant's handle; idempotent, safe from any thread."""
+        """End this participant's handle; idempotent, safe from any thread.
+
+        From the session's own progress callback it raises
+        :class:`ReentrantCallError` rather than wait for itself.
+        """
+        self._not_from_own_callback("close")
         with self._cond:
             if self._closed:
                 return
@@ -340,6 +354,7 @@ class Session(Closing):
         Returns the list with each process's status; a failure raises the
         matching error with the statuses in its ``processes``.
         """
+        self._not_from_own_callback("shutdown")
         flags = (ShutdownType.FORCE if force else 0) | (
             ShutdownType.ONLY_REGISTERED if only_registered else 0
         )
@@ -363,6 +378,7 @@ class Session(Closing):
         :class:`RestartFailedError` (with the statuses) when some could not
         be restarted. ``progress`` is as for :meth:`shutdown`.
         """
+        self._not_from_own_callback("restart")
         with self._using() as handle, reporting(handle, progress) as callback:
             code = _marshal.restart(handle, callback)
         if code:

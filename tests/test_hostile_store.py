@@ -113,7 +113,7 @@ for kind in kinds:
         ("filters", s.filters),
         ("add_filter", lambda: s.add_filter(FilterAction.NO_SHUTDOWN, path="/usr/bin/false")),
         ("register", lambda: s.register(files=[held])),
-        ("shutdown", lambda: s.shutdown(timeout=1)),
+        ("shutdown", s.shutdown),  # reads the timeouts set above
         ("restart", s.restart),
         ("join", lambda: rstrtmgr.Session.join(s.key).close()),
         ("start", lambda: rstrtmgr.Session().close()),

@@ -78,12 +78,16 @@ def test_corrupt_filter_is_the_store_error(store: Path, line: str) -> None:
 def test_corrupt_record_is_the_store_error_or_reclaimed(
     store: Path, line: str
 ) -> None:
-    with rstrtmgr.Session() as s:
-        record = session_dir(store, s) / "record"
-        replace(record, record.read_bytes() + (line + "\n").encode())
-        with pytest.raises(rstrtmgr.RestartManagerError) as e:
-            s.get_list()
-        assert e.value.winerror in (29, 1219)
+    s = rstrtmgr.Session()
+    record = session_dir(store, s) / "record"
+    replace(record, record.read_bytes() + (line + "\n").encode())
+    with pytest.raises(rstrtmgr.RestartManagerError) as e:
+        s.get_list()
+    assert e.value.winerror in (29, 1219)
+    with pytest.raises(rstrtmgr.SessionStoreError):
+        s.close()  # the record is unreadable: the next start reclaims it
+    rstrtmgr.Session().close()
+    assert not (store / "sessions" / s.key).exists()
 
 
 @pytest.mark.parametrize(
