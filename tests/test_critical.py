@@ -130,7 +130,9 @@ def test_other_user_named_after_critical_daemons_is_shut_down(held_file: Path) -
             for name, proc in procs.items():
                 info = listed[proc.pid]
                 assert info.app_type != rstrtmgr.AppType.CRITICAL, name
-            assert not s.get_list().reboot_reasons & rstrtmgr.RebootReason.CRITICAL_PROCESS
+            assert (
+                not s.get_list().reboot_reasons & rstrtmgr.RebootReason.CRITICAL_PROCESS
+            )
             s.shutdown(force=True, timeout=5)
         for proc in procs.values():
             assert proc.wait(timeout=10) != 0  # ended by the shutdown

@@ -22,7 +22,15 @@ import time
 from pathlib import Path
 
 import pytest
-from faults import SCALE, Deadline, check_store, leftovers, live_sessions, report, scaled
+from faults import (
+    SCALE,
+    Deadline,
+    check_store,
+    leftovers,
+    live_sessions,
+    report,
+    scaled,
+)
 from support import LINUX, PACKAGE_ROOT, child_env
 
 import rstrtmgr
@@ -85,7 +93,79 @@ except BaseException as e:
 """
 
 
-def test_kill_storm_leaves_an_exact_consistent_store(store: Path, tmp_path: Path) -> None:
+class _Storm:
+    """Worker processes doing random session operations, killed at random."""
+
+    def __init__(self, keys: str, files: list[str]) -> None:
+        self.args = [
+            sys.executable,
+            "-c",
+            textwrap.dedent(STORM_WORKER),
+            keys,
+            ",".join(files),
+            "100000",
+        ]
+        self.sel = selectors.DefaultSelector()
+        self.procs: dict[int, subprocess.Popen[bytes]] = {}
+        self.crashes: list[str] = []
+        self.figures = {
+            "operations": 0,
+            "kills": 0,
+            "crashes": 0,
+            "hangs": 0,
+            "workers": 0,
+        }
+
+    def spawn(self) -> None:
+        p = subprocess.Popen(
+            self.args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=child_env(),
+            cwd=PACKAGE_ROOT,
+        )
+        assert p.stdout is not None
+        os.set_blocking(p.stdout.fileno(), False)
+        self.sel.register(p.stdout, selectors.EVENT_READ, p)
+        self.procs[p.pid] = p
+        self.figures["workers"] += 1
+
+    def kill(self, p: subprocess.Popen[bytes]) -> None:
+        if p.poll() is None:
+            p.send_signal(signal.SIGKILL)
+            self.figures["kills"] += 1
+        assert p.stdout is not None
+        assert p.stderr is not None
+        self.sel.unregister(p.stdout)
+        self.figures["operations"] += len(p.stdout.read() or b"")
+        code = p.wait(timeout=30)
+        if code not in (0, -signal.SIGKILL):
+            self.figures["crashes"] += 1
+            err = p.stderr.read().decode()
+            self.crashes.append(f"pid {p.pid} exited {code}: {err[-500:]}")
+        del self.procs[p.pid]
+
+    def run(self, workers: int, seconds: float, rng: random.Random) -> None:
+        for _ in range(workers):
+            self.spawn()
+        deadline = Deadline(seconds)
+        try:
+            while not deadline.expired():
+                next_kill = time.monotonic() + rng.uniform(0.05, 0.25)
+                while (left := next_kill - time.monotonic()) > 0:
+                    for key, _ in self.sel.select(timeout=left):
+                        data = key.fileobj.read() or b""  # type: ignore[union-attr]
+                        self.figures["operations"] += len(data)
+                self.kill(self.procs[rng.choice(list(self.procs))])
+                self.spawn()
+        finally:
+            for p in list(self.procs.values()):
+                self.kill(p)
+
+
+def test_kill_storm_leaves_an_exact_consistent_store(
+    store: Path, tmp_path: Path
+) -> None:
     files = []
     for i in range(6):
         f = tmp_path / f"file{i}"
@@ -95,62 +175,8 @@ def test_kill_storm_leaves_an_exact_consistent_store(store: Path, tmp_path: Path
     for s in survivors:
         s.register(files=files[:1])
         s.add_filter(FilterAction.NO_SHUTDOWN, path=files[0])
-    keys = ",".join(s.key for s in survivors)
-    workers = 4
-    rng = random.Random(9)
-    sel = selectors.DefaultSelector()
-    procs: dict[int, subprocess.Popen[bytes]] = {}
-    figures = {"operations": 0, "kills": 0, "crashes": 0, "hangs": 0, "workers": 0}
-
-    def spawn() -> None:
-        p = subprocess.Popen(
-            [sys.executable, "-c", textwrap.dedent(STORM_WORKER), keys,
-             ",".join(files), "100000"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=child_env(),
-            cwd=PACKAGE_ROOT,
-        )
-        assert p.stdout is not None
-        os.set_blocking(p.stdout.fileno(), False)
-        sel.register(p.stdout, selectors.EVENT_READ, p)
-        procs[p.pid] = p
-        figures["workers"] += 1
-
-    def reap(p: subprocess.Popen[bytes], killed: bool) -> None:
-        sel.unregister(p.stdout)
-        assert p.stdout is not None
-        rest = p.stdout.read() or b""
-        figures["operations"] += len(rest)
-        code = p.wait(timeout=30)
-        err = p.stderr.read().decode() if p.stderr else ""
-        if not (killed and code == -signal.SIGKILL) and code != 0:
-            figures["crashes"] += 1
-            crashes.append(f"pid {p.pid} exited {code}: {err[-500:]}")
-        del procs[p.pid]
-
-    crashes: list[str] = []
-    for _ in range(workers):
-        spawn()
-    deadline = Deadline(scaled(5))
-    try:
-        while not deadline.expired():
-            next_kill = time.monotonic() + rng.uniform(0.05, 0.25)
-            while time.monotonic() < next_kill:
-                for key, _ in sel.select(timeout=max(0, next_kill - time.monotonic())):
-                    data = key.fileobj.read() or b""  # type: ignore[union-attr]
-                    figures["operations"] += len(data)
-            victim = procs[rng.choice(list(procs))]
-            if victim.poll() is None:
-                victim.send_signal(signal.SIGKILL)
-                figures["kills"] += 1
-            reap(victim, killed=True)
-            spawn()
-    finally:
-        for p in list(procs.values()):
-            p.send_signal(signal.SIGKILL)
-            reap(p, killed=True)
-            figures["kills"] += 1
+    storm = _Storm(",".join(s.key for s in survivors), files)
+    storm.run(workers=4, seconds=scaled(5), rng=random.Random(9))
 
     problems = check_store(store)
     # The next start reclaims what the killed workers left: exactly the
@@ -164,10 +190,11 @@ def test_kill_storm_leaves_an_exact_consistent_store(store: Path, tmp_path: Path
     for s in survivors:
         s.close()
     assert live_sessions(store) == []
-    report("kill_storm", **figures, corrupt=len(problems))
-    assert not crashes, "\n".join(crashes)
+    report("kill_storm", **storm.figures, corrupt=len(problems))
+    assert not storm.crashes, "\n".join(storm.crashes)
     assert not problems, "\n".join(problems)
-    assert figures["operations"] > 0 and figures["kills"] > 0
+    assert storm.figures["operations"] > 0
+    assert storm.figures["kills"] > 0
 
 
 # ---- a kill at every syscall of an update ------------------------------------
@@ -195,8 +222,18 @@ os.access("/rstrtmgr-fault-end", os.F_OK)
 #: The syscalls that change the store, and the ones that take its lock: the
 #: kill points every run covers. A soak run (RSTRTMGR_FAULT_SCALE >= 5)
 #: covers every syscall of the update.
-MUTATING = {"write", "renameat", "renameat2", "unlinkat", "mkdirat", "mkdir",
-            "rmdir", "flock", "fchmod", "ftruncate"}
+MUTATING = {
+    "write",
+    "renameat",
+    "renameat2",
+    "unlinkat",
+    "mkdirat",
+    "mkdir",
+    "rmdir",
+    "flock",
+    "fchmod",
+    "ftruncate",
+}
 _LINE = re.compile(r"^(?:\d+\s+)?(\w+)\((.*)")
 
 
@@ -240,25 +277,48 @@ def test_kill_at_every_syscall_of_an_update(store: Path, tmp_path: Path) -> None
     log = tmp_path / "strace.log"
     done = subprocess.run(
         [strace, "-f", "-qq", "-o", str(log), *cmd],
-        env=env, cwd=PACKAGE_ROOT, capture_output=True, timeout=120, check=False,
+        env=env,
+        cwd=PACKAGE_ROOT,
+        capture_output=True,
+        timeout=120,
+        check=False,
     )
     if done.returncode != 0 and b"ptrace" in done.stderr:
         pytest.skip(f"strace cannot trace here: {done.stderr[-200:]!r}")
     assert done.returncode == 0, done.stderr[-2000:]
     points = _kill_points(_syscalls(log.read_text()))
     assert len(points) > 10
-    figures = {"kill_points": len(points), "kills": 0, "outside": 0,
-               "corrupt": 0, "leftovers_after_next_call": 0, "hangs": 0}
+    figures = {
+        "kill_points": len(points),
+        "kills": 0,
+        "outside": 0,
+        "corrupt": 0,
+        "leftovers_after_next_call": 0,
+        "hangs": 0,
+    }
     problems = []
     deadline = Deadline(scaled(15))
     for name, nth in points:
         if deadline.expired():
             break
         run = subprocess.run(
-            [strace, "-f", "-qq", "-o", str(log),
-             "-e", f"trace={name},access",
-             "-e", f"inject={name}:signal=KILL:when={nth}", *cmd],
-            env=env, cwd=PACKAGE_ROOT, capture_output=True, timeout=60, check=False,
+            [
+                strace,
+                "-f",
+                "-qq",
+                "-o",
+                str(log),
+                "-e",
+                f"trace={name},access",
+                "-e",
+                f"inject={name}:signal=KILL:when={nth}",
+                *cmd,
+            ],
+            env=env,
+            cwd=PACKAGE_ROOT,
+            capture_output=True,
+            timeout=60,
+            check=False,
         )
         text = log.read_text()
         if run.returncode not in (-signal.SIGKILL, 128 + signal.SIGKILL):

@@ -12,7 +12,6 @@ it: 29 or 1219.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -55,7 +54,8 @@ def locate(store, key):
         rdir = os.path.join(store, "restart")
         return os.path.join(rdir, sorted(os.listdir(rdir))[0])
     if target == "batch":
-        return os.path.join(sdir, sorted(n for n in os.listdir(sdir) if n.startswith("batch-"))[0])
+        batches = [n for n in os.listdir(sdir) if n.startswith("batch-")]
+        return os.path.join(sdir, sorted(batches)[0])
     return os.path.join(sdir, target)
 
 
@@ -111,7 +111,7 @@ for kind in kinds:
     for name, fn in [
         ("get_list", listing),
         ("filters", s.filters),
-        ("add_filter", lambda: s.add_filter(FilterAction.NO_SHUTDOWN, path="/usr/bin/false")),
+        ("add_filter", lambda: s.add_filter(FilterAction.NO_SHUTDOWN, path=held)),
         ("register", lambda: s.register(files=[held])),
         ("shutdown", s.shutdown),  # reads the timeouts set above
         ("restart", s.restart),
@@ -144,8 +144,15 @@ READER = {
 def run_child(target: str, base: Path, kinds: list[str]) -> list[dict[str, object]]:
     timeout = SCENARIO_SECONDS * (len(kinds) + 1)
     proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(CHILD), target, str(base),
-         str(OTHER_UID), *kinds],
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(CHILD),
+            target,
+            str(base),
+            str(OTHER_UID),
+            *kinds,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -194,7 +201,9 @@ def test_hostile_file_is_answered_at_once(target: str, tmp_path: Path) -> None:
             if res[op][0] not in (29, 1219):
                 problems.append(f"{kind}/{op}: used the hostile file ({res[op][0]})")
         if target == "restart" and res["self_restartable"]:
-            problems.append(f"{kind}: a hostile registration made the process restartable")
+            problems.append(
+                f"{kind}: a hostile registration made the process restartable"
+            )
     report(
         f"hostile_store[{target}]",
         inputs=len(results),

@@ -18,7 +18,7 @@ import textwrap
 
 import pytest
 from faults import report, scaled
-from support import LINUX, PACKAGE_ROOT, ROOT, child_env, python, run_python
+from support import PACKAGE_ROOT, ROOT, child_env, python, run_python
 
 import rstrtmgr
 from rstrtmgr import FilterAction, UniqueProcess
@@ -48,10 +48,18 @@ def test_from_process_with_a_start_that_is_no_number_is_type_error() -> None:
         UniqueProcess.from_process(_Claims(os.getpid(), "yesterday"))
 
 
+HOLD_SELF = """
+import sys
+f = open(sys.executable, "rb")
+print("r", flush=True)
+sys.stdin.read()
+"""
+
+
 @pytest.mark.behaviour
 def test_identity_agrees_across_calls_and_processes() -> None:
     """UniqueProcess.of, RmGetList, a filter's round trip and another process agree."""
-    held = python("import sys\nf = open(sys.executable, 'rb')\nprint('r', flush=True)\nsys.stdin.read()")
+    held = python(HOLD_SELF)
     try:
         assert held.stdout is not None
         held.stdout.readline()
@@ -152,8 +160,17 @@ def test_forced_pid_reuse_in_the_same_tick_is_never_signalled() -> None:
         pytest.skip("unshare(1) is missing")
     runs = scaled(30)
     done = subprocess.run(
-        [unshare, "--pid", "--fork", "--mount-proc", sys.executable, "-c",
-         textwrap.dedent(REUSE), str(runs), str(scaled(8))],
+        [
+            unshare,
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            sys.executable,
+            "-c",
+            textwrap.dedent(REUSE),
+            str(runs),
+            str(scaled(8)),
+        ],
         capture_output=True,
         text=True,
         env=child_env(),

@@ -80,7 +80,10 @@ def test_rss_stays_flat_over_100000_operations(tmp_path: Path) -> None:
         held = base / "held"
         held.write_bytes(b"x")
         out = run_python(
-            CHILD, str(scaled(OPERATIONS)), str(held), timeout=600,
+            CHILD,
+            str(scaled(OPERATIONS)),
+            str(held),
+            timeout=600,
             env=child_env(RSTRTMGR_STATE_DIR=str(base / "store")),
         )
     finally:

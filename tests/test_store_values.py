@@ -59,7 +59,9 @@ def replace(path: Path, data: bytes) -> None:
 def test_corrupt_filter_is_the_store_error(store: Path, line: str) -> None:
     with rstrtmgr.Session() as s:
         s.add_filter(FilterAction.NO_RESTART, path="/usr/bin/true")
-        replace(session_dir(store, s) / "filters", (FILTERS_MAGIC + line + "\n").encode())
+        replace(
+            session_dir(store, s) / "filters", (FILTERS_MAGIC + line + "\n").encode()
+        )
         with pytest.raises(rstrtmgr.SessionStoreError) as e:
             s.filters()
         assert e.value.winerror == 29
@@ -75,9 +77,7 @@ def test_corrupt_filter_is_the_store_error(store: Path, line: str) -> None:
         "p 0123456789abcdef 12",  # cut short
     ],
 )
-def test_corrupt_record_is_the_store_error_or_reclaimed(
-    store: Path, line: str
-) -> None:
+def test_corrupt_record_is_the_store_error_or_reclaimed(store: Path, line: str) -> None:
     s = rstrtmgr.Session()
     record = session_dir(store, s) / "record"
     replace(record, record.read_bytes() + (line + "\n").encode())
@@ -111,7 +111,13 @@ def _stopped_session(tmp_path: Path) -> tuple[rstrtmgr.Session, bytes]:
     held = tmp_path / "held"
     held.write_bytes(b"x")
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; f = open(sys.argv[1]); print('r', flush=True); sys.stdin.read()", str(held)],
+        [
+            sys.executable,
+            "-c",
+            "import sys; f = open(sys.argv[1]); print('r', flush=True); "
+            "sys.stdin.read()",
+            str(held),
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
