@@ -177,3 +177,30 @@ def test_shutdown_state_names_without_terminator_are_the_store_error(
         replace(path, bytes(data))
         with pytest.raises(rstrtmgr.SessionStoreError):
             s.get_list()
+
+
+BATCH_MAGIC = b"rstrtmgr-batch 1\n"
+
+
+@pytest.mark.parametrize(
+    ("kind", "a", "text"),
+    [
+        (b"F", 0, b"relative/path"),  # a path is absolute
+        (b"F", 0, b"/with\0nul"),
+        (b"S", 0, b"x" * 300),  # longer than any unit name
+        (b"P", 0, b""),  # pid 0
+        (b"P", 1 << 40, b""),  # a pid Linux never gives
+    ],
+)
+def test_corrupt_batch_is_the_store_error(
+    store: Path, kind: bytes, a: int, text: bytes
+) -> None:
+    with rstrtmgr.Session() as s:
+        s.register(files=["/usr/bin/true"])
+        # native/linux/resources.c's record: kind, flags, reserved, len, a, b.
+        record = struct.pack("=cBHIQQ", kind, 0, 0, len(text), a, 0) + text
+        (session_dir(store, s) / "batch-0000000000000000").write_bytes(
+            BATCH_MAGIC + record
+        )
+        with pytest.raises(rstrtmgr.SessionStoreError):
+            s.get_list()
