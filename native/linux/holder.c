@@ -102,9 +102,8 @@ static int system_executable(int pd)
         return 0;
     exe[n] = '\0';
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
-        if (strncmp(exe, dirs[i], strlen(dirs[i])) == 0 &&
-            strstr(exe, "/../") == NULL)
-            return 1;
+        if (strncmp(exe, dirs[i], strlen(dirs[i])) == 0)
+            return 1; /* readlink gives the canonical path: no ".." */
     return 0;
 }
 
@@ -127,7 +126,17 @@ static int system_unit_cgroup(int pd)
     return 0;
 }
 
-static uid_t read_euid(int pd);
+/* The effective uid of a process (the second Uid: field of its status). */
+static uid_t read_euid(int pd)
+{
+    char buf[4096];
+    unsigned a, b;
+    if (rm_read_small_at(pd, "status", buf, sizeof buf) <= 0)
+        return (uid_t)-1;
+    char *u = strstr(buf, "\nUid:");
+    return u != NULL && sscanf(u + 5, "%u %u", &a, &b) == 2 ? (uid_t)b
+                                                          : (uid_t)-1;
+}
 
 static int is_critical(int pd, pid_t pid, const char *comm, const uid_t ids[3])
 {
@@ -140,18 +149,6 @@ static int is_critical(int pd, pid_t pid, const char *comm, const uid_t ids[3])
     if (!named || ids[0] != 0 || read_euid(pd) != 0)
         return 0;
     return system_executable(pd) || system_unit_cgroup(pd);
-}
-
-/* The effective uid of a process (the second Uid: field of its status). */
-static uid_t read_euid(int pd)
-{
-    char buf[4096];
-    unsigned a, b;
-    if (rm_read_small_at(pd, "status", buf, sizeof buf) <= 0)
-        return (uid_t)-1;
-    char *u = strstr(buf, "\nUid:");
-    return u != NULL && sscanf(u + 5, "%u %u", &a, &b) == 2 ? (uid_t)b
-                                                          : (uid_t)-1;
 }
 
 static int registered_proc(const rm_resources *r, pid_t pid, uint64_t ticks)
