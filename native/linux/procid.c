@@ -128,6 +128,15 @@ int rm_procid_of(pid_t pid, rm_procid *out)
     return rc;
 }
 
+uint64_t rm_procid_start_of(pid_t pid, uint64_t ticks)
+{
+    rm_procid id;
+    uint64_t units = tick_units();
+    if (rm_procid_of(pid, &id) == 0 && id.start_ticks / units == ticks)
+        return id.start_ticks;
+    return ticks * units;
+}
+
 uint64_t rm_procid_refine(int procdir, pid_t pid, uint64_t ticks)
 {
     int fd = (int)syscall(SYS_pidfd_open, pid, 0);
