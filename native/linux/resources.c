@@ -248,6 +248,13 @@ DWORD WINAPI RmRegisterResources(DWORD dwSessionHandle, UINT nFiles,
     for (UINT i = 0; rc == ERROR_SUCCESS && i < nServices; i++)
         rc = add_service(&b, rgsServiceNames[i], i);
     free(dc);
+    if (rc == ERROR_SUCCESS && b.len > RM_STORE_FILE_MAX) {
+        /* Readers refuse larger store files (rm_open_store_file). */
+        rm_detail_set("the resources of one call take %zu bytes, more than "
+                      "the %u a batch may hold; register them in several "
+                      "calls", b.len, (unsigned)RM_STORE_FILE_MAX);
+        rc = ERROR_BAD_ARGUMENTS;
+    }
     if (rc != ERROR_SUCCESS) {
         free(b.p);
         return rc;
@@ -340,6 +347,14 @@ static DWORD parse_batch(rm_resources *r, const char *p, size_t len,
             return ERROR_WRITE_FAULT;
         const char *text = p + off;
         off += rc.len;
+        /* Every value checked: a path is absolute, a unit name at most 255
+         * bytes, neither holds a NUL, a process has a pid Linux can give. */
+        if ((rc.kind == REC_FILE &&
+             (rc.len == 0 || text[0] != '/' || memchr(text, 0, rc.len))) ||
+            (rc.kind == REC_SERVICE &&
+             (rc.len == 0 || rc.len > MAX_UNIT_NAME || memchr(text, 0, rc.len))) ||
+            (rc.kind == REC_PROC && (rc.a == 0 || rc.a > RM_PID_MAX)))
+            return ERROR_WRITE_FAULT;
         if (rc.kind == REC_FILE || rc.kind == REC_SERVICE) {
             if (rc.kind == REC_FILE && (rc.flags & REC_HAS_ID) &&
                 rm_fidset_put(&r->ids, rc.a, rc.b, 1) != 0)

@@ -146,9 +146,13 @@ DWORD rstrtmgr_unregister_restart(void)
 int rm_restart_registered(const rm_handle_info *h, const rm_procid *id)
 {
     int fd = rm_registration_open(h, id, NULL);
+    struct stat st;
+    /* One rm_restart_cmd_load would refuse is no registration. */
+    int found = fd >= 0 && fstat(fd, &st) == 0 &&
+                (uint64_t)st.st_size <= RESTART_MAX_BYTES;
     if (fd >= 0)
         close(fd);
-    return fd >= 0;
+    return found;
 }
 
 void rm_restart_cmd_free(rm_restart_cmd *c)
