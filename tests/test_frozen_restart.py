@@ -1,0 +1,161 @@
+"""Frozen applications come back as their user started them: PyInstaller's
+one-folder and one-file programs, restarted through the outer executable,
+without the bootloader's private environment, and a one-file program once."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from apps import alive, app_source, came_back, cli, kill_started, starts, wait_for
+from support import LINUX, ROOT, child_env
+
+pytestmark = [
+    pytest.mark.behaviour,
+    pytest.mark.linux_backend,
+    pytest.mark.skipif(not LINUX, reason="frozen and restarted here on Linux"),
+]
+
+BLIND = [] if ROOT else ["--ignore-uninspected"]
+REGISTER = (
+    "import rstrtmgr\n"
+    "rstrtmgr.register_application_restart([sys.argv[1], sys.argv[2], '--resumed'])"
+)
+# The user's own library path, which the one-file bootloader saves and extends.
+USERS_LIBRARY_PATH = "/opt/rstrtmgr-test-lib"
+
+
+def freeze(workdir: Path, mode: str) -> Path:
+    exe = shutil.which("pyinstaller", path=os.path.dirname(sys.executable))
+    if exe is None:
+        pytest.skip("PyInstaller is not installed (pip install pyinstaller)")
+    script = workdir / "frozenapp.py"
+    script.write_text(app_source(REGISTER))
+    built = subprocess.run(
+        [
+            exe,
+            f"--{mode}",
+            "--noconfirm",
+            "--log-level",
+            "WARN",
+            "--distpath",
+            str(workdir / "dist"),
+            "--workpath",
+            str(workdir / "build"),
+            "--specpath",
+            str(workdir),
+            str(script),
+        ],
+        env=child_env(),  # freezes the rstrtmgr under test
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    if mode == "onefile":
+        return workdir / "dist" / "frozenapp"
+    return workdir / "dist" / "frozenapp" / "frozenapp"
+
+
+@pytest.fixture(scope="session")
+def onefile(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return freeze(tmp_path_factory.mktemp("onefile"), "onefile")
+
+
+@pytest.fixture(scope="session")
+def onedir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return freeze(tmp_path_factory.mktemp("onedir"), "onedir")
+
+
+def initial_environment(pid: int) -> dict[str, str]:
+    """The environment ``pid`` was started with."""
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        items = f.read().split(b"\0")
+    return dict(os.fsdecode(i).split("=", 1) for i in items if b"=" in i)
+
+
+def start_frozen(exe: Path, held: Path, log: Path) -> subprocess.Popen[bytes]:
+    env = child_env(LD_LIBRARY_PATH=USERS_LIBRARY_PATH)
+    env.pop("PYTHONPATH")  # the frozen program carries rstrtmgr itself
+    proc = subprocess.Popen(
+        [str(exe), str(held), str(log)],
+        env=env,
+        cwd=exe.parent,
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert wait_for(lambda: starts(log) or proc.poll() is not None, 60)
+    assert starts(log), proc.stderr.read()  # type: ignore[union-attr]
+    return proc
+
+
+def assert_started_by_restart(entry: dict[str, object], exe: Path) -> None:
+    argv = entry["argv"]
+    assert isinstance(argv, list)
+    assert argv[-1] == "--resumed"
+    # What the restart started: the outer executable, with the user's
+    # environment, not the one the bootloader made for its child.
+    one_file = "_PYI_APPLICATION_HOME_DIR" in entry["env"]  # type: ignore[operator]
+    starter = entry["ppid"] if one_file else entry["pid"]
+    assert isinstance(starter, int)
+    assert os.readlink(f"/proc/{starter}/exe") == str(exe)
+    env = initial_environment(starter)
+    assert not [k for k in env if k.startswith(("_PYI", "_MEI"))], env
+    assert env.get("LD_LIBRARY_PATH") == USERS_LIBRARY_PATH
+    assert "LD_LIBRARY_PATH_ORIG" not in env
+
+
+def test_one_folder_app_comes_back(onedir: Path, tmp_path: Path) -> None:
+    held = tmp_path / "app.dat"
+    held.write_bytes(b"x")
+    log = tmp_path / "starts.jsonl"
+    proc = start_frozen(onedir, held, log)
+    try:
+        done = cli("replace", *BLIND, "--timeout", "20", str(held), "--", "true")
+        assert done.returncode == 0, done.stderr
+        back = came_back(log)
+        assert_started_by_restart(back, onedir)
+        # The restarted copy works: it maps its own Python library again.
+        assert alive(back["pid"])
+    finally:
+        kill_started(log)
+        proc.kill()
+        proc.communicate(timeout=30)
+
+
+def test_one_file_app_is_shut_down_and_restarted_once(
+    onefile: Path, tmp_path: Path
+) -> None:
+    held = tmp_path / "app.dat"
+    held.write_bytes(b"x")
+    log = tmp_path / "starts.jsonl"
+    proc = start_frozen(onefile, held, log)
+    try:
+        [first] = starts(log)
+        assert first["ppid"] == proc.pid  # the bootloader, then its child
+        # The executable: both the bootloader and its child are listed.
+        done = cli("replace", *BLIND, "--timeout", "20", str(onefile), "--", "true")
+        assert done.returncode == 0, done.stderr
+        assert proc.wait(timeout=30) == 0 or not alive(proc.pid)
+        back = came_back(log)
+        assert_started_by_restart(back, onefile)
+        time.sleep(1.5)  # a second copy would have started by now
+        assert len(starts(log)) == 2
+        # A file only the child holds: the child alone is listed.
+        done = cli("replace", *BLIND, "--timeout", "20", str(held), "--", "true")
+        assert done.returncode == 0, done.stderr
+        again = came_back(log, 3)
+        assert_started_by_restart(again, onefile)
+        assert not alive(back["ppid"])  # the old bootloader went with its child
+        time.sleep(1.5)
+        assert len(starts(log)) == 3
+    finally:
+        kill_started(log)
+        proc.kill()
+        proc.communicate(timeout=30)
