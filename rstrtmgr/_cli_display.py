@@ -50,7 +50,9 @@ class ProgressDisplay:
         self._lock = threading.Lock()
 
     @classmethod
-    def for_terminal(cls, *, as_json: bool, stream: TextIO | None = None) -> ProgressDisplay:
+    def for_terminal(
+        cls, *, as_json: bool, stream: TextIO | None = None
+    ) -> ProgressDisplay:
         """Enabled when ``stream`` (stderr) is a terminal and JSON is not asked for."""
         stream = sys.stderr if stream is None else stream
         try:
@@ -136,7 +138,7 @@ class ProgressDisplay:
         return self._redrawing(line)
 
     def restarting(
-        self, processes: Sequence[ProcessInfo], settle_time: float
+        self, processes: Sequence[ProcessInfo], settle_time: float = 0.0
     ) -> AbstractContextManager[None]:
         """Show what is being restarted, and how long it is watched."""
         started = time.monotonic()
@@ -148,4 +150,3 @@ class ProgressDisplay:
             return f"rstrtmgr: restarting {names}{watch}"
 
         return self._redrawing(line)
-

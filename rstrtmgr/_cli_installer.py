@@ -34,18 +34,17 @@ __all__ = [
     "SignalGuard",
     "blind_spot",
     "restart_lines",
-    "run_command",
     "shutdown_failure",
 ]
 
 #: The signals after which the CLI restarts what it shut down, then exits.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-_NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM", signal.SIGHUP: "SIGHUP"}
+_NAMES: dict[int, str] = {signal.SIGINT: "Ctrl-C"}
 #: Lines of a failed restart's output tail that the CLI prints.
 _TAIL_LINES = 5
 
 
-class Interrupted(BaseException):  # noqa: N818 - like KeyboardInterrupt
+class Interrupted(BaseException):
     """A stop signal came while the CLI may stop at once (``shutdown``)."""
 
     def __init__(self, signum: int) -> None:
@@ -125,15 +124,10 @@ class SignalGuard:
         finally:
             self.child = None
         if status < 0:
-            return status, f"{command[0]} was killed by {signal_name(-status)}"
+            return status, f"{command[0]} was killed by {signal.Signals(-status).name}"
         if status > 0:
             return status, f"{command[0]} exited with status {status}"
         return 0, ""
-
-
-def run_command(guard: SignalGuard, command: Sequence[str]) -> tuple[int, str]:
-    """Run the COMMAND of ``replace`` under ``guard``."""
-    return guard.run(command)
 
 
 def _listed(p: ProcessInfo) -> str:
@@ -144,9 +138,7 @@ def _is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-def blind_spot(
-    result: ListResult, *, ignore: bool, as_json: bool
-) -> tuple[bool, str]:
+def blind_spot(result: ListResult, *, ignore: bool) -> tuple[bool, str]:
     """Whether to stop because of processes not looked into, and the message."""
     n = result.uninspected
     if not n:
@@ -161,7 +153,6 @@ def blind_spot(
             f"note: {n} process(es) of other users could not be looked into; "
             "going on without them (--ignore-uninspected)"
         )
-    del as_json
     return True, (
         f"{n} process(es) of other users could not be looked into and may use "
         "these files too; nothing was shut down. Run as root to see them, or "
@@ -176,9 +167,7 @@ def shutdown_failure(
     if isinstance(error, RebootRequiredError):
         critical = [p for p in before.processes if p.app_type == AppType.CRITICAL]
         unregistered = [
-            p
-            for p in before.processes
-            if not p.restartable and p.pid != os.getpid()
+            p for p in before.processes if not p.restartable and p.pid != os.getpid()
         ]
         if only_registered and unregistered and not critical:
             who = ", ".join(_listed(p) for p in unregistered)

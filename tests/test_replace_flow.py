@@ -29,7 +29,12 @@ if not LINUX:
     pytest.skip("these tests drive Linux processes", allow_module_level=True)
 
 # A COMMAND that says it runs, then waits to be interrupted.
-WAITING_COMMAND = "import sys, time; open(sys.argv[1], 'w').close(); time.sleep(120)"
+WAITING_COMMAND = (
+    "import signal, sys, time\n"
+    "signal.signal(signal.SIGINT, lambda *_: sys.exit(130))\n"
+    "open(sys.argv[1], 'w').close()\n"
+    "time.sleep(120)\n"
+)
 
 
 @pytest.fixture
