@@ -72,9 +72,10 @@ class ProgressDisplay:
 
     def _width(self) -> int:
         try:
-            return max(20, os.get_terminal_size(self._stream.fileno()).columns - 1)
+            columns = os.get_terminal_size(self._stream.fileno()).columns
         except (OSError, ValueError, AttributeError):
-            return 79
+            columns = 0
+        return max(20, columns - 1) if columns else 79  # 0: size unknown
 
     def _draw(self, text: str) -> None:
         if self._percent is not None:

@@ -12,7 +12,16 @@ import time
 from pathlib import Path
 
 import pytest
-from apps import alive, app_source, came_back, cli, kill_started, starts, wait_for
+from apps import (
+    alive,
+    app_source,
+    came_back,
+    cli,
+    kill_started,
+    starts,
+    store_record,
+    wait_for,
+)
 from support import LINUX, ROOT, child_env
 
 pytestmark = [
@@ -95,28 +104,42 @@ def start_frozen(exe: Path, held: Path, log: Path) -> subprocess.Popen[bytes]:
     return proc
 
 
-def assert_started_by_restart(entry: dict[str, object], exe: Path) -> None:
-    argv = entry["argv"]
-    assert isinstance(argv, list)
-    assert argv[-1] == "--resumed"
-    # What the restart started: the outer executable, with the user's
-    # environment, not the one the bootloader made for its child.
-    one_file = "_PYI_APPLICATION_HOME_DIR" in entry["env"]  # type: ignore[operator]
-    starter = entry["ppid"] if one_file else entry["pid"]
-    assert isinstance(starter, int)
-    assert os.readlink(f"/proc/{starter}/exe") == str(exe)
-    env = initial_environment(starter)
+def assert_user_environment(env: dict[str, str]) -> None:
+    """``env`` is the user's: nothing of the bootloader's own."""
     assert not [k for k in env if k.startswith(("_PYI", "_MEI"))], env
     assert env.get("LD_LIBRARY_PATH") == USERS_LIBRARY_PATH
     assert "LD_LIBRARY_PATH_ORIG" not in env
 
 
-def test_one_folder_app_comes_back(onedir: Path, tmp_path: Path) -> None:
+def recorded_environment(store: Path, pid: int) -> dict[str, str]:
+    """The environment that the restart registration of ``pid`` holds."""
+    argv, _, env = store_record(store, pid)
+    assert len(argv) == 4
+    assert argv[-1] == b"--resumed"
+    return dict(os.fsdecode(e).split("=", 1) for e in env)
+
+
+def assert_started_by_restart(entry: dict[str, object], exe: Path) -> None:
+    argv = entry["argv"]
+    assert isinstance(argv, list)
+    assert argv[-1] == "--resumed"
+    # The restart started the outer executable (for one file, the bootloader
+    # whose child this is), which works: the child runs Python again.
+    one_file = "_PYI_APPLICATION_HOME_DIR" in entry["env"]  # type: ignore[operator]
+    starter = entry["ppid"] if one_file else entry["pid"]
+    assert isinstance(starter, int)
+    assert os.readlink(f"/proc/{starter}/exe") == str(exe)
+    if one_file:  # the bootloader's own environment is what the restart gave
+        assert_user_environment(initial_environment(starter))
+
+
+def test_one_folder_app_comes_back(onedir: Path, tmp_path: Path, store: Path) -> None:
     held = tmp_path / "app.dat"
     held.write_bytes(b"x")
     log = tmp_path / "starts.jsonl"
     proc = start_frozen(onedir, held, log)
     try:
+        assert_user_environment(recorded_environment(store, starts(log)[0]["pid"]))
         done = cli("replace", *BLIND, "--timeout", "20", str(held), "--", "true")
         assert done.returncode == 0, done.stderr
         back = came_back(log)
@@ -130,7 +153,7 @@ def test_one_folder_app_comes_back(onedir: Path, tmp_path: Path) -> None:
 
 
 def test_one_file_app_is_shut_down_and_restarted_once(
-    onefile: Path, tmp_path: Path
+    onefile: Path, tmp_path: Path, store: Path
 ) -> None:
     held = tmp_path / "app.dat"
     held.write_bytes(b"x")
@@ -139,6 +162,7 @@ def test_one_file_app_is_shut_down_and_restarted_once(
     try:
         [first] = starts(log)
         assert first["ppid"] == proc.pid  # the bootloader, then its child
+        assert_user_environment(recorded_environment(store, first["pid"]))
         # The executable: both the bootloader and its child are listed.
         done = cli("replace", *BLIND, "--timeout", "20", str(onefile), "--", "true")
         assert done.returncode == 0, done.stderr
