@@ -167,6 +167,9 @@ DWORD rstrtmgr_register_restart(const char *const *argv, UINT argc,
 DWORD rstrtmgr_unregister_restart(void);
 
 extern "Python" void _rstrtmgr_progress(UINT);
+DWORD rstrtmgr_register_restart_bootloader(const char *const *argv,
+                                           UINT argc, const char *cwd,
+                                           const char *const *envp, UINT envc);
 """
 
 CDEF = CDEF_SDK + CDEF_EXT

@@ -59,4 +59,15 @@ DWORD rstrtmgr_unregister_restart(void);
 /* 1 when running under Wine (whose Rstrtmgr.dll is a stub), else 0. */
 int rstrtmgr_is_wine(void);
 
+/* The child of a PyInstaller one-file program's bootloader (its parent
+ * process, which runs the same executable as the same user) registers the
+ * bootloader with this restart command too: either one listed alone is
+ * restarted with it, and the two stopped together start the program once,
+ * through the child's registration. ERROR_INVALID_PARAMETER (87) when the
+ * parent is no such bootloader. Linux only: 120 on Windows, where the
+ * Restart Manager restarts the registered process's own image. */
+DWORD rstrtmgr_register_restart_bootloader(const char *const *argv,
+                                           UINT argc, const char *cwd,
+                                           const char *const *envp, UINT envc);
+
 #endif

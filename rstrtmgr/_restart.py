@@ -14,6 +14,9 @@ from ._program import ProgramStart, restart_environment
 __all__ = ["register_application_restart", "unregister_application_restart"]
 
 _WINDOWS = sys.platform == "win32"
+#: rstrtmgr_register_restart_bootloader's ERROR_INVALID_PARAMETER: the
+#: parent process is not this program's bootloader.
+_NOT_A_BOOTLOADER = 87
 
 
 def _own_argv() -> list[bytes]:
@@ -110,6 +113,30 @@ def register_application_restart(args: Sequence[str | bytes] | None = None) -> N
         None if _WINDOWS else restart_environment(os.environb, frozen=start.frozen)
     )
     register_argv(argv, environ)
+    if start.frozen and environ is not None and _one_file_child():
+        # The bootloader is listed too when it holds the files (the
+        # executable): registered the same way, it comes back once.
+        env = [k + b"=" + v for k, v in environ.items()]
+        code = _marshal.register_restart(
+            argv, os.fsencode(os.getcwd()), env, bootloader=True
+        )
+        if code != _NOT_A_BOOTLOADER:  # else started by another program
+            check(code, "rstrtmgr_register_restart_bootloader")
+
+
+def _one_file_child() -> bool:
+    """Whether this frozen process is a PyInstaller one-file bootloader's child.
+
+    A one-file program runs from the folder its bootloader unpacked it into
+    (``sys._MEIPASS``), away from its executable; a one-folder program next
+    to it.
+    """
+    unpacked = getattr(sys, "_MEIPASS", None)
+    if not isinstance(unpacked, str):
+        return False
+    home = os.path.dirname(os.path.realpath(sys.executable))
+    inside = os.path.commonpath([os.path.realpath(unpacked), home]) == home
+    return not inside
 
 
 def resolve_program(name: str) -> bytes | None:

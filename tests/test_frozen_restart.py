@@ -24,6 +24,8 @@ from apps import (
 )
 from support import LINUX, ROOT, child_env
 
+import rstrtmgr
+
 pytestmark = [
     pytest.mark.behaviour,
     pytest.mark.linux_backend,
@@ -163,8 +165,22 @@ def test_one_file_app_is_shut_down_and_restarted_once(
         [first] = starts(log)
         assert first["ppid"] == proc.pid  # the bootloader, then its child
         assert_user_environment(recorded_environment(store, first["pid"]))
-        # The executable: both the bootloader and its child are listed.
-        done = cli("replace", *BLIND, "--timeout", "20", str(onefile), "--", "true")
+        # The executable: the bootloader and its child are listed, both
+        # registered (--only-registered shuts down nothing otherwise).
+        with rstrtmgr.Session() as s:
+            s.register(files=[onefile])
+            listed = {p.pid: p.restartable for p in s.get_list().processes}
+        assert listed == {proc.pid: True, first["pid"]: True}
+        done = cli(
+            "replace",
+            *BLIND,
+            "--only-registered",
+            "--timeout",
+            "20",
+            str(onefile),
+            "--",
+            "true",
+        )
         assert done.returncode == 0, done.stderr
         assert proc.wait(timeout=30) == 0 or not alive(proc.pid)
         back = came_back(log)
@@ -177,8 +193,15 @@ def test_one_file_app_is_shut_down_and_restarted_once(
         again = came_back(log, 3)
         assert_started_by_restart(again, onefile)
         assert not alive(back["ppid"])  # the old bootloader went with its child
+        # The bootloader alone (by its pid): its child goes with it.
+        with rstrtmgr.Session() as s:
+            s.register(processes=[again["ppid"]])
+            with rstrtmgr.shut_down(s, only_registered=True, timeout=20):
+                assert wait_for(lambda: not alive(again["pid"]))
+        last = came_back(log, 4)
+        assert_started_by_restart(last, onefile)
         time.sleep(1.5)
-        assert len(starts(log)) == 3
+        assert len(starts(log)) == 4
     finally:
         kill_started(log)
         proc.kill()

@@ -261,6 +261,10 @@ RM_HIDDEN int rm_restart_cmd_load(const rm_handle_info *h, const rm_procid *id,
                                   rm_restart_cmd *out);
 RM_HIDDEN int rm_restart_cmd_parse(rm_restart_cmd *c);
 RM_HIDDEN void rm_restart_cmd_free(rm_restart_cmd *c);
+/* 1 with *child set when the registration `blob` is a PyInstaller one-file
+ * bootloader's, restarted through its child (its own registration). */
+RM_HIDDEN int rm_restart_through(const char *blob, size_t len,
+                                 rm_procid *child);
 
 /* ---- unit.c: systemd services ---------------------------------------------- */
 /* Appends the pids of each unit's cgroup (and its descendants) to *out;

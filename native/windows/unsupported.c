@@ -8,3 +8,12 @@ DWORD rstrtmgr_set_shutdown_timeouts(DWORD dwSessionHandle, DWORD dwAppMs,
     (void)dwSessionHandle, (void)dwAppMs, (void)dwServiceMs;
     return ERROR_CALL_NOT_IMPLEMENTED;
 }
+
+DWORD rstrtmgr_register_restart_bootloader(const char *const *argv,
+                                           UINT argc, const char *cwd,
+                                           const char *const *envp, UINT envc)
+{
+    /* The Restart Manager restarts the registered process's own image. */
+    (void)argv, (void)argc, (void)cwd, (void)envp, (void)envc;
+    return ERROR_CALL_NOT_IMPLEMENTED;
+}
