@@ -170,6 +170,9 @@ extern "Python" void _rstrtmgr_progress(UINT);
 DWORD rstrtmgr_register_restart_bootloader(const char *const *argv,
                                            UINT argc, const char *cwd,
                                            const char *const *envp, UINT envc);
+DWORD rstrtmgr_register_launch(const char *const *argv, UINT argc,
+                               const char *cwd, const char *const *envp,
+                               UINT envc);
 """
 
 CDEF = CDEF_SDK + CDEF_EXT

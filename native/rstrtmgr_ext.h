@@ -70,4 +70,13 @@ DWORD rstrtmgr_register_restart_bootloader(const char *const *argv,
                                            UINT argc, const char *cwd,
                                            const char *const *envp, UINT envc);
 
+/* rstrtmgr launch: registers the calling process like
+ * rstrtmgr_register_restart, about to exec argv; the program that RmRestart
+ * starts from this registration is registered again with it (when it runs
+ * as the caller), so a launched program stays restartable. Linux only: 120
+ * on Windows. */
+DWORD rstrtmgr_register_launch(const char *const *argv, UINT argc,
+                               const char *cwd, const char *const *envp,
+                               UINT envc);
+
 #endif

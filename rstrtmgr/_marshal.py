@@ -126,18 +126,20 @@ def register_restart(
     env: Sequence[bytes],
     *,
     bootloader: bool = False,
+    launch: bool = False,
 ) -> int:
     """rstrtmgr_register_restart with NUL-free bytes; its return code.
 
-    ``bootloader``: rstrtmgr_register_restart_bootloader, for the parent.
+    ``bootloader``: rstrtmgr_register_restart_bootloader, for the parent;
+    ``launch``: rstrtmgr_register_launch.
     """
     keep = [ffi.new("char[]", a) for a in argv]
     keep_env = [ffi.new("char[]", e) for e in env]
-    call = (
-        lib.rstrtmgr_register_restart_bootloader
-        if bootloader
-        else lib.rstrtmgr_register_restart
-    )
+    call = lib.rstrtmgr_register_restart
+    if bootloader:
+        call = lib.rstrtmgr_register_restart_bootloader
+    elif launch:
+        call = lib.rstrtmgr_register_launch
     return int(
         call(
             ffi.new("char *[]", keep),

@@ -150,9 +150,12 @@ def resolve_program(name: str) -> bytes | None:
 def register_launch(argv: Sequence[bytes]) -> None:
     """Register this process, about to exec ``argv``, to restart as ``argv``.
 
-    ``rstrtmgr launch``: ``argv[0]`` is the program's absolute path.
+    ``rstrtmgr launch``: ``argv[0]`` is the program's absolute path, and the
+    program that a restart starts from this registration keeps it.
     """
-    register_argv(argv)
+    env = [k + b"=" + v for k, v in os.environb.items()]
+    code = _marshal.register_restart(argv, os.fsencode(os.getcwd()), env, launch=True)
+    check(code, "rstrtmgr_register_launch")
 
 
 def unregister_application_restart() -> None:

@@ -13,8 +13,8 @@
 
 /* Starts a registered command detached from the caller: a grandchild in a
  * new session, reparented away, whose exec failure comes back through a
- * close-on-exec pipe. 0 when the command started. */
-static int spawn_detached(rm_restart_cmd *c)
+ * close-on-exec pipe, after its pid (*started). 0 when the command started. */
+static int spawn_detached(rm_restart_cmd *c, pid_t *started)
 {
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) != 0)
@@ -40,6 +40,10 @@ static int spawn_detached(rm_restart_cmd *c)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
+        pid_t me = getpid();
+        if (write(pipefd[1], &me, sizeof me) < 0) {
+            /* then the pid is unknown */
+        }
         int err = 0;
         if (chdir(c->cwd) != 0)
             err = errno;
@@ -58,6 +62,12 @@ static int spawn_detached(rm_restart_cmd *c)
         ;
     int err = 0;
     ssize_t n;
+    *started = 0;
+    do
+        n = read(pipefd[0], started, sizeof *started);
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof *started)
+        *started = 0;
     do
         n = read(pipefd[0], &err, sizeof err);
     while (n < 0 && errno == EINTR);
@@ -67,6 +77,16 @@ static int spawn_detached(rm_restart_cmd *c)
         return -1;
     }
     return 0;
+}
+
+/* A launched program stays restartable: the program started from a
+ * registration of rstrtmgr launch is registered with it again. Its pid is
+ * read the moment its exec succeeded, before anyone reaped it. */
+static void keep_registered(pid_t pid, const char *blob, size_t len)
+{
+    rm_procid id;
+    if (rm_restart_keeps(blob, len) && rm_procid_of(pid, &id) == 0)
+        rm_restart_register_again(&id, blob, len);
 }
 
 DWORD WINAPI RmRestart(DWORD dwSessionHandle, DWORD dwRestartFlags,
@@ -134,7 +154,11 @@ DWORD WINAPI RmRestart(DWORD dwSessionHandle, DWORD dwRestartFlags,
                 continue; /* not registered for restart: left stopped */
             } else {
                 rm_restart_cmd c = {x->cmd, x->cmd_len, NULL, NULL, NULL};
-                int ok = rm_restart_cmd_parse(&c) == 0 && spawn_detached(&c) == 0;
+                pid_t started = 0;
+                int ok = rm_restart_cmd_parse(&c) == 0 &&
+                         spawn_detached(&c, &started) == 0;
+                if (ok && started > 0)
+                    keep_registered(started, x->cmd, x->cmd_len);
                 free(c.argv);
                 x->info.AppStatus = ok ? RmStatusRestarted
                                        : RmStatusErrorOnRestart;

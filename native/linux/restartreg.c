@@ -169,13 +169,20 @@ DWORD rstrtmgr_register_restart_bootloader(const char *const *argv,
     return register_for(&parent, argv, argc, cwd, envp, envc, mark);
 }
 
-int rm_restart_through(const char *blob, size_t len, rm_procid *child)
+/* The last field of a registration, where the marks are; "" if none. */
+static const char *last_field(const char *blob, size_t len)
 {
     if (len < 2 || blob[len - 1] != '\0')
-        return 0;
+        return "";
     const char *last = blob + len - 1;
     while (last > blob && last[-1] != '\0')
         last--;
+    return last;
+}
+
+int rm_restart_through(const char *blob, size_t len, rm_procid *child)
+{
+    const char *last = last_field(blob, len);
     int pid;
     uint64_t ticks;
     char tail;
@@ -186,6 +193,51 @@ int rm_restart_through(const char *blob, size_t len, rm_procid *child)
     child->pid = pid;
     child->start_ticks = ticks;
     return 1;
+}
+
+/* ---- rstrtmgr launch: registrations that outlive a restart ---------------- */
+
+/* The last field of a launcher's registration: RmRestart registers the
+ * program it starts from it with the same record. */
+#define KEEP_MARK "rstrtmgr-keep-registered"
+
+DWORD rstrtmgr_register_launch(const char *const *argv, UINT argc,
+                               const char *cwd, const char *const *envp,
+                               UINT envc)
+{
+    rm_detail_clear();
+    rm_procid self = rm_procid_self();
+    return register_for(&self, argv, argc, cwd, envp, envc, KEEP_MARK);
+}
+
+int rm_restart_keeps(const char *blob, size_t len)
+{
+    return strcmp(last_field(blob, len), KEEP_MARK) == 0;
+}
+
+int rm_restart_register_again(const rm_procid *id, const char *blob,
+                              size_t len)
+{
+    /* Only a program that runs as the caller: a record from another user's
+     * store never enters the caller's, where the caller would trust it. */
+    char path[64];
+    struct stat dir;
+    snprintf(path, sizeof path, "/proc/%d", (int)id->pid);
+    if (stat(path, &dir) != 0 || dir.st_uid != geteuid() ||
+        !rm_restart_keeps(blob, len))
+        return -1;
+    rm_store st;
+    if (rm_store_open_locked(NULL, &st) != ERROR_SUCCESS)
+        return -1;
+    int dirfd = restart_dirfd(st.dirfd, 1), rc = -1;
+    char name[64];
+    entry_name(id, name, sizeof name);
+    if (dirfd >= 0 && rm_procid_alive(id))
+        rc = rm_replace_file_at(dirfd, name, blob, len);
+    if (dirfd >= 0)
+        close(dirfd);
+    rm_store_close(&st);
+    return rc;
 }
 
 DWORD rstrtmgr_unregister_restart(void)
