@@ -9,9 +9,14 @@ Exit codes of ``rstrtmgr list``, for scripts:
   user's, when not root), so "not in use" cannot be promised;
 * 4 - the Restart Manager call failed (the message says why).
 
-``shutdown`` and ``replace`` also use 5 (not all users could be shut down;
-``replace`` then restarts them and does not run its command) and ``replace``
-and ``launch`` 6 (the command failed or could not be started).
+``shutdown`` and ``replace`` use 3 when some processes could not be looked
+into (nothing is shut down, COMMAND does not run; --ignore-uninspected goes
+on), 5 when not all users could be shut down (or --only-registered met one
+that is not registered; ``replace`` then restarts what stopped and does not
+run its command), and 128 + N after signal N (130 Ctrl-C, 143 SIGTERM, 129
+SIGHUP); ``replace`` and ``launch`` 6 (the command failed or could not be
+started); ``replace`` 7 (some could not be restarted). ``replace``'s promise
+and its signal handling are in ``_cli_installer``.
 """
 
 from __future__ import annotations
@@ -383,7 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="close the processes that use the files",
         description="Shut down the processes that use PATH...: SIGTERM, then "
         "SIGKILL after the timeout with --force. Exit status: 0 all shut down, "
-        "5 some could not be (or nothing was: a critical user), 4 error.",
+        "3 some processes could not be looked into (nothing shut down; see "
+        "--ignore-uninspected), 5 some could not be (or nothing was: a "
+        "critical user, or --only-registered), 4 error, 130 Ctrl-C.",
     )
     _add_shutdown_options(p)
     p.set_defaults(func=_cmd_shutdown)
@@ -393,8 +400,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="close the users of the files, run a command, restart them",
         description="Shut down the processes that use PATH..., run COMMAND "
         "(the step that replaces the files), then restart those registered "
-        "for restart. Exit status: 0 done, 5 not all could be shut down (the "
-        "command did not run), 6 the command failed, 4 error.",
+        "for restart, whatever happens once the shutdown began (COMMAND "
+        "fails, Ctrl-C, SIGTERM, SIGHUP). Exit status: 0 done, 3 some "
+        "processes could not be looked into (nothing done; see "
+        "--ignore-uninspected), 5 not all could be shut down (COMMAND did not "
+        "run), 6 COMMAND failed, 7 not all came back, 4 error, 128+N signal N "
+        "(130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).",
     )
     _add_shutdown_options(p)
     p.set_defaults(func=_cmd_replace)
@@ -402,8 +413,10 @@ def build_parser() -> argparse.ArgumentParser:
         "launch",
         usage="%(prog)s -- COMMAND...",
         help="run a command registered for restart",
-        description="Register for restart, then become COMMAND (same process), "
-        "so that RmRestart starts it again after RmShutdown stopped it.",
+        description="Register COMMAND for restart (its program found on PATH "
+        "now, by its absolute path), then become it (same process), so that "
+        "RmRestart starts it again after RmShutdown stopped it; the restarted "
+        "program stays registered.",
     )
     p.set_defaults(func=_cmd_launch)
     return parser

@@ -319,3 +319,22 @@ def test_shut_down_with_nothing_to_shut_down(target: Path) -> None:
         s.register(files=[target])
         with rstrtmgr.shut_down(s) as result:
             assert result.processes == []
+
+
+def test_ctrl_c_during_shutdown_exits_130_with_one_line(
+    tmp_path: Path, target: Path
+) -> None:
+    env = child_env(REPLACE_TEST_TERM_DELAY="1.5")
+    with running_app(tmp_path, target, env=env) as (_, log):
+        first = starts(log)[0]["pid"]
+        down = cli_process("shutdown", *BLIND, str(target))
+        try:
+            assert wait_for(lambda: first in terms(log))
+            os.killpg(down.pid, signal.SIGINT)
+            _, err = down.communicate(timeout=60)
+        finally:
+            if down.poll() is None:
+                down.kill()
+                down.communicate()
+        assert down.returncode == 130, err
+        assert "interrupted by Ctrl-C" in one_line(err)
