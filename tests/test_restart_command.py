@@ -6,12 +6,13 @@ too); the restarts themselves run on Linux."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from apps import app_source, came_back, running_app
-from support import LINUX, child_env
+from support import LINUX, PACKAGE_ROOT, child_env
 
 import rstrtmgr
 from rstrtmgr import _program
@@ -183,3 +184,24 @@ def test_module_comes_back_as_the_module(tmp_path: Path) -> None:
         back = came_back(log)
     assert back["orig_argv"][1:3] == ["-m", "rstrtmgr_test_app"]
     assert back["argv"][-1] == "--resumed"
+
+
+@pytest.mark.linux_backend
+@pytest.mark.skipif(not LINUX, reason="the Linux backend's own call")
+def test_only_a_bootloader_parent_may_be_registered(tmp_path: Path) -> None:
+    # Under a shell (another executable), the call registers nothing.
+    code = (
+        "from rstrtmgr import _marshal\n"
+        "print(_marshal.register_restart([b'/bin/true'], b'/', [], bootloader=True))"
+    )
+    done = subprocess.run(
+        ["/bin/sh", "-c", '"$0" -c "$1"; true', sys.executable, code],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        cwd=PACKAGE_ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert done.stdout.split() == ["87"], done.stderr
+    assert not list((tmp_path / "store" / "restart").glob("*"))
