@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -295,12 +296,13 @@ def _replace_outcome(
             if command is None
             else (command[1] or "COMMAND had finished")
         )
-        say(
-            "replace",
-            f"interrupted by {signal_name(guard.received)}; {ran}; what was "
-            "shut down "
-            + ("could not all be restarted" if not_restarted else "was restarted"),
-        )
+        if statuses is None and not not_restarted:
+            back = "nothing was shut down"
+        elif not_restarted:
+            back = "what was shut down could not all be restarted"
+        else:
+            back = "what was shut down was restarted"
+        say("replace", f"interrupted by {signal_name(guard.received)}; {ran}; {back}")
         return guard.status
     if failure is not None:
         say(
@@ -434,4 +436,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RestartManagerError, ValueError, OSError) as e:
         print(f"rstrtmgr {args.command}: {e}", file=sys.stderr)
         return EXIT_ERROR
+    except (Interrupted, KeyboardInterrupt) as e:
+        # Before anything was shut down (or by a command that stops at once).
+        signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
+        say(args.command, f"interrupted by {signal_name(signum)}")
+        return 128 + signum
     return code
