@@ -22,7 +22,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -72,7 +72,8 @@ class SignalGuard:
         self.defer = defer
         self.received: int | None = None
         self.child: subprocess.Popen[bytes] | None = None
-        self.on_signal: Any = None
+        #: Called with the first signal's number (the progress display notes it).
+        self.on_signal: Callable[[int], object] | None = None
         self._old: dict[int, Any] = {}
 
     @property
@@ -115,12 +116,7 @@ class SignalGuard:
             return 127, f"cannot run {command[0]}: {e.strerror}"
         self.child = child
         try:
-            while True:
-                try:
-                    status = child.wait()
-                    break
-                except InterruptedError:  # pragma: no cover - PEP 475 retries
-                    continue
+            status = child.wait()
         finally:
             self.child = None
         if status < 0:
