@@ -68,6 +68,8 @@ EXIT_COMMAND_FAILED = 6
 EXIT_NOT_RESTARTED = 7
 #: The seconds RmShutdown waits for each application unless --timeout says.
 DEFAULT_TIMEOUT = 30.0
+#: The seconds RmRestart watches each restarted program unless --settle-time says.
+DEFAULT_SETTLE_TIME = 2.0
 
 
 def _display(text: str) -> str:
@@ -249,7 +251,9 @@ def _cmd_replace(args: argparse.Namespace) -> int:
             failure = e
         finally:
             # Whatever happened since the shutdown began: restart what stopped.
-            restarted = _restart_with_display(session, before, display)
+            restarted = _restart_with_display(
+                session, before, display, args.settle_time
+            )
     return _replace_outcome(
         args,
         before=before,
@@ -261,12 +265,16 @@ def _cmd_replace(args: argparse.Namespace) -> int:
 
 
 def _restart_with_display(
-    session: Session, before: ListResult, display: ProgressDisplay
+    session: Session,
+    before: ListResult,
+    display: ProgressDisplay,
+    settle_time: float | None,
 ) -> ListResult | RestartFailedError | None:
     coming_back = [p for p in before.processes if p.restartable]
-    with display.restarting(coming_back):
+    watched = DEFAULT_SETTLE_TIME if settle_time is None else settle_time
+    with display.restarting(coming_back, watched):
         try:
-            return restart_what_stopped(session, display.percent)
+            return restart_what_stopped(session, display.percent, settle_time)
         except RestartFailedError as e:
             return e
 
@@ -287,9 +295,12 @@ def _replace_outcome(
         if isinstance(restarted, RestartFailedError)
         else restarted
     )
-    lines = restart_lines(statuses) if statuses is not None else []
-    for line in (x for x in lines if x.startswith("not restarted")):
-        print(f"rstrtmgr replace: {line}", file=sys.stderr)
+    back, failed = restart_lines(statuses) if statuses is not None else ([], [])
+    for line in failed:
+        print(
+            line if line.startswith(" ") else f"rstrtmgr replace: {line}",
+            file=sys.stderr,
+        )
     if guard.received is not None:
         ran = (
             "COMMAND did not run"
@@ -297,12 +308,12 @@ def _replace_outcome(
             else (command[1] or "COMMAND had finished")
         )
         if statuses is None and not not_restarted:
-            back = "nothing was shut down"
+            after = "nothing was shut down"
         elif not_restarted:
-            back = "what was shut down could not all be restarted"
+            after = "what was shut down could not all be restarted"
         else:
-            back = "what was shut down was restarted"
-        say("replace", f"interrupted by {signal_name(guard.received)}; {ran}; {back}")
+            after = "what was shut down was restarted"
+        say("replace", f"interrupted by {signal_name(guard.received)}; {ran}; {after}")
         return guard.status
     if failure is not None:
         say(
@@ -315,7 +326,7 @@ def _replace_outcome(
     if statuses is not None:
         _print_result(statuses, args.json)
         if not args.json:
-            for line in (x for x in lines if not x.startswith("not restarted")):
+            for line in back:
                 print(line)
     if not_restarted:
         return EXIT_NOT_RESTARTED
@@ -410,6 +421,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).",
     )
     _add_shutdown_options(p)
+    p.add_argument(
+        "--settle-time",
+        type=float,
+        metavar="SECONDS",
+        help="watch each restarted program this long before calling it back "
+        "(2; 0: no check)",
+    )
     p.set_defaults(func=_cmd_replace)
     p = sub.add_parser(
         "launch",

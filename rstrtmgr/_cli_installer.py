@@ -190,20 +190,21 @@ def shutdown_failure(
     return str(error)
 
 
-def restart_lines(result: ListResult) -> list[str]:
-    """``OLD -> NEW`` for each restarted process; the failures with their output."""
-    lines = []
+def restart_lines(result: ListResult) -> tuple[list[str], list[str]]:
+    """``OLD -> NEW`` per restarted process; the failures, each with its output."""
+    back: list[str] = []
+    failed: list[str] = []
     for p in result.processes:
         new = getattr(p, "restarted_pid", None)
         outcome = getattr(p, "restart_outcome", None)
         if p.status & AppStatus.RESTARTED and new:
-            lines.append(f"restarted: {p.pid} -> {new} {p.app_name}".rstrip())
+            back.append(f"restarted: {p.pid} -> {new} {p.app_name}".rstrip())
         elif p.status & AppStatus.ERROR_ON_RESTART:
             why = outcome.describe() if outcome is not None else "could not restart"
-            lines.append(f"not restarted: {_listed(p)}: {why}")
+            failed.append(f"not restarted: {_listed(p)}: {why}")
             output = outcome.output if outcome is not None else ""
-            lines.extend("    " + line for line in output.splitlines()[-_TAIL_LINES:])
-    return lines
+            failed.extend("    " + line for line in output.splitlines()[-_TAIL_LINES:])
+    return back, failed
 
 
 def say(command: str, text: str) -> None:

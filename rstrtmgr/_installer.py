@@ -14,11 +14,13 @@ __all__ = ["restart_what_stopped", "shut_down"]
 
 
 def restart_what_stopped(
-    session: Session, progress: Progress | None = None
+    session: Session,
+    progress: Progress | None = None,
+    settle_time: float | None = None,
 ) -> ListResult | None:
     """Restart what the session shut down; None when it shut nothing down."""
     try:
-        return session.restart(progress)
+        return session.restart(progress, settle_time=settle_time)
     except OutOfSequenceError:
         return None  # the shutdown refused before stopping anything
 
@@ -32,6 +34,7 @@ def shut_down(
     timeout: float | None = None,
     progress: Progress | None = None,
     restart_progress: Progress | None = None,
+    settle_time: float | None = None,
 ) -> Iterator[ListResult]:
     """Shut down the users of the session's files for the ``with`` block.
 
@@ -39,7 +42,8 @@ def shut_down(
     the block runs once everything is shut down (the arguments are those of
     :meth:`Session.shutdown`, whose result the block gets), and however it
     is left (done, an exception, Ctrl-C) what was shut down is restarted
-    (:meth:`Session.restart`, reporting to ``restart_progress``). A shutdown
+    (:meth:`Session.restart`, reporting to ``restart_progress``, watching
+    each started program for ``settle_time`` seconds). A shutdown
     that fails restarts what it had stopped and raises its error; the block
     does not run. A failed restart raises :class:`RestartFailedError`, with
     the block's own exception, if any, as its ``__context__``.
@@ -52,4 +56,4 @@ def shut_down(
             progress=progress,
         )
     finally:
-        restart_what_stopped(session, restart_progress)
+        restart_what_stopped(session, restart_progress, settle_time)

@@ -142,7 +142,17 @@ def test_one_folder_app_comes_back(onedir: Path, tmp_path: Path, store: Path) ->
     proc = start_frozen(onedir, held, log)
     try:
         assert_user_environment(recorded_environment(store, starts(log)[0]["pid"]))
-        done = cli("replace", *BLIND, "--timeout", "20", str(held), "--", "true")
+        done = cli(
+            "replace",
+            *BLIND,
+            "--settle-time",
+            "0.3",
+            "--timeout",
+            "20",
+            str(held),
+            "--",
+            "true",
+        )
         assert done.returncode == 0, done.stderr
         back = came_back(log)
         assert_started_by_restart(back, onedir)
@@ -174,6 +184,8 @@ def test_one_file_app_is_shut_down_and_restarted_once(
         done = cli(
             "replace",
             *BLIND,
+            "--settle-time",
+            "0.3",
             "--only-registered",
             "--timeout",
             "20",
@@ -188,7 +200,17 @@ def test_one_file_app_is_shut_down_and_restarted_once(
         time.sleep(1.5)  # a second copy would have started by now
         assert len(starts(log)) == 2
         # A file only the child holds: the child alone is listed.
-        done = cli("replace", *BLIND, "--timeout", "20", str(held), "--", "true")
+        done = cli(
+            "replace",
+            *BLIND,
+            "--settle-time",
+            "0.3",
+            "--timeout",
+            "20",
+            str(held),
+            "--",
+            "true",
+        )
         assert done.returncode == 0, done.stderr
         again = came_back(log, 3)
         assert_started_by_restart(again, onefile)
@@ -196,7 +218,9 @@ def test_one_file_app_is_shut_down_and_restarted_once(
         # The bootloader alone (by its pid): its child goes with it.
         with rstrtmgr.Session() as s:
             s.register(processes=[again["ppid"]])
-            with rstrtmgr.shut_down(s, only_registered=True, timeout=20):
+            with rstrtmgr.shut_down(
+                s, only_registered=True, timeout=20, settle_time=0.3
+            ):
                 assert wait_for(lambda: not alive(again["pid"]))
         last = came_back(log, 4)
         assert_started_by_restart(last, onefile)

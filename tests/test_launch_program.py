@@ -91,7 +91,9 @@ def check_launch_and_restart(
     try:
         assert wait_for(lambda: running(program) == [launcher.pid])
         recorded, _, _ = store_record(store, launcher.pid)
-        done = cli("replace", *BLIND, str(program), "--", "true")
+        done = cli(
+            "replace", *BLIND, "--settle-time", "0.3", str(program), "--", "true"
+        )
         assert done.returncode == 0, done.stderr
         assert launcher.wait(timeout=30) == -signal.SIGTERM
         came_back = wait_for(lambda: len(running(program)) == 1, 10)

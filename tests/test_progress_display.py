@@ -76,7 +76,15 @@ def test_terminal_shows_who_is_waited_for_and_how_long(slow_app) -> None:  # typ
     held, log = slow_app
     pid = starts(log)[0]["pid"]
     status, out, tty = run_on_terminal(
-        "replace", *BLIND, "--timeout", "20", str(held), "--", "true"
+        "replace",
+        *BLIND,
+        "--settle-time",
+        "0.3",
+        "--timeout",
+        "20",
+        str(held),
+        "--",
+        "true",
     )
     assert status == 0, tty
     assert "waiting for" in tty

@@ -47,6 +47,8 @@ def target(tmp_path: Path) -> Path:
 # As an ordinary user, root's processes cannot be looked into: these tests
 # mean to go on (their holders are their own).
 BLIND = [] if ROOT else ["--ignore-uninspected"]
+# How long each restarted program is watched: short, the tests check it runs.
+SETTLE = ["--settle-time", "0.3"]
 
 
 def one_line(stderr: str) -> str:
@@ -78,6 +80,7 @@ def test_signal_during_the_command_restarts_what_was_shut_down(
         replace = cli_process(
             "replace",
             *BLIND,
+            *SETTLE,
             "--timeout",
             "20",
             str(target),
@@ -113,7 +116,15 @@ def test_ctrl_c_during_the_shutdown_wait_restarts_and_skips_the_command(
     with running_app(tmp_path, target, env=env) as (_, log):
         first = starts(log)[0]["pid"]
         replace = cli_process(
-            "replace", *BLIND, str(target), "--", sys.executable, "-c", "pass", str(ran)
+            "replace",
+            *BLIND,
+            *SETTLE,
+            str(target),
+            "--",
+            sys.executable,
+            "-c",
+            "pass",
+            str(ran),
         )
         try:
             assert wait_for(lambda: first in terms(log))  # the shutdown waits
@@ -134,6 +145,7 @@ def test_failing_command_exits_6_and_restarts(tmp_path: Path, target: Path) -> N
         done = cli(
             "replace",
             *BLIND,
+            *SETTLE,
             str(target),
             "--",
             sys.executable,
@@ -150,7 +162,12 @@ def test_command_that_cannot_start_exits_6_and_restarts(
 ) -> None:
     with running_app(tmp_path, target) as (_, log):
         done = cli(
-            "replace", *BLIND, str(target), "--", str(tmp_path / "no-such-command")
+            "replace",
+            *BLIND,
+            *SETTLE,
+            str(target),
+            "--",
+            str(tmp_path / "no-such-command"),
         )
         assert done.returncode == 6, done.stderr
         assert "no-such-command" in done.stderr
@@ -163,6 +180,7 @@ def test_replace_that_works_restarts_and_exits_0(tmp_path: Path, target: Path) -
         done = cli(
             "replace",
             *BLIND,
+            *SETTLE,
             str(target),
             "--",
             sys.executable,
@@ -183,6 +201,7 @@ def test_only_registered_with_an_unregistered_holder_exits_5(
         done = cli(
             "replace",
             *BLIND,
+            *SETTLE,
             "--only-registered",
             str(target),
             "--",
@@ -289,7 +308,10 @@ def test_shut_down_restarts_whatever_the_body_raises(
             seen.append(alive(first))
             raise KeyboardInterrupt
 
-        with pytest.raises(KeyboardInterrupt), rstrtmgr.shut_down(s, timeout=20):
+        with (
+            pytest.raises(KeyboardInterrupt),
+            rstrtmgr.shut_down(s, timeout=20, settle_time=0.3),
+        ):
             replace_files()
         assert seen == [False]
         came_back(log)
@@ -307,7 +329,7 @@ def test_shut_down_restarts_what_stopped_when_the_shutdown_fails(
         s.register(files=[target])
         with (
             pytest.raises(rstrtmgr.ShutdownFailedError),
-            rstrtmgr.shut_down(s, timeout=0.5),
+            rstrtmgr.shut_down(s, timeout=0.5, settle_time=0.3),
         ):
             pytest.fail("the body runs only when everything was shut down")
         came_back(log)
@@ -338,3 +360,35 @@ def test_ctrl_c_during_shutdown_exits_130_with_one_line(
                 down.communicate()
         assert down.returncode == 130, err
         assert "interrupted by Ctrl-C" in one_line(err)
+
+
+# Registers a restart that fails: the restarted copy says why and exits 3.
+REGISTER_FAILING = (
+    "if sys.argv[-1] == '--fail':\n"
+    "    sys.stderr.write('cannot resume: the state file is gone\\n')\n"
+    "    sys.exit(3)\n"
+    "import rstrtmgr\n"
+    "rstrtmgr.register_application_restart([sys.argv[1], sys.argv[2], '--fail'])"
+)
+
+
+def test_restart_that_dies_at_once_exits_7_with_its_stderr(
+    tmp_path: Path, target: Path
+) -> None:
+    with running_app(tmp_path, target, register=REGISTER_FAILING) as (_, log):
+        first = starts(log)[0]["pid"]
+        done = cli("replace", *BLIND, *SETTLE, str(target), "--", "true")
+        assert done.returncode == 7, done.stderr
+        assert f"not restarted: {first}" in done.stderr
+        assert "exited with status 3" in done.stderr
+        assert "cannot resume: the state file is gone" in done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_restarted_processes_are_shown_old_to_new(tmp_path: Path, target: Path) -> None:
+    with running_app(tmp_path, target) as (_, log):
+        first = starts(log)[0]["pid"]
+        done = cli("replace", *BLIND, *SETTLE, str(target), "--", "true")
+        assert done.returncode == 0, done.stderr
+        second = came_back(log)["pid"]
+        assert f"restarted: {first} -> {second}" in done.stdout

@@ -145,7 +145,7 @@ def test_script_comes_back_as_the_script_with_its_new_arguments(
         rstrtmgr.Session() as s,
     ):
         s.register(files=[held])
-        with rstrtmgr.shut_down(s, timeout=20):
+        with rstrtmgr.shut_down(s, timeout=20, settle_time=0.3):
             pass
         back = came_back(log)
     assert back["argv"] == [
@@ -179,7 +179,7 @@ def test_module_comes_back_as_the_module(tmp_path: Path) -> None:
         rstrtmgr.Session() as s,
     ):
         s.register(files=[held])
-        with rstrtmgr.shut_down(s, timeout=20):
+        with rstrtmgr.shut_down(s, timeout=20, settle_time=0.3):
             pass
         back = came_back(log)
     assert back["orig_argv"][1:3] == ["-m", "rstrtmgr_test_app"]
