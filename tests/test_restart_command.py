@@ -205,3 +205,14 @@ def test_only_a_bootloader_parent_may_be_registered(tmp_path: Path) -> None:
     )
     assert done.stdout.split() == ["87"], done.stderr
     assert not list((tmp_path / "store" / "restart").glob("*"))
+
+
+@pytest.mark.skipif(LINUX, reason="Windows' stubs of the Linux backend's calls")
+def test_launch_and_bootloader_registrations_are_linux_only() -> None:
+    from rstrtmgr import _marshal
+
+    for flag in ("launch", "bootloader"):
+        code = _marshal.register_restart(
+            [b"prog", b"--resumed"], b"C:\\", [], **{flag: True}
+        )
+        assert code == 120

@@ -23,6 +23,8 @@ DWORD rstrtmgr_restart_outcome(DWORD dwSessionHandle,
 {
     (void)dwSessionHandle, (void)pProcess, (void)pOutcome, (void)pOutput,
         (void)cbOutput;
+    return ERROR_CALL_NOT_IMPLEMENTED;
+}
 
 DWORD rstrtmgr_register_restart_bootloader(const char *const *argv,
                                            UINT argc, const char *cwd,
