@@ -136,3 +136,36 @@ def test_launch_of_a_program_not_on_path(tmp_path: Path) -> None:
     assert done.returncode == 6
     assert "rstrtmgr-test-no-such-program" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(not ROOT, reason="root restarting another user's launched program")
+def test_users_launch_record_never_enters_roots_store(
+    other_user_python: list[str], shared_tmp: Path, store: Path
+) -> None:
+    home = shared_tmp / "other-user"
+    home.mkdir(mode=0o700)
+    os.chown(home, OTHER_UID, OTHER_UID)
+    program = program_copy(shared_tmp)
+    shared_tmp.joinpath("bin").chmod(0o755)
+    launcher = subprocess.Popen(
+        [*other_user_python, "-m", "rstrtmgr", "launch", "--", str(program), "600"],
+        user=OTHER_UID,
+        group=OTHER_UID,
+        extra_groups=[],
+        env=child_env(RSTRTMGR_STATE_DIR=str(home / "store")),
+        cwd=home,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_for(lambda: running(program) == [launcher.pid])
+        done = cli("replace", "--settle-time", "0.3", str(program), "--", "true")
+        assert done.returncode == 0, done.stderr
+        assert wait_for(lambda: len(running(program)) == 1)
+        [again] = running(program)
+        assert os.stat(f"/proc/{again}").st_uid == OTHER_UID
+        # Root's store holds no record of it: root would trust that one.
+        assert not list((store / "restart").glob(f"{again}-*"))
+    finally:
+        kill_all(program)
+        launcher.kill()
+        launcher.wait(timeout=30)
