@@ -38,7 +38,12 @@ __all__ = [
 ]
 
 #: The signals after which the CLI restarts what it shut down, then exits.
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: (Windows has no SIGHUP.)
+STOP_SIGNALS = tuple(
+    getattr(signal, name)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP")
+    if hasattr(signal, name)
+)
 _NAMES: dict[int, str] = {signal.SIGINT: "Ctrl-C"}
 #: Lines of a failed restart's output tail that the CLI prints.
 _TAIL_LINES = 5

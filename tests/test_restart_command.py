@@ -18,6 +18,10 @@ import rstrtmgr
 from rstrtmgr import _program
 
 PY = "/usr/bin/python3"
+# The scripts' absolute paths as this platform writes them (\\ on Windows).
+APP = os.path.join(os.sep, "srv", "app", "app.py")
+SRV_APP = os.path.join(os.sep, "srv", "app.py")
+ODD = os.path.join(os.sep, "srv", "-odd-name.py")
 
 
 @pytest.mark.parametrize(
@@ -25,25 +29,25 @@ PY = "/usr/bin/python3"
     [
         (
             ["python3", "-X", "dev", "-W", "error", "app.py", "a", "b"],
-            "/srv/app/app.py",
-            [PY, "-X", "dev", "-W", "error", "/srv/app/app.py", "a", "b"],
-            [PY, "-X", "dev", "-W", "error", "/srv/app/app.py", "--resumed"],
+            APP,
+            [PY, "-X", "dev", "-W", "error", APP, "a", "b"],
+            [PY, "-X", "dev", "-W", "error", APP, "--resumed"],
         ),
         (
             ["python3", "-OOuXdev", "-Werror", "./app.py", "x"],
-            "/srv/app/app.py",
-            [PY, "-OOuXdev", "-Werror", "/srv/app/app.py", "x"],
-            [PY, "-OOuXdev", "-Werror", "/srv/app/app.py", "--resumed"],
+            APP,
+            [PY, "-OOuXdev", "-Werror", APP, "x"],
+            [PY, "-OOuXdev", "-Werror", APP, "--resumed"],
         ),
         (
             ["python3", "-I", "-m", "pkg.tool", "serve"],
-            "/srv/pkg/tool.py",
+            os.path.join(os.sep, "srv", "pkg", "tool.py"),
             [PY, "-I", "-m", "pkg.tool", "serve"],
             [PY, "-I", "-m", "pkg.tool", "--resumed"],
         ),
         (
             ["python3", "-mpkg", "x", "y"],
-            "/srv/pkg/__main__.py",
+            os.path.join(os.sep, "srv", "pkg", "__main__.py"),
             [PY, "-mpkg", "x", "y"],
             [PY, "-mpkg", "--resumed"],
         ),
@@ -54,16 +58,16 @@ PY = "/usr/bin/python3"
             [PY, "-c", "import app", "--resumed"],
         ),
         (
-            ["python3", "--check-hash-based-pycs", "always", "/srv/app.py", "-v"],
-            "/srv/app.py",
-            [PY, "--check-hash-based-pycs", "always", "/srv/app.py", "-v"],
-            [PY, "--check-hash-based-pycs", "always", "/srv/app.py", "--resumed"],
+            ["python3", "--check-hash-based-pycs", "always", SRV_APP, "-v"],
+            SRV_APP,
+            [PY, "--check-hash-based-pycs", "always", SRV_APP, "-v"],
+            [PY, "--check-hash-based-pycs", "always", SRV_APP, "--resumed"],
         ),
         (
             ["python3", "-u", "--", "-odd-name.py", "-v"],
-            "/srv/-odd-name.py",
-            [PY, "-u", "--", "/srv/-odd-name.py", "-v"],
-            [PY, "-u", "--", "/srv/-odd-name.py", "--resumed"],
+            ODD,
+            [PY, "-u", "--", ODD, "-v"],
+            [PY, "-u", "--", ODD, "--resumed"],
         ),
     ],
 )
