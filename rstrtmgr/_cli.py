@@ -180,6 +180,10 @@ def _registered_list(session: Session, args: argparse.Namespace) -> ListResult:
 def _blind(command: str, before: ListResult, args: argparse.Namespace) -> bool:
     """Say what could not be looked into; True when that forbids going on."""
     stop, note = blind_spot(before, ignore=args.ignore_uninspected)
+    if stop and command == "replace":
+        note = note.replace(
+            "nothing was shut down", "nothing was shut down, COMMAND did not run"
+        )
     if note:
         say(command, note)
     return stop
