@@ -311,6 +311,17 @@ RM_HIDDEN int rm_restart_cmd_load(const rm_handle_info *h, const rm_procid *id,
                                   rm_restart_cmd *out, rm_runas *as);
 RM_HIDDEN int rm_restart_cmd_parse(rm_restart_cmd *c);
 RM_HIDDEN void rm_restart_cmd_free(rm_restart_cmd *c);
+/* 1 with *child set when the registration `blob` is a PyInstaller one-file
+ * bootloader's, restarted through its child (its own registration). */
+RM_HIDDEN int rm_restart_through(const char *blob, size_t len,
+                                 rm_procid *child);
+/* 1 when the registration `blob` is rstrtmgr launch's, which the program
+ * RmRestart starts from it keeps (rm_restart_register_again). */
+RM_HIDDEN int rm_restart_keeps(const char *blob, size_t len);
+/* Records `blob` for the started program id when it keeps its registration
+ * and runs as the caller; 0, or -1. */
+RM_HIDDEN int rm_restart_register_again(const rm_procid *id, const char *blob,
+                                        size_t len);
 
 /* ---- unit.c: systemd services ---------------------------------------------- */
 /* Appends the pids of each unit's cgroup (and its descendants) to *out;

@@ -202,6 +202,30 @@ static int shutdown_group(rm_outcome *s, int group, ULONG flags, DWORD app_ms,
     return cancelled;
 }
 
+/* A PyInstaller one-file program is two processes, a bootloader and its
+ * child, that stop together; both registered, it is started again once:
+ * through the child's registration when the child is stopped too. */
+static void restart_bootloaders_through_children(rm_outcome *s)
+{
+    for (size_t i = 0; i < s->count; i++) {
+        rm_stopped *x = &s->items[i];
+        rm_procid child;
+        if (x->cmd == NULL || !rm_restart_through(x->cmd, x->cmd_len, &child))
+            continue;
+        for (size_t j = 0; j < s->count; j++) {
+            const rm_stopped *y = &s->items[j];
+            if (j != i && y->cmd != NULL && y->group >= 0 &&
+                y->id.pid == child.pid &&
+                y->id.start_ticks == child.start_ticks) {
+                free(x->cmd);
+                x->cmd = NULL;
+                x->cmd_len = 0;
+                break;
+            }
+        }
+    }
+}
+
 /* Builds the shutdown plan from the current list and the filters; 350 when
  * nothing may be touched. */
 static DWORD plan(const rm_handle_info *h, const rm_list *l,
@@ -250,6 +274,7 @@ static DWORD plan(const rm_handle_info *h, const rm_list *l,
             x->other_user = as.other_user;
         }
     }
+    restart_bootloaders_through_children(s);
     return ERROR_SUCCESS;
 }
 
