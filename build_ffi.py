@@ -166,6 +166,25 @@ DWORD rstrtmgr_register_restart(const char *const *argv, UINT argc,
                                 UINT envc);
 DWORD rstrtmgr_unregister_restart(void);
 
+#define RSTRTMGR_TREE_ONE_FILE_SYSTEM 0x1
+DWORD rstrtmgr_register_tree(DWORD dwSessionHandle, LPCWSTR root,
+                             const LPCWSTR *includes, UINT nIncludes,
+                             const LPCWSTR *excludes, UINT nExcludes,
+                             DWORD flags);
+DWORD rstrtmgr_register_stale(DWORD dwSessionHandle, const LPCWSTR *paths,
+                              UINT nPaths);
+#define RSTRTMGR_USES_FD 0x1
+#define RSTRTMGR_USES_MAPPING 0x2
+#define RSTRTMGR_USES_EXE 0x4
+#define RSTRTMGR_USES_CWD 0x8
+#define RSTRTMGR_USES_DELETED 0x100
+void rstrtmgr_set_list_details(BOOL bDetails);
+DWORD rstrtmgr_last_list_process(UINT iEntry, DWORD *pdwUid, WCHAR *cmdline,
+                                 UINT cchCmdline, UINT *pcchNeeded,
+                                 UINT *pnFiles);
+DWORD rstrtmgr_last_list_file(UINT iEntry, UINT iFile, DWORD *pdwUses,
+                              WCHAR *path, UINT cchPath, UINT *pcchNeeded);
+
 extern "Python" void _rstrtmgr_progress(UINT);
 """
 
@@ -190,6 +209,10 @@ LINUX_SOURCES = [
     "native/linux/shutdown.c",
     "native/linux/restart.c",
     "native/linux/unsupported.c",
+    "native/linux/tree.c",
+    "native/linux/stale.c",
+    "native/linux/usage.c",
+    "native/linux/appname.c",
 ]
 WINDOWS_SOURCES = [
     "native/windows/ext.c",
@@ -197,6 +220,7 @@ WINDOWS_SOURCES = [
     "native/windows/restart.c",
     "native/windows/rsm.c",
     "native/windows/unsupported.c",
+    "native/windows/whouses.c",
 ]
 
 SOURCE = '#include "rstrtmgr_ext.h"\n'

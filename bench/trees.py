@@ -164,7 +164,9 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         print(f"\ntree / plain registration = {med[keys[1]] / med[keys[0]]:.2f}")
         print(f"tree / plain, with the scan = {med[keys[3]] / med[keys[2]]:.2f}")
         if lsof:
-            print(f"tree + get_list / lsof +D = {med[keys[3]] / med['lsof +D tree']:.3f}")
+            print(
+                f"tree + get_list / lsof +D = {med[keys[3]] / med['lsof +D tree']:.3f}"
+            )
         name = "needrestart -r l -l (libraries only)"
         if name in med:
             print(f"stale system-wide / needrestart = {med[keys[5]] / med[name]:.3f}")

@@ -30,8 +30,7 @@ def flag_names(flags: enum.IntFlag) -> list[str]:
     return [
         name.lower()
         for name, member in type(flags).__members__.items()
-        if int(member) and int(member) & (int(member) - 1) == 0
-        and value & int(member)
+        if int(member) and int(member) & (int(member) - 1) == 0 and value & int(member)
     ]
 
 

@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 from . import _marshal
 from ._enums import AppStatus, AppType, FilterAction, FilterTrigger, RebootReason
 
-__all__ = ["Filter", "ListResult", "ProcessInfo", "UniqueProcess"]
+__all__ = ["FileUse", "Filter", "ListResult", "ProcessInfo", "UniqueProcess"]
 
 #: FILETIME of the Unix epoch: 100 ns intervals from 1601 to 1970.
 _EPOCH_AS_FILETIME = 116_444_736_000_000_000
@@ -142,7 +142,13 @@ def to_unique_process(value: object) -> UniqueProcess:
 
 @dataclass(frozen=True)
 class ProcessInfo:
-    """RM_PROCESS_INFO: one process that uses the session's resources."""
+    """RM_PROCESS_INFO: one process that uses the session's resources.
+
+    ``uid``, ``user``, ``command_line`` and ``files`` are filled by
+    ``get_list(details=True)`` where the backend can tell (Linux); they are
+    None otherwise (Windows' Restart Manager does not say which file a
+    process uses).
+    """
 
     pid: int
     start_time: _dt.datetime
@@ -154,6 +160,13 @@ class ProcessInfo:
     #: The login session (Windows: the Terminal Services session), or None.
     ts_session_id: int | None
     restartable: bool
+    #: Its real user id, and that user's name (None when it has none).
+    uid: int | None = None
+    user: str | None = None
+    #: Its arguments, argv[0] first.
+    command_line: tuple[str, ...] | None = None
+    #: The registered files (those of registered trees included) it uses.
+    files: tuple[FileUse, ...] | None = None
 
     @property
     def unique_process(self) -> UniqueProcess:
@@ -161,12 +174,22 @@ class ProcessInfo:
         return UniqueProcess(self.pid, self.start_filetime)
 
     @classmethod
-    def _from_c(cls, info: _marshal.CProcessInfo) -> ProcessInfo:
+    def _from_c(
+        cls, info: _marshal.CProcessInfo, detail: _marshal.CDetail | None = None
+    ) -> ProcessInfo:
         try:
             app_type = AppType(info.app_type)
         except ValueError:
             app_type = AppType.UNKNOWN
         session = info.ts_session_id
+        extra: dict[str, object] = {}
+        if detail is not None and detail.uid >= 0:
+            extra = {
+                "uid": detail.uid,
+                "user": _user_name(detail.uid),
+                "command_line": detail.command_line or None,
+                "files": tuple(FileUse._from_c(p, how) for p, how in detail.files),
+            }
         return cls(
             pid=info.pid,
             start_time=filetime_to_datetime(info.start_time),
@@ -177,7 +200,44 @@ class ProcessInfo:
             status=AppStatus(info.status),
             ts_session_id=None if session == _marshal.INVALID_TS_SESSION else session,
             restartable=info.restartable,
+            **extra,  # type: ignore[arg-type]
         )
+
+
+def _user_name(uid: int) -> str | None:
+    try:
+        import pwd  # noqa: PLC0415 - POSIX only
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return None
+
+
+#: RSTRTMGR_USES_* bits and their names, in the order they are listed.
+_USES = (
+    ("fd", "RSTRTMGR_USES_FD"),
+    ("mapping", "RSTRTMGR_USES_MAPPING"),
+    ("executable", "RSTRTMGR_USES_EXE"),
+    ("cwd", "RSTRTMGR_USES_CWD"),
+)
+
+
+@dataclass(frozen=True)
+class FileUse:
+    """How a listed process uses one file."""
+
+    #: The file's path as the system names it (without " (deleted)").
+    path: str
+    #: How: any of "fd", "mapping", "executable", "cwd".
+    uses: tuple[str, ...]
+    #: Deleted or replaced since the process opened it.
+    deleted: bool = False
+
+    @classmethod
+    def _from_c(cls, path: str, how: int) -> FileUse:
+        names = tuple(n for n, c in _USES if how & _marshal.constant(c))
+        deleted = bool(how & _marshal.constant("RSTRTMGR_USES_DELETED"))
+        return cls(path, names, deleted)
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,12 @@ def _type_ok(value: Any, name: str) -> bool:
     return isinstance(value, _TYPES[name])
 
 
-def errors(value: Any, schema: dict[str, Any], root: dict[str, Any] | None = None,
-           where: str = "$") -> list[str]:
+def errors(
+    value: Any,
+    schema: dict[str, Any],
+    root: dict[str, Any] | None = None,
+    where: str = "$",
+) -> list[str]:
     """Every way ``value`` breaks ``schema``, as "path: problem" lines."""
     root = schema if root is None else root
     unknown = set(schema) - KNOWN
@@ -53,7 +57,7 @@ def errors(value: Any, schema: dict[str, Any], root: dict[str, Any] | None = Non
     if "$ref" in schema:
         ref = schema["$ref"]
         assert ref.startswith("#/$defs/"), ref
-        return errors(value, root["$defs"][ref[len("#/$defs/"):]], root, where)
+        return errors(value, root["$defs"][ref[len("#/$defs/") :]], root, where)
     out: list[str] = []
     types = schema.get("type")
     if types is not None:

@@ -18,7 +18,9 @@ pytestmark = [pytest.mark.behaviour, pytest.mark.linux_backend]
 if not LINUX:
     pytest.skip("these tests drive Linux processes", allow_module_level=True)
 
-SCHEMA_FILE = Path(__file__).resolve().parent.parent / "docs" / "list-output.schema.json"
+SCHEMA_FILE = (
+    Path(__file__).resolve().parent.parent / "docs" / "list-output.schema.json"
+)
 
 
 def schema() -> dict[str, Any]:
@@ -136,7 +138,9 @@ def test_table_shows_user_and_verbose_details(tmp_path: Path) -> None:
         table = cli("list", str(path))
         header = table.stdout.splitlines()[0].split()
         assert header[:3] == ["PID", "USER", "NAME"]
-        row = next(r for r in table.stdout.splitlines() if r.split()[0] == str(child.pid))
+        row = next(
+            r for r in table.stdout.splitlines() if r.split()[0] == str(child.pid)
+        )
         assert row.split()[1] == __import__("pwd").getpwuid(os.getuid()).pw_name
         verbose = cli("list", "-v", str(path))
         assert f"fd {path}" in verbose.stdout

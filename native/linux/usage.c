@@ -11,7 +11,7 @@
 #define CMDLINE_MAX (256 * 1024)
 
 static _Thread_local int want_details;
-static _Thread_local rm_usage *last;
+static _Thread_local rm_usage **last;
 static _Thread_local uid_t *last_uid;
 static _Thread_local size_t nlast;
 
@@ -58,6 +58,17 @@ int rm_usage_add(rm_usage *u, uint64_t dev, uint64_t ino, unsigned how,
     p[len] = '\0';
     u->files[u->nfiles++] = (rm_use){.dev = dev, .ino = ino, .how = how,
                                      .path = p};
+    return 0;
+}
+
+int rm_usage_mark(rm_usage *u, uint64_t dev, uint64_t ino, unsigned how)
+{
+    for (size_t i = 0; i < u->nfiles; i++) {
+        if (u->files[i].dev == dev && u->files[i].ino == ino) {
+            u->files[i].how |= how;
+            return 1;
+        }
+    }
     return 0;
 }
 
