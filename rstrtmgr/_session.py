@@ -380,7 +380,9 @@ class Session(Closing):
                     f"RmGetList: the list kept growing over {_LIST_RETRIES} "
                     "rounds; try again",
                 )
-        found = answer.details or [None] * len(answer.processes)
+        found: list[_marshal.CDetail | None] = (
+            list(answer.details) if answer.details else [None] * len(answer.processes)
+        )
         processes = [
             ProcessInfo._from_c(info, d)
             for info, d in zip(answer.processes, found, strict=True)

@@ -21,6 +21,7 @@ import fnmatch
 import os
 import sys
 from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 __all__ = ["check_patterns", "walk_tree"]
 
@@ -58,17 +59,18 @@ def walk_tree(
     exc = check_patterns(exclude, "exclude")
     top = os.path.abspath(os.fspath(root))
     dev = os.stat(top).st_dev
-    return list(_walk(top, "", inc, exc, dev if one_file_system else None, 0))
+    rules = _Rules(inc, exc, dev if one_file_system else None)
+    return list(_walk(top, "", rules, 0))
 
 
-def _walk(
-    path: str,
-    rel: str,
-    inc: list[str],
-    exc: list[str],
-    dev: int | None,
-    depth: int,
-) -> Iterator[str]:
+class _Rules(NamedTuple):
+    include: list[str]
+    exclude: list[str]
+    dev: int | None  # the root's device, with one_file_system
+
+
+def _walk(path: str, rel: str, rules: _Rules, depth: int) -> Iterator[str]:
+    inc, exc, dev = rules
     try:
         entries = list(os.scandir(path))
     except OSError:
@@ -83,11 +85,12 @@ def _walk(
                     continue
                 if dev is not None and e.stat(follow_symlinks=False).st_dev != dev:
                     continue
-                yield from _walk(e.path, sub, inc, exc, dev, depth + 1)
-            elif e.is_file(follow_symlinks=False):
-                if (not inc or _match(inc, sub, e.name)) and not _match(
-                    exc, sub, e.name
-                ):
-                    yield e.path
+                yield from _walk(e.path, sub, rules, depth + 1)
+            elif (
+                e.is_file(follow_symlinks=False)
+                and (not inc or _match(inc, sub, e.name))
+                and not _match(exc, sub, e.name)
+            ):
+                yield e.path
         except OSError:
             continue

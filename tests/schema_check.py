@@ -43,7 +43,7 @@ def _type_ok(value: Any, name: str) -> bool:
     return isinstance(value, _TYPES[name])
 
 
-def errors(
+def errors(  # noqa: PLR0912 - one branch per keyword
     value: Any,
     schema: dict[str, Any],
     root: dict[str, Any] | None = None,
@@ -68,9 +68,9 @@ def errors(
         out.append(f"{where}: {value!r} is not {schema['const']!r}")
     if "enum" in schema and value not in schema["enum"]:
         out.append(f"{where}: {value!r} is not one of {schema['enum']}")
-    if "minimum" in schema and isinstance(value, (int, float)):
-        if value < schema["minimum"]:
-            out.append(f"{where}: {value} < {schema['minimum']}")
+    low = schema.get("minimum")
+    if low is not None and isinstance(value, (int, float)) and value < low:
+        out.append(f"{where}: {value} < {low}")
     if "oneOf" in schema:
         ok = [s for s in schema["oneOf"] if not errors(value, s, root, where)]
         if len(ok) != 1:

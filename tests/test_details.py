@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from holders import HOLD_FD, HOLD_MMAP, holder
+from holders import HOLD_MMAP, holder
 from support import LINUX, PACKAGE_ROOT, child_env
 
 import rstrtmgr
