@@ -243,6 +243,13 @@ RM_HIDDEN DWORD rm_batch_add_stale(rm_batch *b, const char *prefix,
                                    size_t len);
 RM_HIDDEN DWORD rm_batch_commit(const rm_handle_info *h, const rm_batch *b);
 
+/* ---- stale.c: what counts as an upgrade's leftover ------------------------- */
+/* Whether a deleted file the kernel names `path` (len bytes, without the
+ * suffix) is stale for the session: under one of its stale paths, or, when
+ * `code` (an executable or a mapping), anywhere when it asked so. */
+RM_HIDDEN int rm_stale_name(const rm_resources *r, const char *path,
+                            size_t len, int code);
+
 /* ---- filters.c: RmAddFilter, RmRemoveFilter, RmGetFilterList --------------- */
 typedef struct rm_filter {
     RM_FILTER_ACTION action;
@@ -292,19 +299,13 @@ RM_HIDDEN int rm_systemd_running(void);
  * succeeded. */
 RM_HIDDEN int rm_systemctl(const char *verb, const char *unit);
 
-/* ---- holder.c: one process that uses a session's resources ----------------
- * The list RmGetList reports and RmShutdown acts on, computed afresh each
- * time: RmShutdown calls rm_list_compute, then signals each holder through
- * a pidfd opened for holder.id and checked against holder.id.start_ticks
- * (never a bare pid), stopping `unit` instead when it is set. */
-enum {
-    RM_HOLD_FILE = 0x1,       /* an open file descriptor */
-    RM_HOLD_MAP = 0x2,        /* a memory mapping (shared library, mmap) */
-    RM_HOLD_EXE = 0x4,        /* its executable */
-    RM_HOLD_REGISTERED = 0x8, /* registered as a process */
-    RM_HOLD_SERVICE = 0x10,   /* a process of a registered service */
-    RM_HOLD_CWD = 0x20,       /* its working directory (a tree's) */
-};
+/* ---- appname.c: a process's human name ------------------------------------- */
+/* Whether comm names an interpreter (python3.11, perl, bash, node, ...). */
+RM_HIDDEN int rm_is_interpreter(const char *comm);
+/* For an interpreter (comm) running a script, the script's file name (or
+ * python's -m module) from its cmdline (len bytes) into out: 1, else 0. */
+RM_HIDDEN int rm_script_name(const char *comm, const char *cmdline,
+                             size_t len, char *out, size_t size);
 
 /* ---- usage.c: the detail of each holder (rstrtmgr_last_list_*) ------------ */
 typedef struct rm_use {
@@ -332,6 +333,24 @@ RM_HIDDEN int rm_usage_add(rm_usage *u, uint64_t dev, uint64_t ino,
 RM_HIDDEN int rm_usage_mark(rm_usage *u, uint64_t dev, uint64_t ino,
                             unsigned how);
 RM_HIDDEN int rm_usage_read_cmdline(rm_usage *u, int pd);
+/* Moves the holders' usage into this thread's last-list detail, in the
+ * list's order (what rstrtmgr_last_list_* report). */
+typedef struct rm_list rm_list;
+RM_HIDDEN void rm_usage_keep(rm_list *l);
+
+/* ---- holder.c: one process that uses a session's resources ----------------
+ * The list RmGetList reports and RmShutdown acts on, computed afresh each
+ * time: RmShutdown calls rm_list_compute, then signals each holder through
+ * a pidfd opened for holder.id and checked against holder.id.start_ticks
+ * (never a bare pid), stopping `unit` instead when it is set. */
+enum {
+    RM_HOLD_FILE = 0x1,       /* an open file descriptor */
+    RM_HOLD_MAP = 0x2,        /* a memory mapping (shared library, mmap) */
+    RM_HOLD_EXE = 0x4,        /* its executable */
+    RM_HOLD_REGISTERED = 0x8, /* registered as a process */
+    RM_HOLD_SERVICE = 0x10,   /* a process of a registered service */
+    RM_HOLD_CWD = 0x20,       /* its working directory (a tree's) */
+};
 
 typedef struct rm_holder {
     rm_procid id;
@@ -375,24 +394,6 @@ RM_HIDDEN void rm_list_free(rm_list *l);
 /* Fills *out (free it with rm_list_free, also after a failure):
  * ERROR_SUCCESS, the errors of rm_resources_load, or ERROR_OUTOFMEMORY. */
 RM_HIDDEN DWORD rm_list_compute(const rm_handle_info *h, rm_list *out);
-/* usage.c: moves the holders' usage into this thread's last-list detail,
- * in the list's order (what rstrtmgr_last_list_* report). */
-RM_HIDDEN void rm_usage_keep(rm_list *l);
-
-/* ---- stale.c: what counts as an upgrade's leftover ------------------------- */
-/* Whether a deleted file the kernel names `path` (len bytes, without the
- * suffix) is stale for the session: under one of its stale paths, or, when
- * `code` (an executable or a mapping), anywhere when it asked so. */
-RM_HIDDEN int rm_stale_name(const rm_resources *r, const char *path,
-                            size_t len, int code);
-
-/* ---- appname.c: a process's human name ------------------------------------- */
-/* Whether comm names an interpreter (python3.11, perl, bash, node, ...). */
-RM_HIDDEN int rm_is_interpreter(const char *comm);
-/* For an interpreter (comm) running a script, the script's file name (or
- * python's -m module) from its cmdline (len bytes) into out: 1, else 0. */
-RM_HIDDEN int rm_script_name(const char *comm, const char *cmdline,
-                             size_t len, char *out, size_t size);
 
 /* ---- outcome.c: the session's shutdown record ------------------------------ */
 typedef struct rm_stopped {
