@@ -10,7 +10,7 @@ from typing import Any
 
 from ._errors import RestartManagerError
 from ._json import display, error_json, flag_names, result_json
-from ._processes import ListResult, ProcessInfo
+from ._types import ListResult, ProcessInfo
 from ._session import Session
 
 __all__ = ["add_list_parser", "cmd_list", "table", "without_self"]

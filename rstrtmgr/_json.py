@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._errors import RestartManagerError
-from ._processes import ListResult, ProcessInfo
+from ._types import ListResult, ProcessInfo
 
 __all__ = ["SCHEMA_VERSION", "display", "error_json", "flag_names", "result_json"]
 
