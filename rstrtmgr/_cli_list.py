@@ -10,8 +10,8 @@ from typing import Any
 
 from ._errors import RestartManagerError
 from ._json import display, error_json, flag_names, result_json
-from ._types import ListResult, ProcessInfo
 from ._session import Session
+from ._types import ListResult, ProcessInfo
 
 __all__ = ["add_list_parser", "cmd_list", "table", "without_self"]
 
