@@ -184,6 +184,10 @@ DWORD rstrtmgr_last_list_process(UINT iEntry, DWORD *pdwUid, WCHAR *cmdline,
                                  UINT *pnFiles);
 DWORD rstrtmgr_last_list_file(UINT iEntry, UINT iFile, DWORD *pdwUses,
                               WCHAR *path, UINT cchPath, UINT *pcchNeeded);
+DWORD rstrtmgr_process_identity(const RM_UNIQUE_PROCESS *pProcess,
+                                WCHAR *user, UINT cchUser,
+                                UINT *pcchUserNeeded, WCHAR *cmdline,
+                                UINT cchCmdline, UINT *pcchCmdlineNeeded);
 
 extern "Python" void _rstrtmgr_progress(UINT);
 """

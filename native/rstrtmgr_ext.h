@@ -108,4 +108,16 @@ DWORD rstrtmgr_last_list_process(UINT iEntry, DWORD *pdwUid, WCHAR *cmdline,
 DWORD rstrtmgr_last_list_file(UINT iEntry, UINT iFile, DWORD *pdwUses,
                               WCHAR *path, UINT cchPath, UINT *pcchNeeded);
 
+/* Windows: who the listed process *pProcess (pid and start time) is: its
+ * user ("DOMAIN\name") and its arguments (each NUL-terminated, then one
+ * more NUL; CommandLineToArgvW's split), what Windows tells about a process
+ * beside the Restart Manager. An empty string for what could not be read;
+ * 87 when the pid names another process now, 5 when neither could be
+ * read, 234 with the WCHARs needed. 120 on Linux, whose details come with
+ * the list (rstrtmgr_last_list_process). */
+DWORD rstrtmgr_process_identity(const RM_UNIQUE_PROCESS *pProcess,
+                                WCHAR *user, UINT cchUser,
+                                UINT *pcchUserNeeded, WCHAR *cmdline,
+                                UINT cchCmdline, UINT *pcchCmdlineNeeded);
+
 #endif

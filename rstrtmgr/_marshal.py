@@ -191,12 +191,15 @@ def register_resources(
 
 
 class CDetail(NamedTuple):
-    """What rstrtmgr_last_list_* tell about one entry (Linux)."""
+    """Who one entry is: rstrtmgr_last_list_* (Linux), or Windows' own word."""
 
-    uid: int
+    uid: int | None
     command_line: tuple[str, ...]
-    #: (path, RSTRTMGR_USES_* bits) of each registered file it uses.
-    files: tuple[tuple[str, int], ...]
+    #: (path, RSTRTMGR_USES_* bits) of each registered file it uses; None
+    #: where the backend cannot tell (Windows).
+    files: tuple[tuple[str, int], ...] | None
+    #: The user's name where the system gives it directly (Windows).
+    user: str | None = None
 
 
 class CList(NamedTuple):
@@ -227,6 +230,8 @@ def get_list(handle: int, size: int, details: bool = False) -> CList:
     uninspected = int(lib.rstrtmgr_last_uninspected())
     processes = [_process_info(infos[i]) for i in range(count[0])]
     found = _last_details(len(processes)) if details else None
+    if details and found is None:
+        found = [_identity(p.pid, p.start_time) for p in processes]
     return CList(code, int(needed[0]), processes, int(reasons[0]), uninspected, found)
 
 
@@ -259,7 +264,7 @@ def _last_details(count: int) -> list[CDetail] | None:
         if code == _ERROR_CALL_NOT_IMPLEMENTED:
             return None
         if code != 0:
-            out.append(CDetail(-1, (), ()))
+            out.append(CDetail(None, (), None))
             continue
         command_line = _wide_strings(buf, int(needed[0]))
         files = []
@@ -267,8 +272,40 @@ def _last_details(count: int) -> list[CDetail] | None:
             path = ffi.new("WCHAR[]", 4100)
             if lib.rstrtmgr_last_list_file(i, k, uses, path, 4100, needed) == 0:
                 files.append((wide_string(path), int(uses[0])))
-        out.append(CDetail(int(uid[0]), command_line, tuple(files)))
+        known = int(uid[0]) != 0xFFFFFFFF
+        out.append(
+            CDetail(
+                int(uid[0]) if known else None,
+                command_line,
+                tuple(files) if known else None,
+            )
+        )
     return out
+
+
+def _identity(pid: int, start_time: int) -> CDetail:
+    """Windows: the user and command line of a listed process."""
+    proc = ffi.new("RM_UNIQUE_PROCESS *")
+    fill_unique(proc, pid, start_time)
+    need_user = ffi.new("UINT *")
+    need_line = ffi.new("UINT *")
+    size_user, size_line = 256, 1024
+    for _ in range(3):
+        user = ffi.new("WCHAR[]", size_user)
+        line = ffi.new("WCHAR[]", size_line)
+        code = int(
+            lib.rstrtmgr_process_identity(
+                proc, user, size_user, need_user, line, size_line, need_line
+            )
+        )
+        if code != 234:  # ERROR_MORE_DATA
+            break
+        size_user = max(size_user, int(need_user[0]))
+        size_line = max(size_line, int(need_line[0]))
+    if code != 0:
+        return CDetail(None, (), None)
+    name = wide_string(user) or None
+    return CDetail(None, _wide_strings(line, size_line), None, name)
 
 
 def register_tree(

@@ -183,12 +183,15 @@ class ProcessInfo:
             app_type = AppType.UNKNOWN
         session = info.ts_session_id
         extra: dict[str, object] = {}
-        if detail is not None and detail.uid >= 0:
+        if detail is not None:
+            uid = detail.uid
             extra = {
-                "uid": detail.uid,
-                "user": _user_name(detail.uid),
+                "uid": uid,
+                "user": detail.user or (None if uid is None else _user_name(uid)),
                 "command_line": detail.command_line or None,
-                "files": tuple(FileUse._from_c(p, how) for p, how in detail.files),
+                "files": None
+                if detail.files is None
+                else tuple(FileUse._from_c(p, how) for p, how in detail.files),
             }
         return cls(
             pid=info.pid,

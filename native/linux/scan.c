@@ -568,15 +568,16 @@ static void scan_pid(scan *s, const char *name, pid_t pid)
             (alt >= 0 || (ps.state != 'Z' && ps.state != 'X')) &&
             !(ps.flags & PF_KTHREAD)) {
             rm_usage *u = NULL;
-            if (s->details && r == 0 && (why != 0 || listed)) {
+            if (s->details && (why != 0 || listed)) {
                 u = rm_usage_new();
+                if (u == NULL)
+                    s->oom = 1;
+                else
+                    (void)rm_usage_read_cmdline(u, md); /* may be refused */
                 s->u = u;
-                if (u == NULL || rm_usage_read_cmdline(u, md) != 0)
-                    s->oom |= u == NULL;
-                if (u != NULL) {
-                    int ignored;
+                int ignored;
+                if (u != NULL && r == 0)
                     uses(s, pd, md, base, &sx, &ignored);
-                }
                 s->u = NULL;
             }
             int added = rm_holder_add(s->ctx, md, pid, why, listed, &ps,

@@ -153,8 +153,10 @@ DWORD rstrtmgr_last_list_process(UINT iEntry, DWORD *pdwUid, WCHAR *cmdline,
                       "NULL pointer", iEntry, nlast);
         return ERROR_BAD_ARGUMENTS;
     }
-    *pdwUid = (DWORD)last_uid[iEntry];
     const rm_usage *u = last[iEntry];
+    /* No usage: a process the list carries from the session's shutdown
+     * record (gone since), or one listed without details. */
+    *pdwUid = u != NULL ? (DWORD)last_uid[iEntry] : (DWORD)-1;
     *pnFiles = u != NULL ? (UINT)u->nfiles : 0;
     /* The arguments, each NUL-terminated, then one more NUL. */
     size_t len = u != NULL ? u->cmdline_len : 0;
@@ -204,4 +206,22 @@ DWORD rstrtmgr_last_list_file(UINT iEntry, UINT iFile, DWORD *pdwUses,
         return ERROR_MORE_DATA;
     }
     return ERROR_SUCCESS;
+}
+
+/* Linux's details come with the list itself (rstrtmgr_last_list_*). */
+DWORD rstrtmgr_process_identity(const RM_UNIQUE_PROCESS *pProcess,
+                                WCHAR *user, UINT cchUser,
+                                UINT *pcchUserNeeded, WCHAR *cmdline,
+                                UINT cchCmdline, UINT *pcchCmdlineNeeded)
+{
+    (void)pProcess;
+    (void)user;
+    (void)cchUser;
+    (void)pcchUserNeeded;
+    (void)cmdline;
+    (void)cchCmdline;
+    (void)pcchCmdlineNeeded;
+    rm_detail_set("rstrtmgr_process_identity is Windows' own: on Linux, "
+                  "rstrtmgr_last_list_process tells after RmGetList");
+    return ERROR_CALL_NOT_IMPLEMENTED;
 }
