@@ -70,23 +70,47 @@ typedef struct rm_unicode_string {
 typedef LONG(NTAPI *rm_query_fn)(HANDLE, int, PVOID, ULONG, PULONG);
 typedef LPWSTR *(WINAPI *rm_argv_fn)(LPCWSTR, int *);
 
+/* advapi32's token calls, resolved at run time from System32 like
+ * ntmsapi.dll: the module links nothing beyond kernel32 and Rstrtmgr. */
+typedef BOOL(WINAPI *rm_open_token_fn)(HANDLE, DWORD, PHANDLE);
+typedef BOOL(WINAPI *rm_token_info_fn)(HANDLE, TOKEN_INFORMATION_CLASS, LPVOID,
+                                       DWORD, PDWORD);
+typedef BOOL(WINAPI *rm_lookup_sid_fn)(LPCWSTR, PSID, LPWSTR, LPDWORD, LPWSTR,
+                                       LPDWORD, PSID_NAME_USE);
+
 /* "DOMAIN\name" of the process's token user into out (cch WCHARs). */
 static DWORD owner_of(HANDLE process, WCHAR *out, UINT cch, UINT *need)
 {
+    HMODULE advapi =
+        LoadLibraryExW(L"advapi32.dll", NULL, LOAD_LIBRARY_SEARCH_SYSTEM32);
+    if (advapi == NULL)
+        return ERROR_CALL_NOT_IMPLEMENTED;
+    rm_open_token_fn open_token = (rm_open_token_fn)(void (*)(void))
+        GetProcAddress(advapi, "OpenProcessToken");
+    rm_token_info_fn token_info = (rm_token_info_fn)(void (*)(void))
+        GetProcAddress(advapi, "GetTokenInformation");
+    rm_lookup_sid_fn lookup = (rm_lookup_sid_fn)(void (*)(void))
+        GetProcAddress(advapi, "LookupAccountSidW");
     HANDLE token;
-    if (!OpenProcessToken(process, TOKEN_QUERY, &token))
+    DWORD rc = ERROR_SUCCESS;
+    if (open_token == NULL || token_info == NULL || lookup == NULL) {
+        FreeLibrary(advapi);
+        return ERROR_CALL_NOT_IMPLEMENTED;
+    }
+    if (!open_token(process, TOKEN_QUERY, &token)) {
+        FreeLibrary(advapi);
         return ERROR_ACCESS_DENIED;
+    }
     BYTE buf[256];
     DWORD len = 0;
-    DWORD rc = ERROR_SUCCESS;
-    if (!GetTokenInformation(token, TokenUser, buf, sizeof buf, &len)) {
+    if (!token_info(token, TokenUser, buf, sizeof buf, &len)) {
         rc = ERROR_ACCESS_DENIED;
     } else {
         WCHAR name[256], domain[256];
         DWORD nn = 256, nd = 256;
         SID_NAME_USE use;
-        if (!LookupAccountSidW(NULL, ((TOKEN_USER *)buf)->User.Sid, name, &nn,
-                               domain, &nd, &use)) {
+        if (!lookup(NULL, ((TOKEN_USER *)buf)->User.Sid, name, &nn, domain,
+                    &nd, &use)) {
             rc = ERROR_ACCESS_DENIED;
         } else {
             *need = (UINT)(nd + 1 + nn + 1);
@@ -100,6 +124,7 @@ static DWORD owner_of(HANDLE process, WCHAR *out, UINT cch, UINT *need)
         }
     }
     CloseHandle(token);
+    FreeLibrary(advapi);
     return rc;
 }
 
