@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import pwd
 import shutil
 import subprocess
 import sys
@@ -84,6 +83,8 @@ def test_files_user_and_command_line(tmp_path: Path) -> None:
             (str(mapped), ("fd", "mapping"), False),
         }
         assert p.uid == os.getuid()
+        import pwd
+
         assert p.user == pwd.getpwuid(os.getuid()).pw_name
         assert p.command_line is not None
         assert p.command_line[1:2] == ("-c",)

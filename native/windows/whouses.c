@@ -142,17 +142,31 @@ static DWORD argv_of(HANDLE process, WCHAR *out, UINT cch, UINT *need)
                                    shell, "CommandLineToArgvW")
                              : NULL;
     DWORD rc = ERROR_CALL_NOT_IMPLEMENTED;
-    ULONG size = 0;
+    ULONG size = 4096;
     BYTE *info = NULL;
-    if (query != NULL && split != NULL) {
-        query(process, RM_PROCESS_COMMAND_LINE_INFORMATION, NULL, 0, &size);
-        info = size > 0 ? HeapAlloc(GetProcessHeap(), 0, size + 2) : NULL;
-        rc = info == NULL ? ERROR_ACCESS_DENIED : ERROR_SUCCESS;
-    }
-    if (rc == ERROR_SUCCESS &&
-        query(process, RM_PROCESS_COMMAND_LINE_INFORMATION, info, size,
-              &size) < 0)
+    /* The size it needs comes back with a "too small" status; a few tries
+     * cover a command line that grows meanwhile. */
+    for (int tries = 0; query != NULL && split != NULL && tries < 4;
+         tries++) {
+        info = HeapAlloc(GetProcessHeap(), 0, size + sizeof(WCHAR));
+        if (info == NULL) {
+            rc = ERROR_OUTOFMEMORY;
+            break;
+        }
+        ULONG got = 0;
+        LONG status =
+            query(process, RM_PROCESS_COMMAND_LINE_INFORMATION, info, size, &got);
+        if (status >= 0) {
+            rc = ERROR_SUCCESS;
+            break;
+        }
+        HeapFree(GetProcessHeap(), 0, info);
+        info = NULL;
         rc = ERROR_ACCESS_DENIED;
+        if (got <= size)
+            break; /* refused, not too small */
+        size = got;
+    }
     if (rc == ERROR_SUCCESS) {
         rm_unicode_string *s = (rm_unicode_string *)info;
         /* A NUL-terminated copy: the UNICODE_STRING need not be. */
