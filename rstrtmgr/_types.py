@@ -145,9 +145,9 @@ class ProcessInfo:
     """RM_PROCESS_INFO: one process that uses the session's resources.
 
     ``uid``, ``user``, ``command_line`` and ``files`` are filled by
-    ``get_list(details=True)`` where the backend can tell (Linux); they are
-    None otherwise (Windows' Restart Manager does not say which file a
-    process uses).
+    ``get_list(details=True)`` where the system can tell: all of them on
+    Linux; ``user`` and ``command_line`` on Windows, whose Restart Manager
+    does not say which file a process uses. None otherwise.
     """
 
     pid: int
