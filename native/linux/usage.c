@@ -2,6 +2,7 @@
  * the detail behind this thread's last RmGetList, kept per entry in the
  * order of rgAffectedApps (rstrtmgr_last_list_process/_file). */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -101,7 +102,7 @@ int rm_usage_read_cmdline(rm_usage *u, int pd)
     return 0;
 }
 
-void rm_usage_keep(rm_list *l)
+static void drop_last(void)
 {
     for (size_t i = 0; i < nlast; i++)
         rm_usage_free(last[i]);
@@ -110,6 +111,26 @@ void rm_usage_keep(rm_list *l)
     last = NULL;
     last_uid = NULL;
     nlast = 0;
+}
+
+/* A thread that ends takes its last list's details with it. */
+static pthread_key_t exit_key;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+
+static void on_thread_exit(void *unused)
+{
+    (void)unused;
+    drop_last();
+}
+
+static void make_exit_key(void)
+{
+    (void)pthread_key_create(&exit_key, on_thread_exit);
+}
+
+void rm_usage_keep(rm_list *l)
+{
+    drop_last();
     if (l->count == 0)
         return;
     last = calloc(l->count, sizeof *last);
@@ -127,6 +148,9 @@ void rm_usage_keep(rm_list *l)
         l->items[i].usage = NULL;
     }
     nlast = l->count;
+    /* Any non-NULL value makes the destructor run at the thread's exit. */
+    pthread_once(&exit_once, make_exit_key);
+    (void)pthread_setspecific(exit_key, &nlast);
 }
 
 /* Copies `len` bytes as UTF-16 plus a NUL into out (cch WCHARs); the WCHARs
