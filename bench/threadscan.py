@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from getlist import FILES, HOLDERS, one_scan, start_holders
+from getlist import FILES, HOLDERS, SCAN, one_scan, start_holders, strace_calls
 
 import rstrtmgr
 
@@ -43,7 +43,7 @@ def with_env(fn, **env: str):
     return call
 
 
-def main() -> None:
+def main() -> None:  # noqa: PLR0912, PLR0915 - one linear script
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=15)
     args = ap.parse_args()
@@ -96,6 +96,26 @@ def main() -> None:
                 print(
                     f"{k[: -len(', thread checks')]}: with / without = "
                     f"{v / med[base]:.3f}"
+                )
+        if shutil.which("strace"):
+            # Machine-independent: the system calls one scan makes.
+            print()
+            for what, lst in (("1 file", files[:1]), ("1000 files", files)):
+                listing = work / "files.txt"
+                listing.write_text("\n".join(lst))
+                counts = {}
+                for tasks in ("1", "0"):
+                    os.environ["RSTRTMGR_SCAN_TASKS"] = tasks
+                    os.environ["RSTRTMGR_SCAN_THREADS"] = "1"
+                    cmd = [sys.executable, "-c", SCAN, str(listing)]
+                    counts[tasks] = strace_calls([*cmd, "1"]) - strace_calls(
+                        [*cmd, "0"]
+                    )
+                del os.environ["RSTRTMGR_SCAN_TASKS"]
+                del os.environ["RSTRTMGR_SCAN_THREADS"]
+                print(
+                    f"syscalls of one scan ({what}): {counts['1']} with thread "
+                    f"checks, {counts['0']} without ({counts['1'] / counts['0']:.3f})"
                 )
         s1.close()
         sN.close()
