@@ -38,7 +38,14 @@ from ._errors import (
 )
 from ._restart import register_application_restart, unregister_application_restart
 from ._session import NO_SESSION, Session
-from ._types import FileUse, Filter, ListResult, ProcessInfo, UniqueProcess
+from ._types import (
+    FileUse,
+    Filter,
+    ListResult,
+    ProcessInfo,
+    RestartOutcome,
+    UniqueProcess,
+)
 
 __version__ = "0.1.0"
 
@@ -104,6 +111,7 @@ __all__ = [
     "RebootRequiredError",
     "RestartFailedError",
     "RestartManagerError",
+    "RestartOutcome",
     "Session",
     "SessionClosedError",
     "SessionConflictError",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import signal as _signal
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -12,7 +13,14 @@ from typing import Protocol, runtime_checkable
 from . import _marshal
 from ._enums import AppStatus, AppType, FilterAction, FilterTrigger, RebootReason
 
-__all__ = ["FileUse", "Filter", "ListResult", "ProcessInfo", "UniqueProcess"]
+__all__ = [
+    "FileUse",
+    "Filter",
+    "ListResult",
+    "ProcessInfo",
+    "RestartOutcome",
+    "UniqueProcess",
+]
 
 #: FILETIME of the Unix epoch: 100 ns intervals from 1601 to 1970.
 _EPOCH_AS_FILETIME = 116_444_736_000_000_000
@@ -140,6 +148,74 @@ def to_unique_process(value: object) -> UniqueProcess:
     )
 
 
+_RESTART_EXITED = _marshal.constant("RSTRTMGR_RESTART_EXITED")
+_RESTART_KILLED = _marshal.constant("RSTRTMGR_RESTART_KILLED")
+_RESTART_NOT_STARTED = _marshal.constant("RSTRTMGR_RESTART_NOT_STARTED")
+
+
+@dataclass(frozen=True)
+class RestartOutcome:
+    """What RmRestart did to one process it had shut down (Linux backend).
+
+    A started program is watched for the session's settle time: one that
+    exits within it has ``exit_code`` or ``signal`` set and counts as not
+    restarted. ``output`` is the last of what it wrote to stdout and stderr
+    (at most 4096 bytes, in the order written).
+    """
+
+    #: The process as it was shut down.
+    process: UniqueProcess
+    #: The process started in its place; None when none started.
+    new_process: UniqueProcess | None
+    #: Its exit status, when it exited within the settle time.
+    exit_code: int | None = None
+    #: The signal that ended it within the settle time.
+    signal: int | None = None
+    #: The errno of a start that failed before the program ran (its
+    #: credentials, its directory, the exec); 0 when a service did not start.
+    error: int | None = None
+    output: str = ""
+    #: How long it was watched, in seconds (0: not checked).
+    settle_time: float = 0.0
+
+    @property
+    def survived(self) -> bool:
+        """True when it started and was still running after the settle time."""
+        return self.error is None and self.exit_code is None and self.signal is None
+
+    def describe(self) -> str:
+        """One line: how it ended, or "running"."""
+        if self.error is not None:
+            why = (
+                f": {OSError(self.error, os.strerror(self.error))}"
+                if self.error
+                else ""
+            )
+            return "could not start" + why
+        if self.exit_code is not None:
+            return f"exited with status {self.exit_code}"
+        if self.signal is not None:
+            try:
+                name = _signal.Signals(self.signal).name
+            except ValueError:
+                name = f"signal {self.signal}"
+            return f"killed by {name}"
+        return "running"
+
+    @classmethod
+    def _from_c(cls, c: _marshal.CRestartOutcome) -> RestartOutcome:
+        new = UniqueProcess(*c.new_process) if c.new_process is not None else None
+        return cls(
+            process=UniqueProcess(*c.process),
+            new_process=new,
+            exit_code=c.code if c.result == _RESTART_EXITED else None,
+            signal=c.code if c.result == _RESTART_KILLED else None,
+            error=c.code if c.result == _RESTART_NOT_STARTED else None,
+            output=c.output.decode("utf-8", "replace"),
+            settle_time=c.settle_ms / 1000,
+        )
+
+
 @dataclass(frozen=True)
 class ProcessInfo:
     """RM_PROCESS_INFO: one process that uses the session's resources.
@@ -160,6 +236,11 @@ class ProcessInfo:
     #: The login session (Windows: the Terminal Services session), or None.
     ts_session_id: int | None
     restartable: bool
+    #: The pid of the process RmRestart started in this one's place (Linux:
+    #: ``OLD -> NEW``); None when it was not restarted.
+    restarted_pid: int | None = None
+    #: What RmRestart did to it (Linux); None when it did nothing.
+    restart_outcome: RestartOutcome | None = None
     #: Its real user id, and that user's name (None when it has none).
     uid: int | None = None
     user: str | None = None

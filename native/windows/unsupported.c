@@ -8,3 +8,20 @@ DWORD rstrtmgr_set_shutdown_timeouts(DWORD dwSessionHandle, DWORD dwAppMs,
     (void)dwSessionHandle, (void)dwAppMs, (void)dwServiceMs;
     return ERROR_CALL_NOT_IMPLEMENTED;
 }
+
+DWORD rstrtmgr_set_restart_settle_time(DWORD dwSessionHandle, DWORD dwSettleMs)
+{
+    /* Windows' Restart Manager has no check of a restart. */
+    (void)dwSessionHandle, (void)dwSettleMs;
+    return ERROR_CALL_NOT_IMPLEMENTED;
+}
+
+DWORD rstrtmgr_restart_outcome(DWORD dwSessionHandle,
+                               const RM_UNIQUE_PROCESS *pProcess,
+                               RSTRTMGR_RESTART_OUTCOME *pOutcome,
+                               char *pOutput, DWORD cbOutput)
+{
+    (void)dwSessionHandle, (void)pProcess, (void)pOutcome, (void)pOutput,
+        (void)cbOutput;
+    return ERROR_CALL_NOT_IMPLEMENTED;
+}
