@@ -58,10 +58,9 @@ struct linux_dirent64 {
     char d_name[];
 };
 
-/* One scan's state. Deleted files already judged in this scan map (dev, ino)
- * to whether their "PATH (deleted)" names a registered path (2) or not (1):
- * shared libraries repeat across processes, so each is looked up by name
- * once. */
+/* One scan's state. Files already judged by name in this scan map (dev, ino)
+ * to their DEL_* bits (`deleted`): shared libraries repeat across
+ * processes, so each is looked up by name once. */
 typedef struct scan {
     const rm_holder_ctx *ctx;
     const rm_resources *res;
