@@ -130,6 +130,8 @@ def test_renamed_library_upgrade_is_found(tmp_path: Path) -> None:
         done = cli("list", "--stale", "--json", str(libdir))
         assert done.returncode == 1, done.stderr
         assert user.pid in [q["pid"] for q in json.loads(done.stdout)["processes"]]
+        anywhere = cli("list", "--stale", "-t")
+        assert str(user.pid) in anywhere.stdout.split()
         # needrestart, where it is installed, finds the same processes.
         theirs = needrestart_users(tmp_path, libdir)
         if theirs is not None:
