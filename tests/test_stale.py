@@ -8,7 +8,6 @@ import re
 import shutil
 import subprocess
 import sys
-import sysconfig
 import textwrap
 import zipfile
 from pathlib import Path
@@ -167,8 +166,11 @@ PyMODINIT_FUNC PyInit__speedups(void) {{ return PyModule_Create(&m); }}
 """
 
 
-def build_wheel(work: Path, version: str) -> Path:
-    """A wheel of demopkg with a compiled extension, built with setuptools."""
+def build_wheel(work: Path, version: str, tag: str) -> Path:
+    """A wheel of demopkg with a compiled extension, built with setuptools.
+
+    ``tag`` is the wheel tag the installing pip prefers ("cp311-cp311-...").
+    """
     src = work / f"src-{version}"
     (src / "demopkg").mkdir(parents=True)
     (src / "setup.py").write_text(SETUP.format(version=version))
@@ -186,9 +188,7 @@ def build_wheel(work: Path, version: str) -> Path:
         pytest.skip(f"cannot build an extension here: {done.stderr[-300:]}")
     (out / "demopkg" / "__init__.py").write_text(f"VERSION = {version!r}\n")
     # A wheel is a zip with its metadata: pip installs it without setuptools.
-    tag = sysconfig.get_platform().replace("-", "_").replace(".", "_")
-    py = f"cp{sys.version_info.major}{sys.version_info.minor}"
-    wheel = work / f"demopkg-{version}-{py}-{py}-{tag}.whl"
+    wheel = work / f"demopkg-{version}-{tag}.whl"
     dist = f"demopkg-{version}.dist-info"
     with zipfile.ZipFile(wheel, "w") as z:
         for f in sorted((out / "demopkg").iterdir()):
@@ -200,7 +200,7 @@ def build_wheel(work: Path, version: str) -> Path:
         z.writestr(
             f"{dist}/WHEEL",
             f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: false\n"
-            f"Tag: {py}-{py}-{tag}\n",
+            f"Tag: {tag}\n",
         )
         z.writestr(f"{dist}/RECORD", "")
     return wheel
@@ -221,7 +221,19 @@ def test_pip_reinstall_of_a_loaded_extension_is_found(tmp_path: Path) -> None:
     py = venv / "bin" / "python"
     pip = [str(py), "-m", "pip", "-q", "--disable-pip-version-check"]
     install = [*pip, "install", "--no-index", "--no-deps"]
-    subprocess.run([*install, str(build_wheel(tmp_path, "1.0"))], check=True)
+    # The tag this interpreter's pip ranks first (free-threaded builds too).
+    tag = subprocess.run(
+        [
+            str(py),
+            "-c",
+            "from pip._vendor.packaging.tags import sys_tags\n"
+            "print(next(iter(sys_tags())))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    subprocess.run([*install, str(build_wheel(tmp_path, "1.0", tag))], check=True)
     code = textwrap.dedent(
         """
         import sys, demopkg._speedups as s
@@ -246,7 +258,7 @@ def test_pip_reinstall_of_a_loaded_extension_is_found(tmp_path: Path) -> None:
         # pip moves the old package to a stash (site-packages/~emopkg) and
         # deletes it: the process maps ~emopkg/_speedups...so (deleted).
         subprocess.run(
-            [*install, "--force-reinstall", str(build_wheel(tmp_path, "2.0"))],
+            [*install, "--force-reinstall", str(build_wheel(tmp_path, "2.0", tag))],
             check=True,
         )
         maps = Path(f"/proc/{user.pid}/maps").read_text()
