@@ -2,7 +2,7 @@
 
 It knows type, enum, const, properties, required, additionalProperties,
 items, minimum, $ref (to "#/$defs/...") and oneOf: enough to hold the CLI's
-output to docs/list-output.schema.json without a test dependency.
+output to rstrtmgr/list-output.schema.json without a test dependency.
 """
 
 from __future__ import annotations
