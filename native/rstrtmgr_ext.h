@@ -101,7 +101,8 @@ DWORD rstrtmgr_restart_outcome(DWORD dwSessionHandle,
 /* Registers the files of the directory tree at `root` (a full path) and,
  * on Linux, its directories (a working directory in the tree uses it):
  * RmRegisterResources refuses directories, as Windows does. Patterns are
- * fnmatch(3) patterns without FNM_PATHNAME; one with a "/" matches the
+ * fnmatch(3) patterns with FNM_NOESCAPE, without FNM_PATHNAME (so "*"
+ * matches "/" too); one with a "/" matches the
  * path relative to root, one without the entry's name. `includes` (none:
  * all) select files; `excludes` drop files and directories (an excluded
  * directory is not entered). Symbolic links are never followed;

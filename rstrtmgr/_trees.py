@@ -8,7 +8,8 @@ registers the files in chunks. Both follow the same rules:
 * a pattern with a ``/`` matches the path relative to the root (``/`` as the
   separator on every platform), one without matches the file's name;
   ``*``, ``?`` and ``[...]`` as in :mod:`fnmatch`, ``*`` also matching
-  ``/`` (like Inno Setup's ``CloseApplicationsFilter``);
+  ``/`` (like Inno Setup's ``CloseApplicationsFilter``), no backslash
+  escapes; case-sensitive except on Windows;
 * ``include`` (none: every file) selects files; ``exclude`` removes files,
   and an excluded directory is not entered;
 * symbolic links are never followed; with ``one_file_system`` no other file

@@ -80,12 +80,14 @@ static DWORD patterns_load(patterns *p, const LPCWSTR *in, UINT n,
 
 /* A pattern with a "/" matches the path relative to the root, one without
  * matches the entry's name; "*" also matches "/" (fnmatch without
- * FNM_PATHNAME), as Inno Setup's CloseApplicationsFilter does. */
+ * FNM_PATHNAME), as Inno Setup's CloseApplicationsFilter does, and a
+ * backslash is an ordinary character, as in Python's fnmatch (the facade's
+ * walk elsewhere). */
 static int matches(const patterns *p, const char *rel, const char *name)
 {
     for (UINT i = 0; i < p->count; i++) {
         const char *subject = strchr(p->items[i], '/') != NULL ? rel : name;
-        if (fnmatch(p->items[i], subject, 0) == 0)
+        if (fnmatch(p->items[i], subject, FNM_NOESCAPE) == 0)
             return 1;
     }
     return 0;
