@@ -77,6 +77,7 @@ typedef struct scan {
     int stale;   /* deleted files count under stale paths (or anywhere) */
     int dirs;    /* trees are registered: working directories count */
     int tasks;   /* threads are looked into when they can differ */
+    int no_kcmp; /* kcmp(2) is refused: threads' own tables are left out */
     int details; /* every use of each holder is recorded */
     rm_usage *u; /* the holder being recorded, during its second pass */
     int oom;
@@ -457,15 +458,23 @@ static int live_thread(int pd, pid_t pid, pid_t *tid)
  * registered file. */
 static int scan_thread_tables(scan *s, int pd, pid_t base)
 {
-    if (thread_count(pd) < 2)
+    if (s->no_kcmp || thread_count(pd) < 2)
         return 0;
     pid_t *tids;
     size_t n = read_tids(pd, base, &tids);
     pid_t seen[8];
     size_t nseen = 0;
     int found = 0;
-    for (size_t i = 0; i < n && (!found || s->u != NULL); i++) {
+    for (size_t i = 0; i < n && (!found || s->u != NULL) && !s->no_kcmp;
+         i++) {
         long same = syscall(SYS_kcmp, base, tids[i], KCMP_FILES, 0, 0);
+        if (same < 0 && (errno == ENOSYS || errno == EPERM)) {
+            /* No kcmp here (a seccomp filter, a kernel without it): every
+             * thread's table would have to be read, at a cost out of
+             * proportion, so this scan leaves threads' own tables out. */
+            s->no_kcmp = 1;
+            break;
+        }
         for (size_t k = 0; same != 0 && k < nseen; k++)
             same = syscall(SYS_kcmp, seen[k], tids[i], KCMP_FILES, 0, 0);
         if (same == 0)
