@@ -8,6 +8,7 @@ import os
 import sys
 from typing import Any
 
+from ._enums import RebootReason
 from ._errors import RestartManagerError
 from ._json import display, error_json, flag_names, result_json
 from ._session import Session
@@ -58,8 +59,6 @@ def add_list_parser(sub: Any) -> None:
 
 def without_self(result: ListResult) -> ListResult:
     """The result without this command's own process, which is no user's."""
-    from ._enums import RebootReason  # noqa: PLC0415 - keeps the import light
-
     others = [p for p in result.processes if p.pid != os.getpid()]
     if len(others) == len(result.processes):
         return result
