@@ -14,7 +14,14 @@ from typing import Protocol, runtime_checkable
 from . import _marshal
 from ._enums import AppStatus, AppType, FilterAction, FilterTrigger, RebootReason
 
-__all__ = ["Filter", "ListResult", "ProcessInfo", "RestartOutcome", "UniqueProcess"]
+__all__ = [
+    "FileUse",
+    "Filter",
+    "ListResult",
+    "ProcessInfo",
+    "RestartOutcome",
+    "UniqueProcess",
+]
 
 #: FILETIME of the Unix epoch: 100 ns intervals from 1601 to 1970.
 _EPOCH_AS_FILETIME = 116_444_736_000_000_000
@@ -223,7 +230,13 @@ class RestartOutcome:
 
 @dataclass(frozen=True)
 class ProcessInfo:
-    """RM_PROCESS_INFO: one process that uses the session's resources."""
+    """RM_PROCESS_INFO: one process that uses the session's resources.
+
+    ``uid``, ``user``, ``command_line`` and ``files`` are filled by
+    ``get_list(details=True)`` where the system can tell: all of them on
+    Linux; ``user`` and ``command_line`` on Windows, whose Restart Manager
+    does not say which file a process uses. None otherwise.
+    """
 
     pid: int
     start_time: _dt.datetime
@@ -240,6 +253,13 @@ class ProcessInfo:
     restarted_pid: int | None = None
     #: What RmRestart did to it (Linux); None when it did nothing.
     restart_outcome: RestartOutcome | None = None
+    #: Its real user id, and that user's name (None when it has none).
+    uid: int | None = None
+    user: str | None = None
+    #: Its arguments, argv[0] first.
+    command_line: tuple[str, ...] | None = None
+    #: The registered files (those of registered trees included) it uses.
+    files: tuple[FileUse, ...] | None = None
 
     @property
     def unique_process(self) -> UniqueProcess:
@@ -247,12 +267,25 @@ class ProcessInfo:
         return UniqueProcess(self.pid, self.start_filetime)
 
     @classmethod
-    def _from_c(cls, info: _marshal.CProcessInfo) -> ProcessInfo:
+    def _from_c(
+        cls, info: _marshal.CProcessInfo, detail: _marshal.CDetail | None = None
+    ) -> ProcessInfo:
         try:
             app_type = AppType(info.app_type)
         except ValueError:
             app_type = AppType.UNKNOWN
         session = info.ts_session_id
+        extra: dict[str, object] = {}
+        if detail is not None:
+            uid = detail.uid
+            extra = {
+                "uid": uid,
+                "user": detail.user or (None if uid is None else _user_name(uid)),
+                "command_line": detail.command_line or None,
+                "files": None
+                if detail.files is None
+                else tuple(FileUse._from_c(p, how) for p, how in detail.files),
+            }
         return cls(
             pid=info.pid,
             start_time=filetime_to_datetime(info.start_time),
@@ -263,7 +296,44 @@ class ProcessInfo:
             status=AppStatus(info.status),
             ts_session_id=None if session == _marshal.INVALID_TS_SESSION else session,
             restartable=info.restartable,
+            **extra,  # type: ignore[arg-type]
         )
+
+
+def _user_name(uid: int) -> str | None:
+    try:
+        import pwd  # noqa: PLC0415 - POSIX only
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return None
+
+
+#: RSTRTMGR_USES_* bits and their names, in the order they are listed.
+_USES = (
+    ("fd", "RSTRTMGR_USES_FD"),
+    ("mapping", "RSTRTMGR_USES_MAPPING"),
+    ("executable", "RSTRTMGR_USES_EXE"),
+    ("cwd", "RSTRTMGR_USES_CWD"),
+)
+
+
+@dataclass(frozen=True)
+class FileUse:
+    """How a listed process uses one file."""
+
+    #: The file's path as the system names it (without " (deleted)").
+    path: str
+    #: How: any of "fd", "mapping", "executable", "cwd".
+    uses: tuple[str, ...]
+    #: Deleted or replaced since the process opened it.
+    deleted: bool = False
+
+    @classmethod
+    def _from_c(cls, path: str, how: int) -> FileUse:
+        names = tuple(n for n, c in _USES if how & _marshal.constant(c))
+        deleted = bool(how & _marshal.constant("RSTRTMGR_USES_DELETED"))
+        return cls(path, names, deleted)
 
 
 @dataclass(frozen=True)

@@ -60,19 +60,25 @@ static DWORD read_session(int pd)
     return (DWORD)strtoul(buf, NULL, 10); /* unset is 4294967295, i.e. -1 */
 }
 
-/* comm is cut at 15 bytes; argv[0] then gives the whole name, as ps does. */
+/* comm is cut at 15 bytes; argv[0] then gives the whole name, as ps does.
+ * An interpreter running a script is named after the script. */
 static void app_name(int pd, const char *comm, char *out, size_t size)
 {
     snprintf(out, size, "%s", comm);
-    if (strlen(comm) < 15)
+    int interpreter = rm_is_interpreter(comm);
+    if (strlen(comm) < 15 && !interpreter)
         return;
-    char buf[1024];
-    if (rm_read_small_at(pd, "cmdline", buf, sizeof buf) <= 0)
+    char buf[4096];
+    ssize_t n = rm_read_small_at(pd, "cmdline", buf, sizeof buf);
+    if (n <= 0)
+        return;
+    if (interpreter && rm_script_name(comm, buf, (size_t)n, out, size))
         return;
     const char *base = strrchr(buf, '/');
     base = base != NULL ? base + 1 : buf;
-    if (strncmp(base, comm, 15) == 0)
-        snprintf(out, size, "%s", base);
+    size_t blen = strlen(base);
+    if (strlen(comm) >= 15 && strncmp(base, comm, 15) == 0 && blen < size)
+        memcpy(out, base, blen + 1);
 }
 
 /* The processes a system cannot lose: the init of this pid namespace, and
@@ -254,6 +260,8 @@ int rm_holder_add(const rm_holder_ctx *c, int pd, pid_t pid, unsigned why,
 
 void rm_list_free(rm_list *l)
 {
+    for (size_t i = 0; i < l->count; i++)
+        rm_usage_free(l->items[i].usage);
     free(l->items);
     memset(l, 0, sizeof *l);
 }
