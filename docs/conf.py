@@ -48,6 +48,8 @@ nitpick_ignore_regex = [
     (r"c:identifier", r"size_t"),
     # The protocol behind "a psutil-like object", private: the docstring says it.
     (r"py:class", r"rstrtmgr\._\w+\.ProcessLike"),
+    # Docstrings may point maintainers at a private module.
+    (r"py:mod", r"rstrtmgr\._\w+"),
 ]
 
 autodoc_member_order = "bysource"
