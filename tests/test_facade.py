@@ -183,7 +183,7 @@ def test_restart_command_line_fits_kernel32() -> None:
     # parses it. register_application_restart() puts the interpreter's own
     # arguments (the script) first; register_argv() is the whole command.
     def register(args: list[str]) -> None:
-        register_argv([sys.executable, *args])
+        register_argv([os.fsencode(a) for a in (sys.executable, *args)])
 
     register(["x" * 1023])
     register([" " * 1021])  # 1023 with its quotes
