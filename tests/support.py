@@ -78,13 +78,13 @@ def alive(pid: int) -> bool:
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 30) -> bool:
-    """Poll ``predicate`` until it is true (True) or ``timeout`` passes (False)."""
+    """Poll ``predicate`` until it holds, for at most ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return True
         time.sleep(0.05)
-    return False
+    return bool(predicate())
 
 
 def started_pids(log: Path) -> list[int]:
