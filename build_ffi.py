@@ -11,7 +11,7 @@ NATIVE = "native"  # relative: setuptools wants sources relative to setup.py
 
 # The SDK's names and types (restartmanager.h, ntmsapi.h). Integer typedefs are
 # "int..." so that cffi takes the real type from the C headers: DWORD is
-# unsigned long on Windows and uint32_t in native/restartmanager.h, and the
+# unsigned long on Windows and uint32_t in native/linux/restartmanager.h, and the
 # generated wrappers must use the very same type to compile warning-free.
 CDEF_SDK = """
 typedef int... DWORD;
@@ -158,6 +158,7 @@ CDEF_EXT = """
 size_t rstrtmgr_error_detail(char *buf, size_t size);
 int rstrtmgr_is_wine(void);
 UINT rstrtmgr_last_uninspected(void);
+DWORD rstrtmgr_process_start_time(DWORD dwProcessId, FILETIME *pStartTime);
 DWORD rstrtmgr_set_shutdown_timeouts(DWORD dwSessionHandle, DWORD dwAppMs,
                                      DWORD dwServiceMs);
 DWORD rstrtmgr_register_restart(const char *const *argv, UINT argc,
@@ -171,22 +172,31 @@ extern "Python" void _rstrtmgr_progress(UINT);
 CDEF = CDEF_SDK + CDEF_EXT
 
 LINUX_SOURCES = [
+    "native/linux/util.c",
     "native/linux/detail.c",
     "native/linux/procid.c",
+    "native/linux/text.c",
     "native/linux/store.c",
     "native/linux/session.c",
-    "native/linux/text.c",
     "native/linux/resources.c",
-    "native/linux/getlist.c",
     "native/linux/filters.c",
     "native/linux/restartreg.c",
+    "native/linux/unit.c",
+    "native/linux/holder.c",
+    "native/linux/scan.c",
+    "native/linux/getlist.c",
+    "native/linux/outcome.c",
+    "native/linux/task.c",
     "native/linux/shutdown.c",
-    "native/rsm.c",
+    "native/linux/restart.c",
+    "native/linux/unsupported.c",
 ]
 WINDOWS_SOURCES = [
     "native/windows/ext.c",
-    "native/rsm.c",
-    "native/windows/linux_only.c",
+    "native/windows/procid.c",
+    "native/windows/restart.c",
+    "native/windows/rsm.c",
+    "native/windows/unsupported.c",
 ]
 
 SOURCE = '#include "rstrtmgr_ext.h"\n'
@@ -202,18 +212,18 @@ def source_options(platform: str) -> dict[str, Any]:
     if platform == "win32":
         return {
             "sources": WINDOWS_SOURCES,
-            # not NATIVE: its restartmanager.h would shadow the SDK's
-            "include_dirs": [f"{NATIVE}/windows"],
+            "include_dirs": [NATIVE],
             "libraries": ["rstrtmgr", "kernel32"],
             "define_macros": [("UNICODE", "1"), ("_UNICODE", "1")],
         }
     if platform.startswith("linux"):
         return {
             "sources": LINUX_SOURCES,
-            "include_dirs": [NATIVE],
+            # rstrtmgr_ext.h, then the Linux restartmanager.h it includes
+            "include_dirs": [NATIVE, f"{NATIVE}/linux"],
             "define_macros": [("_GNU_SOURCE", "1")],
             "extra_compile_args": ["-std=gnu11", "-fvisibility=hidden", "-pthread"],
-            # getlist.c's scan threads; glibc before 2.34 needs libpthread
+            # scan.c's threads; glibc before 2.34 needs libpthread
             "extra_link_args": ["-pthread"],
         }
     # no backend yet: macOS is planned through libproc

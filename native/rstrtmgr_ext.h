@@ -7,12 +7,12 @@
 #include <windows.h>
 #include <restartmanager.h>
 #else
-#include "restartmanager.h"
+#include "restartmanager.h" /* native/linux/: the SDK's names on Linux */
 #endif
 #include <stddef.h>
 #include <uchar.h> /* char16_t, which the cdef uses for WCHAR */
 
-/* ntmsapi.dll is resolved at run time (native/rsm.c), never linked: the
+/* ntmsapi.dll is resolved at run time (native/windows/rsm.c), never linked: the
  * SDK's names are routed to the project's loader. */
 #define OpenNtmsSessionW rstrtmgr_OpenNtmsSessionW
 #define OpenNtmsSessionA rstrtmgr_OpenNtmsSessionA
@@ -35,6 +35,9 @@ size_t rstrtmgr_error_detail(char *buf, size_t size);
  * out as users; 0 where the backend sees every process (Windows). */
 UINT rstrtmgr_last_uninspected(void);
 
+/* The creation time of live process dwProcessId as RM_UNIQUE_PROCESS carries it. ERROR_SUCCESS; ERROR_INVALID_PARAMETER (87) when no live process has that pid (a zombie included); ERROR_ACCESS_DENIED (5) when it cannot be read. */
+DWORD rstrtmgr_process_start_time(DWORD dwProcessId, FILETIME *pStartTime);
+
 /* Sets how long RmShutdown waits for applications and for services to exit
  * before it fails them (or, with RmForceShutdown, kills them), for this
  * session; defaults 30000 and 20000 ms. Linux backend only: 120 on Windows,
@@ -43,9 +46,11 @@ DWORD rstrtmgr_set_shutdown_timeouts(DWORD dwSessionHandle, DWORD dwAppMs,
                                      DWORD dwServiceMs);
 
 /* Registers the calling process for restart with this command line (argv,
- * file-system bytes), working directory and environment ("NAME=value"): the
- * Linux counterpart of RegisterApplicationRestart. 120 on Windows, where the
- * facade calls kernel32's RegisterApplicationRestart instead. */
+ * file-system bytes: UTF-8 on Windows), working directory and environment
+ * ("NAME=value"). On Windows, kernel32's RegisterApplicationRestart with
+ * argv[1..] quoted as the MS C runtime parses them (160 when that is over
+ * 1023 characters); Windows restarts argv[0] itself, in its own working
+ * directory and environment, so cwd and envp are not used there. */
 DWORD rstrtmgr_register_restart(const char *const *argv, UINT argc,
                                 const char *cwd, const char *const *envp,
                                 UINT envc);

@@ -9,11 +9,6 @@ from __future__ import annotations
 
 import os
 
-from ._control import (
-    Filter,
-    register_application_restart,
-    unregister_application_restart,
-)
 from ._enums import (
     AppStatus,
     AppType,
@@ -40,8 +35,9 @@ from ._errors import (
     SessionStoreError,
     ShutdownFailedError,
 )
-from ._processes import ListResult, ProcessInfo, UniqueProcess
+from ._restart import register_application_restart, unregister_application_restart
 from ._session import NO_SESSION, Session
+from ._types import Filter, ListResult, ProcessInfo, UniqueProcess
 
 __version__ = "0.1.0"
 

@@ -25,11 +25,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
-from ._control import register_argv, unregister_application_restart
 from ._enums import RebootReason
 from ._errors import RebootRequiredError, RestartManagerError, ShutdownFailedError
-from ._processes import ListResult
+from ._restart import register_argv, unregister_application_restart
 from ._session import Session
+from ._types import ListResult
 
 __all__ = ["main"]
 

@@ -1,8 +1,14 @@
-"""The Restart Manager's enumerations, with the SDK's values."""
+"""The Restart Manager's enumerations, with the values the compiled module has.
+
+The values come from ``lib`` (the SDK's headers on Windows, the project's
+native/linux/restartmanager.h elsewhere), not typed here again.
+"""
 
 from __future__ import annotations
 
 import enum
+
+from ._marshal import constant
 
 __all__ = [
     "AppStatus",
@@ -17,59 +23,59 @@ __all__ = [
 class AppType(enum.IntEnum):
     """RM_APP_TYPE: what kind of application a process is."""
 
-    UNKNOWN = 0
-    MAIN_WINDOW = 1
-    OTHER_WINDOW = 2
-    SERVICE = 3
-    EXPLORER = 4
-    CONSOLE = 5
-    CRITICAL = 1000
+    UNKNOWN = constant("RmUnknownApp")
+    MAIN_WINDOW = constant("RmMainWindow")
+    OTHER_WINDOW = constant("RmOtherWindow")
+    SERVICE = constant("RmService")
+    EXPLORER = constant("RmExplorer")
+    CONSOLE = constant("RmConsole")
+    CRITICAL = constant("RmCritical")
 
 
 class ShutdownType(enum.IntFlag):
     """RM_SHUTDOWN_TYPE: flags of RmShutdown."""
 
-    FORCE = 0x1
-    ONLY_REGISTERED = 0x10
+    FORCE = constant("RmForceShutdown")
+    ONLY_REGISTERED = constant("RmShutdownOnlyRegistered")
 
 
 class AppStatus(enum.IntFlag):
     """RM_APP_STATUS: the state of a listed process."""
 
-    UNKNOWN = 0x0
-    RUNNING = 0x1
-    STOPPED = 0x2
-    STOPPED_OTHER = 0x4
-    RESTARTED = 0x8
-    ERROR_ON_STOP = 0x10
-    ERROR_ON_RESTART = 0x20
-    SHUTDOWN_MASKED = 0x40
-    RESTART_MASKED = 0x80
+    UNKNOWN = constant("RmStatusUnknown")
+    RUNNING = constant("RmStatusRunning")
+    STOPPED = constant("RmStatusStopped")
+    STOPPED_OTHER = constant("RmStatusStoppedOther")
+    RESTARTED = constant("RmStatusRestarted")
+    ERROR_ON_STOP = constant("RmStatusErrorOnStop")
+    ERROR_ON_RESTART = constant("RmStatusErrorOnRestart")
+    SHUTDOWN_MASKED = constant("RmStatusShutdownMasked")
+    RESTART_MASKED = constant("RmStatusRestartMasked")
 
 
 class RebootReason(enum.IntFlag):
     """RM_REBOOT_REASON: why replacing the files may need a reboot."""
 
-    NONE = 0x0
-    PERMISSION_DENIED = 0x1
-    SESSION_MISMATCH = 0x2
-    CRITICAL_PROCESS = 0x4
-    CRITICAL_SERVICE = 0x8
-    DETECTED_SELF = 0x10
+    NONE = constant("RmRebootReasonNone")
+    PERMISSION_DENIED = constant("RmRebootReasonPermissionDenied")
+    SESSION_MISMATCH = constant("RmRebootReasonSessionMismatch")
+    CRITICAL_PROCESS = constant("RmRebootReasonCriticalProcess")
+    CRITICAL_SERVICE = constant("RmRebootReasonCriticalService")
+    DETECTED_SELF = constant("RmRebootReasonDetectedSelf")
 
 
 class FilterTrigger(enum.IntEnum):
     """RM_FILTER_TRIGGER: what a filter applies to."""
 
-    INVALID = 0
-    FILE = 1
-    PROCESS = 2
-    SERVICE = 3
+    INVALID = constant("RmFilterTriggerInvalid")
+    FILE = constant("RmFilterTriggerFile")
+    PROCESS = constant("RmFilterTriggerProcess")
+    SERVICE = constant("RmFilterTriggerService")
 
 
 class FilterAction(enum.IntEnum):
     """RM_FILTER_ACTION: what a filter prevents."""
 
-    INVALID = 0
-    NO_RESTART = 1
-    NO_SHUTDOWN = 2
+    INVALID = constant("RmInvalidFilterAction")
+    NO_RESTART = constant("RmNoRestart")
+    NO_SHUTDOWN = constant("RmNoShutdown")

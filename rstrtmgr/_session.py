@@ -11,10 +11,9 @@ import threading
 import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from types import TracebackType
-from typing import Any
 
-from ._control import Filter, Progress, parse_filter_list, reporting
+from . import _marshal
+from ._closing import Closing
 from ._enums import FilterAction, RebootReason, ShutdownType
 from ._errors import (
     BadArgumentsError,
@@ -24,14 +23,15 @@ from ._errors import (
     check,
     error_for,
 )
-from ._processes import (
+from ._progress import Progress, reporting
+from ._types import (
+    Filter,
     ListResult,
     ProcessInfo,
     UniqueProcess,
     iter_items,
     to_unique_process,
 )
-from ._rstrtmgr import ffi, lib
 
 # ---- argument conversion ---------------------------------------------------
 
@@ -79,39 +79,18 @@ def _service_name(value: object) -> str:
     return value
 
 
-def _wide_string(buf: object) -> str:
-    """A WCHAR array as str, keeping lone surrogates (non-UTF-8 names)."""
-    raw = bytes(ffi.buffer(buf))
-    text = raw.decode("utf-16-le", "surrogatepass")
-    return text.split("\0", 1)[0]
-
-
 def _filter_target(
     path: object, process: object, service: object
-) -> tuple[Any, Any, Any, list[Any]]:
-    """The three C arguments of RmAddFilter/RmRemoveFilter, checked."""
+) -> tuple[str | None, tuple[int, int] | None, str | None]:
+    """The one target of RmAddFilter/RmRemoveFilter, checked."""
     if sum(x is not None for x in (path, process, service)) != 1:
         raise TypeError("a filter names exactly one of path=, process= or service=")
-    keep: list[Any] = []
-    module = proc = svc = ffi.NULL
     if path is not None:
-        module = ffi.new("WCHAR[]", _wide_path(path))
-        keep.append(module)
-    elif process is not None:
-        proc = ffi.new("RM_UNIQUE_PROCESS *")
-        _fill_unique(proc, to_unique_process(process))
-        keep.append(proc)
-    else:
-        svc = ffi.new("WCHAR[]", _service_name(service))
-        keep.append(svc)
-    return module, proc, svc, keep
-
-
-def _fill_unique(c: Any, unique: UniqueProcess) -> None:
-    """Fill an RM_UNIQUE_PROCESS from a UniqueProcess."""
-    c.dwProcessId = unique.pid
-    c.ProcessStartTime.dwLowDateTime = unique.start_time & 0xFFFFFFFF
-    c.ProcessStartTime.dwHighDateTime = unique.start_time >> 32
+        return _wide_path(path), None, None
+    if process is not None:
+        unique = to_unique_process(process)
+        return None, (unique.pid, unique.start_time), None
+    return None, None, _service_name(service)
 
 
 def _timeout_ms(timeout: float) -> int:
@@ -125,7 +104,7 @@ def _timeout_ms(timeout: float) -> int:
 __all__ = ["NO_SESSION", "Session"]
 
 #: The handle value that names no session (0 is a valid handle).
-NO_SESSION = 0xFFFFFFFF
+NO_SESSION = _marshal.NO_SESSION
 
 _KEY = re.compile(r"[0-9A-Fa-f]{32}")
 
@@ -135,10 +114,10 @@ def _end_abandoned(handle: int, pid: int) -> None:
     # A forked child inherits the object but not the session: never end the
     # parent's session from the child.
     if os.getpid() == pid:
-        lib.RmEndSession(handle)
+        _marshal.end_session(handle)
 
 
-class Session:
+class Session(Closing):
     """A Restart Manager session.
 
     ``Session()`` starts a new session and ``Session.join(key)`` joins one that
@@ -154,11 +133,9 @@ class Session:
 
     def __init__(self) -> None:
         """Start a new session; this process becomes its primary."""
-        handle = ffi.new("DWORD *", NO_SESSION)
-        # Windows does not always terminate the key: hand it a zeroed buffer.
-        key = ffi.new("WCHAR[]", lib.CCH_RM_SESSION_KEY + 1)
-        check(lib.RmStartSession(handle, 0, key), "RmStartSession")
-        self._setup(handle[0], ffi.string(key), primary=True)
+        code, handle, key = _marshal.start_session()
+        check(code, "RmStartSession")
+        self._setup(handle, key, primary=True)
 
     @classmethod
     def join(cls, key: str) -> Session:
@@ -171,10 +148,10 @@ class Session:
                 f"RmJoinSession: {key!r} is not a session key; "
                 "a key is the 32 hexadecimal digits of Session.key",
             )
-        handle = ffi.new("DWORD *", NO_SESSION)
-        check(lib.RmJoinSession(handle, key), "RmJoinSession")
+        code, handle = _marshal.join_session(key)
+        check(code, "RmJoinSession")
         self = cls.__new__(cls)
-        self._setup(handle[0], key, primary=False)
+        self._setup(handle, key, primary=False)
         return self
 
     def _setup(self, handle: int, key: str, *, primary: bool) -> None:
@@ -235,7 +212,7 @@ class Session:
             return  # the finalizer ended it already (interpreter exit)
         if os.getpid() != self._pid:
             return  # a forked child: the session is the parent's
-        code = lib.RmEndSession(self._handle)
+        code = _marshal.end_session(self._handle)
         if code != 0:
             # Still open: let the caller retry, and the finalizer clean up.
             self._finalizer = weakref.finalize(
@@ -296,17 +273,9 @@ class Session:
     ) -> None:
         if not (paths or procs or names):
             return
-        keep = [ffi.new("WCHAR[]", p) for p in paths]
-        files = ffi.new("LPCWSTR[]", keep) if keep else ffi.NULL
-        apps = ffi.new("RM_UNIQUE_PROCESS[]", len(procs)) if procs else ffi.NULL
-        for i, p in enumerate(procs):
-            _fill_unique(apps[i], p)
-        keep_s = [ffi.new("WCHAR[]", n) for n in names]
-        svcs = ffi.new("LPCWSTR[]", keep_s) if keep_s else ffi.NULL
+        apps = [(p.pid, p.start_time) for p in procs]
         check(
-            lib.RmRegisterResources(
-                handle, len(paths), files, len(procs), apps, len(names), svcs
-            ),
+            _marshal.register_resources(handle, paths, apps, names),
             "RmRegisterResources",
         )
 
@@ -316,35 +285,28 @@ class Session:
         Also the session's reboot reasons and how many processes could not be
         looked into (another user's, when not root; always 0 on Windows).
         """
-        needed = ffi.new("UINT *")
-        count = ffi.new("UINT *")
-        reasons = ffi.new("DWORD *")
         # Room for the usual list at once: on Linux each call is a whole scan.
         size = max(_LIST_FIRST_SIZE, self._last_count + 16)
-        uninspected = 0
         with self._using() as handle:
             for _ in range(_LIST_RETRIES):
-                infos = ffi.new("RM_PROCESS_INFO[]", size) if size else ffi.NULL
-                count[0] = size
-                code = lib.RmGetList(handle, needed, count, infos, reasons)
-                if code == 0:
-                    uninspected = int(lib.rstrtmgr_last_uninspected())
-                    self._last_count = int(count[0])
+                answer = _marshal.get_list(handle, size)
+                if answer.code == 0:
+                    self._last_count = len(answer.processes)
                     break
-                if code != MoreDataError.code:
-                    check(code, "RmGetList")
+                if answer.code != MoreDataError.code:
+                    check(answer.code, "RmGetList")
                 # The list can grow between calls: leave some room.
-                size = int(needed[0]) + 8
+                size = answer.needed + 8
             else:
                 raise MoreDataError(
                     MoreDataError.code,
                     f"RmGetList: the list kept growing over {_LIST_RETRIES} "
                     "rounds; try again",
                 )
-        processes = [
-            ProcessInfo._from_c(infos[i], _wide_string) for i in range(count[0])
-        ]
-        return ListResult(processes, RebootReason(int(reasons[0])), uninspected)
+        processes = [ProcessInfo._from_c(info) for info in answer.processes]
+        return ListResult(
+            processes, RebootReason(answer.reboot_reasons), answer.uninspected
+        )
 
     # ---- shutdown, restart, filters --------------------------------------
 
@@ -385,11 +347,11 @@ class Session:
             if timeout is not None:
                 ms = _timeout_ms(timeout)
                 check(
-                    lib.rstrtmgr_set_shutdown_timeouts(handle, ms, ms),
+                    _marshal.set_shutdown_timeouts(handle, ms, ms),
                     "rstrtmgr_set_shutdown_timeouts",
                 )
             with reporting(handle, progress) as callback:
-                code = lib.RmShutdown(handle, int(flags), callback)
+                code = _marshal.shutdown(handle, int(flags), callback)
         if code:
             raise self._fail(code, "RmShutdown")
         return self.get_list()
@@ -402,7 +364,7 @@ class Session:
         be restarted. ``progress`` is as for :meth:`shutdown`.
         """
         with self._using() as handle, reporting(handle, progress) as callback:
-            code = lib.RmRestart(handle, 0, callback)
+            code = _marshal.restart(handle, callback)
         if code:
             raise self._fail(code, "RmRestart")
         return self.get_list()
@@ -410,7 +372,7 @@ class Session:
     def cancel(self) -> None:
         """Make a shutdown or restart running in another thread stop (1223)."""
         with self._using() as handle:
-            check(lib.RmCancelCurrentTask(handle), "RmCancelCurrentTask")
+            check(_marshal.cancel_current_task(handle), "RmCancelCurrentTask")
 
     def add_filter(
         self,
@@ -432,9 +394,9 @@ class Session:
         action = FilterAction(action)
         if action == FilterAction.INVALID:
             raise ValueError("action is NO_RESTART or NO_SHUTDOWN")
-        module, proc, svc, _keep = _filter_target(path, process, service)
+        target = _filter_target(path, process, service)
         with self._using() as handle:
-            check(lib.RmAddFilter(handle, module, proc, svc, action), "RmAddFilter")
+            check(_marshal.add_filter(handle, action, *target), "RmAddFilter")
 
     def remove_filter(
         self,
@@ -444,35 +406,22 @@ class Session:
         service: str | None = None,
     ) -> None:
         """Remove the filter of a program, a process or a service."""
-        module, proc, svc, _keep = _filter_target(path, process, service)
+        target = _filter_target(path, process, service)
         with self._using() as handle:
-            check(lib.RmRemoveFilter(handle, module, proc, svc), "RmRemoveFilter")
+            check(_marshal.remove_filter(handle, *target), "RmRemoveFilter")
 
     def filters(self) -> list[Filter]:
         """The session's filters (RmGetFilterList)."""
-        needed = ffi.new("DWORD *")
         size = 0
         with self._using() as handle:
             for _ in range(_LIST_RETRIES):
-                buf = ffi.new("BYTE[]", size) if size else ffi.NULL
-                code = lib.RmGetFilterList(handle, buf, size, needed)
+                code, needed, records = _marshal.get_filter_list(handle, size)
                 if code == 0:
-                    return parse_filter_list(buf, int(needed[0]))
+                    return [Filter._from_c(record) for record in records]
                 if code != MoreDataError.code:
                     check(code, "RmGetFilterList")
-                size = int(needed[0])
+                size = needed
         raise MoreDataError(MoreDataError.code, "RmGetFilterList: try again")
-
-    def __enter__(self) -> Session:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"handle={self._handle}"

@@ -11,11 +11,11 @@ import errno
 import ipaddress
 import re
 import sys
-from types import TracebackType
 from typing import Any, NoReturn
 
+from . import _marshal
+from ._closing import Closing
 from ._errors import RestartManagerError
-from ._rstrtmgr import ffi, lib
 
 __all__ = [
     "InvalidComputerNameError",
@@ -130,7 +130,7 @@ def _unavailable_reason(code: int) -> str:
     """Why ntmsapi.dll could not be used here, for RsmUnavailableError."""
     if sys.platform != "win32":
         return f"RSM is a Windows service; {sys.platform} has no ntmsapi.dll"
-    if lib.rstrtmgr_is_wine():
+    if _marshal.is_wine():
         return "Wine has no ntmsapi.dll"
     if code == ERROR_PROC_NOT_FOUND:
         return "System32's ntmsapi.dll lacks the RSM session functions"
@@ -149,13 +149,6 @@ def _error(code: int, call: str) -> RsmError:
 
 def _raise(cls: type[RsmError], call: str, detail: str) -> NoReturn:
     raise cls(cls.code, f"{call}: {cls.describe(detail)}")
-
-
-def _last_error() -> int:
-    """The error of the last C call on this thread, as GetLastError() reads it."""
-    if sys.platform == "win32":
-        return int(ffi.getwinerror()[0])
-    return int(ffi.errno)  # the Linux backend stores the winerror.h code there
 
 
 # NetBIOS names: 1-15 characters, none of these (Microsoft's naming rules).
@@ -197,7 +190,7 @@ def is_valid_computer_name(name: str) -> bool:
     return _is_netbios_name(name) or _is_dns_name(name) or _is_ip_address(name)
 
 
-class RsmSession:
+class RsmSession(Closing):
     """An open RSM session; closes itself at the end of a ``with`` block.
 
     A session belongs to the process that opened it: it cannot be pickled or
@@ -229,22 +222,9 @@ class RsmSession:
         handle, self._handle = self._handle, None
         if handle is None:
             return
-        code = int(lib.CloseNtmsSession(handle))
+        code = _marshal.close_ntms_session(handle)
         if code != 0:
             raise _error(code, "CloseNtmsSession")
-
-    def __enter__(self) -> RsmSession:
-        """The session itself, closed when the block ends."""
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Close the session, whether or not the block raised."""
-        self.close()
 
     def __reduce__(self) -> NoReturn:
         """Refuse to pickle: the handle means nothing in another process."""
@@ -282,12 +262,7 @@ def open_session(
         _raise(InvalidComputerNameError, call, f"{server!r} is not a computer name")
     if application is not None and "\0" in application:
         _raise(InvalidParameterError, call, "the application name contains NUL")
-    handle = lib.OpenNtmsSessionW(
-        ffi.NULL if server is None else server,
-        ffi.NULL if application is None else application,
-        options,
-    )
-    error = _last_error()  # before anything else can make a C call
-    if handle == lib.INVALID_HANDLE_VALUE:
+    handle, error = _marshal.open_ntms_session(server, application, options)
+    if handle is None:
         raise _error(error, call)
     return RsmSession(handle)

@@ -58,3 +58,8 @@ def sessions_in(store: Path) -> list[str]:
     """The session keys that the Linux store holds (live or not yet reclaimed)."""
     sessions = store / "sessions"
     return sorted(p.name for p in sessions.iterdir()) if sessions.exists() else []
+
+
+def by_pid(result: rstrtmgr.ListResult) -> dict[int, rstrtmgr.ProcessInfo]:
+    """The listed processes by pid."""
+    return {p.pid: p for p in result.processes}

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import errno
+import os
 import pickle
+import subprocess
+import sys
 import threading
 
+import psutil
 import pytest
-from support import WINE
+from support import LINUX, WINE
 
 import rstrtmgr
 from rstrtmgr._errors import error_for
@@ -170,6 +174,52 @@ def test_register_application_restart_arguments() -> None:
     rstrtmgr.register_application_restart(["--resume"])
     rstrtmgr.unregister_application_restart()
     rstrtmgr.unregister_application_restart()  # idempotent
+
+
+@pytest.mark.skipif(sys.platform != "win32", reason="kernel32's limit")
+def test_restart_command_line_fits_kernel32() -> None:
+    # At most 1023 characters once quoted as the MS C runtime parses them.
+    rstrtmgr.register_application_restart(["x" * 1023])
+    rstrtmgr.register_application_restart([" " * 1021])  # 1023 with its quotes
+    rstrtmgr.register_application_restart(['"' * 511])  # each " as \": 1022
+    # Quoted, a last backslash is doubled: 1 + 1019 + 2 + 1 characters.
+    rstrtmgr.register_application_restart([" " * 1019 + "\\"])
+    too_long = (
+        ["x" * 1024],
+        [" " * 1022],
+        ["x" * 512, "y" * 511],
+        ['"' * 512],
+        [" " * 1020 + "\\"],
+    )
+    for args in too_long:
+        with pytest.raises(ValueError, match="1023"):
+            rstrtmgr.register_application_restart(args)
+    rstrtmgr.unregister_application_restart()
+
+
+def test_start_time_is_read_for_live_processes_only() -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+    )
+    try:
+        live = rstrtmgr.UniqueProcess.of(child.pid)
+        assert live.is_running()
+        created = psutil.Process(child.pid).create_time()
+        assert abs(live.started.timestamp() - created) < 1
+        assert child.stdin is not None
+        child.stdin.close()
+        # Exited, not yet waited for: a zombie on Linux; on Windows a process
+        # whose handle Popen still holds. Neither is a live process.
+        if LINUX:
+            os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)
+        else:
+            psutil.Process(child.pid).wait(timeout=30)
+        with pytest.raises(ProcessLookupError):
+            rstrtmgr.UniqueProcess.of(child.pid)
+        assert not live.is_running()
+    finally:
+        child.kill()
+        child.wait(timeout=30)
 
 
 @pytest.mark.skipif(not WINE, reason="Wine's stub Rstrtmgr.dll only")

@@ -19,13 +19,13 @@ pytestmark = pytest.mark.skipif(
     reason="needs the source tree (tools/, build_ffi.py), not an installed copy",
 )
 
-# (compiler, include directory): the SDK headers through mingw-w64 for both
+# (compiler, include directories): the SDK headers through mingw-w64 for both
 # Windows architectures (the calling conventions only differ on i686), and
-# native/restartmanager.h through the host's gcc.
+# native/linux/restartmanager.h through the host's gcc.
 COMPILERS = {
-    "linux": ("gcc", "native"),
-    "win-x86": ("i686-w64-mingw32-gcc", "native/windows"),
-    "win-x64": ("x86_64-w64-mingw32-gcc", "native/windows"),
+    "linux": ("gcc", ("native", "native/linux")),
+    "win-x86": ("i686-w64-mingw32-gcc", ("native",)),
+    "win-x64": ("x86_64-w64-mingw32-gcc", ("native",)),
 }
 
 
@@ -55,7 +55,7 @@ def cdef() -> str:
 def compile_checks(
     text: str, target: str, tmp_path: Path
 ) -> subprocess.CompletedProcess[str]:
-    cc, include = COMPILERS[target]
+    cc, includes = COMPILERS[target]
     if shutil.which(cc) is None:
         pytest.skip(f"{cc} is not installed (tools/windows_lane.sh installs it)")
     source = tmp_path / f"layout_{target}.c"
@@ -68,7 +68,7 @@ def compile_checks(
             "-Wextra",
             "-Werror",
             "-fsyntax-only",
-            f"-I{ROOT / include}",
+            *(f"-I{ROOT / include}" for include in includes),
             str(source),
         ],
         capture_output=True,

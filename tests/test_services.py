@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from holders import HOLD_FD, LOG_ON_TERM, holder
-from support import LINUX, ROOT, python
+from support import LINUX, ROOT, by_pid, python
 
 import rstrtmgr
 from rstrtmgr import AppStatus, AppType, FilterAction
@@ -80,10 +80,6 @@ def target(tmp_path: Path) -> Path:
     path = tmp_path / "service.dat"
     path.write_bytes(b"x")
     return path
-
-
-def by_pid(result: rstrtmgr.ListResult) -> dict[int, rstrtmgr.ProcessInfo]:
-    return {p.pid: p for p in result.processes}
 
 
 def test_registered_service_lists_its_processes(service: Service) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from holders import HOLD_FD, LOG_ON_TERM, holder
-from support import LINUX, PACKAGE_ROOT, child_env, python
+from support import LINUX, PACKAGE_ROOT, by_pid, child_env, python
 
 import rstrtmgr
 from rstrtmgr import AppStatus, FilterAction, FilterTrigger, RebootReason
@@ -71,6 +71,13 @@ def started_pids(log: Path) -> list[int]:
     return [int(x) for x in log.read_text().split()] if log.exists() else []
 
 
+def kill_started(log: Path) -> None:
+    """Kill every copy of a restartable holder that ``log`` says started."""
+    for pid in started_pids(log):
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
 @contextmanager
 def restartable(
     target: Path,
@@ -85,15 +92,9 @@ def restartable(
         assert wait_for(lambda: started_pids(log)), proc.stderr
         yield proc
     finally:
-        for pid in started_pids(log):
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        kill_started(log)
         proc.kill()
         proc.communicate(timeout=30)
-
-
-def by_pid(result: rstrtmgr.ListResult) -> dict[int, rstrtmgr.ProcessInfo]:
-    return {p.pid: p for p in result.processes}
 
 
 # -- RmShutdown --------------------------------------------------------------
@@ -218,9 +219,7 @@ def test_program_started_through_launch_is_restarted(
             )
             again.close()
     finally:
-        for pid in started_pids(log):
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        kill_started(log)
         launcher.kill()
         launcher.wait(timeout=30)
 

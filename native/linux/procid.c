@@ -1,10 +1,10 @@
 /* Process identity on Linux: a pid is only trusted with its start time. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -12,52 +12,62 @@
 /* FILETIME of the Unix epoch: 100 ns intervals from 1601 to 1970. */
 #define EPOCH_AS_FILETIME 116444736000000000ULL
 
-ssize_t rm_read_small_at(int dirfd, const char *name, char *buf, size_t size)
+int rm_pstat_at(int dirfd, const char *name, rm_pstat *out)
 {
-    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    char buf[1024];
+    ssize_t len = rm_read_small_at(dirfd, name, buf, sizeof buf);
+    if (len <= 0) {
+        if (len == 0)
+            errno = EINVAL;
         return -1;
-    ssize_t n;
-    do
-        n = read(fd, buf, size - 1);
-    while (n < 0 && errno == EINTR);
-    close(fd);
-    if (n < 0)
+    }
+    /* comm may hold spaces and parentheses: the fields follow the last ')'. */
+    char *open = strchr(buf, '('), *close_ = strrchr(buf, ')');
+    if (open == NULL || close_ == NULL || close_ < open || close_[1] != ' ') {
+        errno = EINVAL;
         return -1;
-    buf[n] = '\0';
-    return n;
+    }
+    size_t n = (size_t)(close_ - open - 1);
+    if (n >= sizeof out->comm)
+        n = sizeof out->comm - 1;
+    memcpy(out->comm, open + 1, n);
+    out->comm[n] = '\0';
+    out->state = close_[2];
+    /* Fields after the state: 4 ppid, 5 pgrp, 6 session, 7 tty_nr,
+     * 8 tpgid, 9 flags, ..., 22 starttime. */
+    unsigned long long v[20];
+    char *p = close_ + 3;
+    for (int i = 4; i <= 22; i++) {
+        char *e;
+        v[i - 4] = strtoull(p, &e, 10);
+        if (e == p && i != 4) {
+            errno = EINVAL;
+            return -1;
+        }
+        p = e;
+    }
+    out->tty = (int)v[7 - 4];
+    out->flags = (unsigned)v[9 - 4];
+    out->start_ticks = v[22 - 4];
+    return 0;
+}
+
+static int is_dead(char state)
+{
+    return state == 'Z' || state == 'X' || state == 'x';
 }
 
 int rm_procid_of(pid_t pid, rm_procid *out)
 {
-    char path[64], buf[1024];
+    char path[64];
+    rm_pstat ps;
     if (pid <= 0)
         return -1;
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    if (rm_read_small_at(AT_FDCWD, path, buf, sizeof buf) <= 0)
-        return -1;
-    /* comm may hold spaces and parentheses: the fields follow the last ')'. */
-    char *p = strrchr(buf, ')');
-    if (p == NULL || p[1] != ' ')
-        return -1;
-    char state = p[2];
-    if (state == 'Z' || state == 'X' || state == 'x')
-        return -1;
-    /* p + 2 is field 3 (state); the start time is field 22. */
-    p += 2;
-    for (int field = 3; field < 22; field++) {
-        p = strchr(p, ' ');
-        if (p == NULL)
-            return -1;
-        p++;
-    }
-    char *end;
-    errno = 0;
-    unsigned long long ticks = strtoull(p, &end, 10);
-    if (errno != 0 || end == p)
+    if (rm_pstat_at(AT_FDCWD, path, &ps) != 0 || is_dead(ps.state))
         return -1;
     out->pid = pid;
-    out->start_ticks = ticks;
+    out->start_ticks = ps.start_ticks;
     return 0;
 }
 
@@ -129,18 +139,47 @@ int rm_procid_ticks(FILETIME ft, uint64_t *ticks)
     return 0;
 }
 
-int rm_random(void *buf, size_t len)
+/* A thread's /proc/TID/stat reads like a process's; only a process whose
+ * thread-group leader it is has that pid. */
+static int is_process(unsigned pid)
 {
-    unsigned char *p = buf;
-    while (len > 0) {
-        ssize_t n = getrandom(p, len, 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%u/status", pid);
+    ssize_t len = rm_read_small_at(AT_FDCWD, path, buf, sizeof buf);
+    if (len <= 0) {
+        if (len == 0)
+            errno = EINVAL;
+        return -1;
     }
-    return 0;
+    const char *t = strstr(buf, "\nTgid:");
+    return t != NULL && strtoul(t + 6, NULL, 10) == pid;
+}
+
+DWORD rstrtmgr_process_start_time(DWORD dwProcessId, FILETIME *pStartTime)
+{
+    rm_detail_clear();
+    if (pStartTime == NULL) {
+        rm_detail_set("rstrtmgr_process_start_time needs pStartTime");
+        return ERROR_INVALID_PARAMETER;
+    }
+    unsigned pid = (unsigned)dwProcessId;
+    char path[64];
+    rm_pstat ps;
+    snprintf(path, sizeof path, "/proc/%u/stat", pid);
+    int r = -1;
+    errno = ESRCH;
+    if (pid > 0 && pid <= INT_MAX)
+        r = rm_pstat_at(AT_FDCWD, path, &ps);
+    if (r == 0)
+        r = is_process(pid);
+    if (r < 0 && (errno == EACCES || errno == EPERM)) {
+        rm_detail_set("cannot read process %u: %s", pid, strerror(errno));
+        return ERROR_ACCESS_DENIED;
+    }
+    if (r <= 0 || is_dead(ps.state)) {
+        rm_detail_set("no live process has pid %u", pid);
+        return ERROR_INVALID_PARAMETER;
+    }
+    *pStartTime = rm_procid_filetime(ps.start_ticks);
+    return ERROR_SUCCESS;
 }

@@ -36,29 +36,11 @@ typedef struct buf {
 
 static int buf_add(buf *b, const void *data, size_t len)
 {
-    if (b->len + len > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + len)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (np == NULL)
-            return -1;
-        b->p = np;
-        b->cap = cap;
-    }
+    if (RM_GROW(b->p, b->cap, b->len + len, 4096) != 0)
+        return -1;
     memcpy(b->p + b->len, data, len);
     b->len += len;
     return 0;
-}
-
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb33fa3ac29b9ULL;
-    x ^= x >> 33;
-    return x;
 }
 
 static uint64_t hash_bytes(const char *s, size_t len)
@@ -66,7 +48,7 @@ static uint64_t hash_bytes(const char *s, size_t len)
     uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
     for (size_t i = 0; i < len; i++)
         h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
-    return mix64(h);
+    return rm_mix64(h);
 }
 
 /* ---- validation and conversion of one call ------------------------------ */
@@ -285,7 +267,7 @@ DWORD WINAPI RmRegisterResources(DWORD dwSessionHandle, UINT nFiles,
             snprintf(name, sizeof name,
                      BATCH_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x", r[0],
                      r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
-            if (rm_store_replace_file(dirfd, name, b.p, b.len) != 0) {
+            if (rm_replace_file_at(dirfd, name, b.p, b.len) != 0) {
                 rm_detail_set("cannot write to session %s in the store %s: "
                               "%s", h.key, st.path, strerror(errno));
                 rc = ERROR_WRITE_FAULT;
@@ -302,7 +284,7 @@ DWORD WINAPI RmRegisterResources(DWORD dwSessionHandle, UINT nFiles,
 
 void rm_resources_free(rm_resources *r)
 {
-    free(r->ids);
+    rm_fidset_free(&r->ids);
     free(r->paths);
     free(r->arena);
     free(r->procs);
@@ -310,62 +292,9 @@ void rm_resources_free(rm_resources *r)
     memset(r, 0, sizeof *r);
 }
 
-static int ids_grow(rm_resources *r)
-{
-    size_t cap = r->ids_mask ? (r->ids_mask + 1) * 2 : 1024;
-    rm_fid *n = calloc(cap, sizeof *n);
-    if (n == NULL)
-        return -1;
-    for (size_t i = 0; r->ids_mask && i <= r->ids_mask; i++) {
-        rm_fid f = r->ids[i];
-        if (f.dev == 0 && f.ino == 0)
-            continue;
-        size_t j = mix64(f.ino ^ (f.dev * 0x9E3779B97F4A7C15ULL)) & (cap - 1);
-        while (n[j].dev != 0 || n[j].ino != 0)
-            j = (j + 1) & (cap - 1);
-        n[j] = f;
-    }
-    free(r->ids);
-    r->ids = n;
-    r->ids_mask = cap - 1;
-    return 0;
-}
-
-static int ids_add(rm_resources *r, uint64_t dev, uint64_t ino)
-{
-    if (dev == 0 && ino == 0) {
-        r->has_zero_id = 1;
-        return 0;
-    }
-    if ((r->nids + 1) * 2 > r->ids_mask + 1 && ids_grow(r) != 0)
-        return -1;
-    size_t j = mix64(ino ^ (dev * 0x9E3779B97F4A7C15ULL)) & r->ids_mask;
-    while (r->ids[j].dev != 0 || r->ids[j].ino != 0) {
-        if (r->ids[j].dev == dev && r->ids[j].ino == ino)
-            return 0;
-        j = (j + 1) & r->ids_mask;
-    }
-    r->ids[j].dev = dev;
-    r->ids[j].ino = ino;
-    r->nids++;
-    return 0;
-}
-
 int rm_resources_has_id(const rm_resources *r, uint64_t dev, uint64_t ino)
 {
-    if (dev == 0 && ino == 0)
-        return r->has_zero_id;
-    if (r->nids == 0)
-        return 0;
-    size_t j = mix64(ino ^ (dev * 0x9E3779B97F4A7C15ULL)) & r->ids_mask;
-    for (;;) {
-        const rm_fid *f = &r->ids[j];
-        if (f->dev == dev && f->ino == ino)
-            return 1;
-        if (f->dev == 0 && f->ino == 0)
-            return 0;
-        j = (j + 1) & r->ids_mask;
-    }
+    return rm_fidset_get(&r->ids, dev, ino) != 0;
 }
 
 int rm_resources_has_path(const rm_resources *r, const char *path,
@@ -413,19 +342,12 @@ static DWORD parse_batch(rm_resources *r, const char *p, size_t len,
         off += rc.len;
         if (rc.kind == REC_FILE || rc.kind == REC_SERVICE) {
             if (rc.kind == REC_FILE && (rc.flags & REC_HAS_ID) &&
-                ids_add(r, rc.a, rc.b) != 0)
+                rm_fidset_put(&r->ids, rc.a, rc.b, 1) != 0)
                 return ERROR_OUTOFMEMORY;
             size_t at = r->arena_len;
-            if (r->arena_len + rc.len + 1 > r->arena_cap) {
-                size_t cap = r->arena_cap ? r->arena_cap : 65536;
-                while (cap < r->arena_len + rc.len + 1)
-                    cap *= 2;
-                char *na = realloc(r->arena, cap);
-                if (na == NULL)
-                    return ERROR_OUTOFMEMORY;
-                r->arena = na;
-                r->arena_cap = cap;
-            }
+            if (RM_GROW(r->arena, r->arena_cap, r->arena_len + rc.len + 1,
+                        65536) != 0)
+                return ERROR_OUTOFMEMORY;
             memcpy(r->arena + at, text, rc.len);
             r->arena[at + rc.len] = '\0';
             r->arena_len += rc.len + 1;
@@ -433,14 +355,8 @@ static DWORD parse_batch(rm_resources *r, const char *p, size_t len,
                         sizeof at) != 0)
                 return ERROR_OUTOFMEMORY;
         } else if (rc.kind == REC_PROC) {
-            if (r->nprocs == r->procs_cap) {
-                size_t cap = r->procs_cap ? r->procs_cap * 2 : 16;
-                rm_procid *np = realloc(r->procs, cap * sizeof *np);
-                if (np == NULL)
-                    return ERROR_OUTOFMEMORY;
-                r->procs = np;
-                r->procs_cap = cap;
-            }
+            if (RM_GROW(r->procs, r->procs_cap, r->nprocs + 1, 16) != 0)
+                return ERROR_OUTOFMEMORY;
             r->procs[r->nprocs].pid = (pid_t)rc.a;
             r->procs[r->nprocs].start_ticks = rc.b;
             r->nprocs++;
@@ -509,11 +425,8 @@ DWORD rm_resources_load(const rm_handle_info *h, rm_resources *out)
     if (rc != ERROR_SUCCESS)
         return rc;
     buf paths = {0}, services = {0};
-    int dfd = dup(dirfd);
-    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    DIR *d = rm_open_dir_at(dirfd);
     if (d == NULL) {
-        if (dfd >= 0)
-            close(dfd);
         rm_detail_set("cannot list session %s in the store %s: %s", h->key,
                       st.path, strerror(errno));
         rc = ERROR_WRITE_FAULT;

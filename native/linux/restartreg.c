@@ -35,13 +35,9 @@ static int restart_dirfd(int storefd, int create)
 /* Drops the registrations of processes that are gone. */
 static void prune(int dirfd)
 {
-    int dup_fd = dup(dirfd);
-    DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-    if (d == NULL) {
-        if (dup_fd >= 0)
-            close(dup_fd);
+    DIR *d = rm_open_dir_at(dirfd);
+    if (d == NULL)
         return;
-    }
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         int pid;
@@ -63,16 +59,8 @@ static int blob_add(char **buf, size_t *len, size_t *cap, const char *s)
     size_t n = strlen(s) + 1;
     if (*len + n > RESTART_MAX_BYTES)
         return -1;
-    if (*len + n > *cap) {
-        size_t c = *cap ? *cap : 4096;
-        while (c < *len + n)
-            c *= 2;
-        char *nb = realloc(*buf, c);
-        if (nb == NULL)
-            return -1;
-        *buf = nb;
-        *cap = c;
-    }
+    if (RM_GROW(*buf, *cap, *len + n, 4096) != 0)
+        return -1;
     memcpy(*buf + *len, s, n);
     *len += n;
     return 0;
@@ -118,7 +106,7 @@ DWORD rstrtmgr_register_restart(const char *const *argv, UINT argc,
     int dirfd = restart_dirfd(st.dirfd, 1);
     char name[64];
     entry_name(&self, name, sizeof name);
-    if (dirfd < 0 || rm_store_replace_file(dirfd, name, buf, len) != 0) {
+    if (dirfd < 0 || rm_replace_file_at(dirfd, name, buf, len) != 0) {
         rm_detail_set("cannot record the restart command in the store %s: %s",
                       st.path, strerror(errno));
         rc = ERROR_WRITE_FAULT;

@@ -9,6 +9,9 @@
 
 #include "internal.h"
 
+/* How many sessions a user may hold at once, as on Windows. */
+#define RM_MAX_SESSIONS 64
+
 typedef struct handle_entry {
     DWORD handle;
     rm_handle_info info;
@@ -44,15 +47,7 @@ static handle_entry *table_find(DWORD handle)
 
 static int table_reserve(void)
 {
-    if (table_len < table_cap)
-        return 0;
-    size_t cap = table_cap ? table_cap * 2 : 8;
-    handle_entry *nt = realloc(table, cap * sizeof *nt);
-    if (nt == NULL)
-        return -1;
-    table = nt;
-    table_cap = cap;
-    return 0;
+    return RM_GROW(table, table_cap, table_len + 1, 8);
 }
 
 /* Adds an entry; the caller holds table_lock and has reserved room. */
@@ -291,18 +286,28 @@ DWORD WINAPI RmEndSession(DWORD dwSessionHandle)
     return rc;
 }
 
+DWORD rm_handle_get_primary(DWORD handle, rm_handle_info *out,
+                            const char *refusal)
+{
+    DWORD rc = rm_handle_get(handle, out);
+    if (rc != ERROR_SUCCESS)
+        return rc;
+    if (!out->primary) {
+        /* Documented for the filter calls; ours for the rest of the
+         * primary's calls, which Windows leaves without a code. */
+        rm_detail_set("%s", refusal);
+        return ERROR_SESSION_CREDENTIAL_CONFLICT;
+    }
+    return ERROR_SUCCESS;
+}
+
 DWORD rm_open_primary(DWORD handle, rm_handle_info *h, rm_store *st,
                       int *sessfd, const char *what)
 {
-    DWORD rc = rm_handle_get(handle, h);
-    if (rc != ERROR_SUCCESS)
-        return rc;
-    if (!h->primary) {
-        /* Documented for the filter calls; ours for the rest of the
-         * primary's calls, which Windows leaves without a code. */
-        rm_detail_set("only the session's primary can %s; this handle joined "
-                      "the session", what);
-        return ERROR_SESSION_CREDENTIAL_CONFLICT;
-    }
-    return rm_store_open_session(h, st, sessfd);
+    char refusal[256];
+    snprintf(refusal, sizeof refusal,
+             "only the session's primary can %s; this handle joined the "
+             "session", what);
+    DWORD rc = rm_handle_get_primary(handle, h, refusal);
+    return rc != ERROR_SUCCESS ? rc : rm_store_open_session(h, st, sessfd);
 }

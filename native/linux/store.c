@@ -16,7 +16,6 @@
 
 #define RECORD_NAME "record"
 #define RECORD_MAGIC "rstrtmgr-session 1\n"
-#define TMP_PREFIX ".tmp-"
 #define DEFAULT_LOCK_TIMEOUT_MS 10000
 
 static int path_is_absolute(const char *p) { return p != NULL && p[0] == '/'; }
@@ -28,7 +27,7 @@ static int owned_by_me(const char *path)
            st.st_uid == geteuid();
 }
 
-int rm_store_default_path(char *buf, size_t size)
+static int store_default_path(char *buf, size_t size)
 {
     const char *env = getenv("RSTRTMGR_STATE_DIR");
     int n;
@@ -131,13 +130,6 @@ static long lock_timeout_ms(void)
     return DEFAULT_LOCK_TIMEOUT_MS;
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static DWORD take_lock(rm_store *st)
 {
     int fd = openat(st->dirfd, "lock",
@@ -148,7 +140,7 @@ static DWORD take_lock(rm_store *st)
         return ERROR_WRITE_FAULT;
     }
     long timeout = lock_timeout_ms();
-    uint64_t deadline = now_ms() + (uint64_t)timeout;
+    uint64_t deadline = rm_now_ms() + (uint64_t)timeout;
     long pause_us = 200;
     while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         if (errno != EWOULDBLOCK && errno != EINTR) {
@@ -157,7 +149,7 @@ static DWORD take_lock(rm_store *st)
             close(fd);
             return ERROR_WRITE_FAULT;
         }
-        if (now_ms() >= deadline) {
+        if (rm_now_ms() >= deadline) {
             rm_detail_set("another process has held the lock of the session "
                           "store %s for more than %ld ms; try again",
                           st->path, timeout);
@@ -181,7 +173,7 @@ DWORD rm_store_open_locked(const char *path, rm_store *st)
     st->sessions_fd = -1;
     st->path[0] = '\0';
     if (path == NULL || path[0] == '\0') {
-        if (rm_store_default_path(buf, sizeof buf) != 0) {
+        if (store_default_path(buf, sizeof buf) != 0) {
             rm_detail_set("the session store path is too long");
             return ERROR_WRITE_FAULT;
         }
@@ -217,14 +209,8 @@ void rm_session_free(rm_session *s)
 
 int rm_session_add(rm_session *s, const rm_participant *p)
 {
-    if (s->count == s->capacity) {
-        size_t cap = s->capacity ? s->capacity * 2 : 4;
-        rm_participant *np = realloc(s->participants, cap * sizeof *np);
-        if (np == NULL)
-            return -1;
-        s->participants = np;
-        s->capacity = cap;
-    }
+    if (RM_GROW(s->participants, s->capacity, s->count + 1, 4) != 0)
+        return -1;
     s->participants[s->count++] = *p;
     return 0;
 }
@@ -267,38 +253,6 @@ static int session_dir(rm_store *st, const char *key, int create)
     if (create && mkdirat(sd, key, 0700) != 0 && errno != EEXIST)
         return -1;
     return openat(sd, key, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-}
-
-char *rm_read_file_at(int dirfd, const char *name, size_t *len)
-{
-    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    struct stat st;
-    char *buf = NULL;
-    int e = 0;
-    if (fstat(fd, &st) != 0)
-        e = errno;
-    else if (!S_ISREG(st.st_mode))
-        e = EINVAL;
-    else if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
-        e = ENOMEM;
-    else {
-        size_t n = 0;
-        while (n < (size_t)st.st_size) {
-            ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0)
-                break;
-            n += (size_t)r;
-        }
-        buf[n] = '\0';
-        *len = n;
-    }
-    close(fd);
-    errno = e;
-    return buf;
 }
 
 static int parse_record(char *text, rm_session *out)
@@ -353,48 +307,6 @@ DWORD rm_store_read_session(rm_store *st, const char *key, rm_session *out)
     return ERROR_SUCCESS;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, buf, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        buf += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-int rm_store_replace_file(int dirfd, const char *name,
-                                    const char *buf, size_t len)
-{
-    char tmp[64];
-    unsigned char r[8];
-    if (rm_random(r, sizeof r) != 0)
-        return -1;
-    snprintf(tmp, sizeof tmp, TMP_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x",
-             r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
-    int fd = openat(dirfd, tmp,
-                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -1;
-    if (write_all(fd, buf, len) != 0 || close(fd) != 0) {
-        int e = errno;
-        unlinkat(dirfd, tmp, 0);
-        errno = e;
-        return -1;
-    }
-    if (renameat(dirfd, tmp, dirfd, name) != 0) {
-        int e = errno;
-        unlinkat(dirfd, tmp, 0);
-        errno = e;
-        return -1;
-    }
-    return 0;
-}
-
 DWORD rm_store_write_session(rm_store *st, const rm_session *s, int create)
 {
     size_t cap = 64 + s->count * 64;
@@ -414,7 +326,7 @@ DWORD rm_store_write_session(rm_store *st, const rm_session *s, int create)
         free(buf);
         return store_io_error(st, "create", s->key);
     }
-    int rc = rm_store_replace_file(fd, RECORD_NAME, buf, n);
+    int rc = rm_replace_file_at(fd, RECORD_NAME, buf, n);
     int e = errno;
     close(fd);
     free(buf);
@@ -425,14 +337,9 @@ DWORD rm_store_write_session(rm_store *st, const rm_session *s, int create)
 /* Unlinks every entry of a directory (the store never nests deeper). */
 static int empty_dir(int fd)
 {
-    int dup_fd = dup(fd);
-    if (dup_fd < 0)
+    DIR *d = rm_open_dir_at(fd);
+    if (d == NULL)
         return -1;
-    DIR *d = fdopendir(dup_fd);
-    if (d == NULL) {
-        close(dup_fd);
-        return -1;
-    }
     int rc = 0;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
@@ -486,16 +393,12 @@ DWORD rm_store_reclaim(rm_store *st, size_t *live)
                       st->path, strerror(errno));
         return ERROR_WRITE_FAULT;
     }
-    int listfd = dup(sd);
-    DIR *d = listfd >= 0 ? fdopendir(listfd) : NULL;
+    DIR *d = rm_open_dir_at(sd);
     if (d == NULL) {
-        if (listfd >= 0)
-            close(listfd);
         rm_detail_set("cannot list the store %s: %s", st->path,
                       strerror(errno));
         return ERROR_WRITE_FAULT;
     }
-    rewinddir(d); /* the offset is shared with the borrowed descriptor */
     char (*dead)[CCH_RM_SESSION_KEY + 1] = NULL;
     size_t ndead = 0, capdead = 0;
     DWORD rc = ERROR_SUCCESS;
@@ -518,15 +421,9 @@ DWORD rm_store_reclaim(rm_store *st, size_t *live)
             (*live)++;
             continue;
         }
-        if (ndead == capdead) {
-            size_t cap = capdead ? capdead * 2 : 8;
-            void *nd = realloc(dead, cap * sizeof *dead);
-            if (nd == NULL) {
-                rc = ERROR_OUTOFMEMORY;
-                break;
-            }
-            dead = nd;
-            capdead = cap;
+        if (RM_GROW(dead, capdead, ndead + 1, 8) != 0) {
+            rc = ERROR_OUTOFMEMORY;
+            break;
         }
         memcpy(dead[ndead++], de->d_name, CCH_RM_SESSION_KEY + 1);
     }

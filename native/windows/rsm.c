@@ -3,8 +3,6 @@
  * there and never linked (a load-time import would break `import`). */
 #include "rstrtmgr_ext.h"
 
-#ifdef _WIN32
-
 typedef HANDLE(WINAPI *open_w_fn)(LPCWSTR, LPCWSTR, DWORD);
 typedef HANDLE(WINAPI *open_a_fn)(LPCSTR, LPCSTR, DWORD);
 typedef DWORD(WINAPI *close_fn)(HANDLE);
@@ -78,33 +76,3 @@ DWORD WINAPI rstrtmgr_CloseNtmsSession(HANDLE hSession)
     /* CloseNtmsSession returns its error rather than setting it. */
     return ntms.close ? ntms.close(hSession) : ntms.close_error;
 }
-
-#else /* RSM has never existed outside Windows */
-
-#include <errno.h>
-
-/* errno carries what GetLastError would say on Windows without ntmsapi.dll,
- * so the Python layer reads one code on every platform. */
-HANDLE WINAPI rstrtmgr_OpenNtmsSessionW(LPCWSTR lpServer, LPCWSTR lpApplication,
-                                        DWORD dwOptions)
-{
-    (void)lpServer, (void)lpApplication, (void)dwOptions;
-    errno = ERROR_MOD_NOT_FOUND;
-    return INVALID_HANDLE_VALUE;
-}
-
-HANDLE WINAPI rstrtmgr_OpenNtmsSessionA(LPCSTR lpServer, LPCSTR lpApplication,
-                                        DWORD dwOptions)
-{
-    (void)lpServer, (void)lpApplication, (void)dwOptions;
-    errno = ERROR_MOD_NOT_FOUND;
-    return INVALID_HANDLE_VALUE;
-}
-
-DWORD WINAPI rstrtmgr_CloseNtmsSession(HANDLE hSession)
-{
-    (void)hSession;
-    return ERROR_MOD_NOT_FOUND;
-}
-
-#endif

@@ -1,0 +1,197 @@
+/* One holder of a session's resources: what RmGetList says about a process
+ * that the scan found using them (its names, type, session, restartability
+ * and the reboot reasons it causes), judged against an explicit context. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* The service a process belongs to: the last ".service" component of its
+ * cgroup (the unified "0::" line, or systemd's own hierarchy on a hybrid
+ * setup), so a user service names itself, not user@UID.service. */
+static void read_unit(int pd, char *unit, size_t size)
+{
+    char buf[4096];
+    unit[0] = '\0';
+    if (rm_read_small_at(pd, "cgroup", buf, sizeof buf) <= 0)
+        return;
+    char *path = NULL, *save = NULL;
+    for (char *l = strtok_r(buf, "\n", &save); l != NULL;
+         l = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(l, "0::", 3) == 0 && strcmp(l + 3, "/") != 0)
+            path = l + 3;
+        else if (path == NULL && strstr(l, ":name=systemd:") != NULL)
+            path = strstr(l, ":name=systemd:") + strlen(":name=systemd:");
+    }
+    if (path == NULL)
+        return;
+    char *save2 = NULL;
+    for (char *c = strtok_r(path, "/", &save2); c != NULL;
+         c = strtok_r(NULL, "/", &save2)) {
+        size_t n = strlen(c);
+        if (n > 8 && strcmp(c + n - 8, ".service") == 0 && n < size)
+            memcpy(unit, c, n + 1);
+    }
+}
+
+static void read_ids(int pd, uid_t ids[3])
+{
+    char buf[4096];
+    ids[0] = ids[1] = ids[2] = (uid_t)-1;
+    if (rm_read_small_at(pd, "status", buf, sizeof buf) <= 0)
+        return;
+    char *u = strstr(buf, "\nUid:");
+    unsigned a, b, c;
+    if (u != NULL && sscanf(u + 5, "%u %u %u", &a, &b, &c) == 3) {
+        ids[0] = a;
+        ids[1] = b;
+        ids[2] = c;
+    }
+}
+
+static DWORD read_session(int pd)
+{
+    char buf[32];
+    if (rm_read_small_at(pd, "sessionid", buf, sizeof buf) <= 0)
+        return (DWORD)RM_INVALID_TS_SESSION;
+    return (DWORD)strtoul(buf, NULL, 10); /* unset is 4294967295, i.e. -1 */
+}
+
+/* comm is cut at 15 bytes; argv[0] then gives the whole name, as ps does. */
+static void app_name(int pd, const char *comm, char *out, size_t size)
+{
+    snprintf(out, size, "%s", comm);
+    if (strlen(comm) < 15)
+        return;
+    char buf[1024];
+    if (rm_read_small_at(pd, "cmdline", buf, sizeof buf) <= 0)
+        return;
+    const char *base = strrchr(buf, '/');
+    base = base != NULL ? base + 1 : buf;
+    if (strncmp(base, comm, 15) == 0)
+        snprintf(out, size, "%s", base);
+}
+
+/* The processes a system cannot lose: the init of this pid namespace, the
+ * service manager (also a user's: "systemd --user"), the login manager, the
+ * journal and the message bus. Judged by name, so a process that merely
+ * calls itself so is also kept out of a shutdown: the safe direction. */
+static int is_critical(pid_t pid, const char *comm)
+{
+    static const char *const names[] = {
+        "systemd",     "systemd-logind", "systemd-journal", "dbus-daemon",
+        "dbus-broker", "dbus-broker-lau", "init",
+    };
+    if (pid == 1)
+        return 1;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(comm, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int registered_proc(const rm_resources *r, pid_t pid, uint64_t ticks)
+{
+    for (size_t i = 0; i < r->nprocs; i++)
+        if (r->procs[i].pid == pid && r->procs[i].start_ticks == ticks)
+            return 1;
+    return 0;
+}
+
+static int registered_service(const rm_resources *r, const char *unit)
+{
+    for (size_t i = 0; unit[0] != '\0' && i < r->nservices; i++)
+        if (strcmp(r->services[i], unit) == 0)
+            return 1;
+    return 0;
+}
+
+
+void rm_holder_ctx_init(rm_holder_ctx *c, const rm_handle_info *h,
+                        const rm_resources *res)
+{
+    memset(c, 0, sizeof *c);
+    c->h = h;
+    c->res = res;
+    c->self = rm_procid_self();
+    c->ruid = getuid();
+    c->euid = geteuid();
+    char buf[32];
+    int fd = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    c->self_session = (DWORD)RM_INVALID_TS_SESSION;
+    if (fd >= 0) {
+        if (rm_read_small_at(fd, "sessionid", buf, sizeof buf) > 0)
+            c->self_session = (DWORD)strtoul(buf, NULL, 10);
+        close(fd);
+    }
+}
+
+int rm_holder_add(const rm_holder_ctx *c, int pd, pid_t pid, unsigned why,
+                  int listed, const rm_pstat *ps, rm_list *out)
+{
+    rm_holder hd;
+    memset(&hd, 0, sizeof hd);
+    hd.id.pid = pid;
+    hd.id.start_ticks = ps->start_ticks;
+    read_unit(pd, hd.unit, sizeof hd.unit);
+    if (listed) {
+        if (registered_proc(c->res, pid, ps->start_ticks))
+            why |= RM_HOLD_REGISTERED;
+        if (registered_service(c->res, hd.unit))
+            why |= RM_HOLD_SERVICE;
+    }
+    if (why == 0)
+        return 0;
+    if (RM_GROW(out->items, out->cap, out->count + 1, 16) != 0)
+        return -1;
+    uid_t ids[3];
+    read_ids(pd, ids);
+    hd.uid = ids[0];
+    hd.why = why;
+    hd.critical = is_critical(pid, ps->comm);
+
+    RM_PROCESS_INFO *in = &hd.info;
+    in->Process.dwProcessId = (DWORD)pid;
+    in->Process.ProcessStartTime = rm_procid_filetime(ps->start_ticks);
+    char name[1024];
+    app_name(pd, ps->comm, name, sizeof name);
+    rm_bytes_to_utf16(name, strlen(name), in->strAppName,
+                      CCH_RM_MAX_APP_NAME + 1);
+    rm_bytes_to_utf16(hd.unit, strlen(hd.unit), in->strServiceShortName,
+                      CCH_RM_MAX_SVC_NAME + 1);
+    int service = hd.unit[0] != '\0';
+    in->ApplicationType = hd.critical ? RmCritical
+                          : service   ? RmService
+                          : ps->tty != 0 ? RmConsole
+                                         : RmUnknownApp;
+    in->AppStatus = RmStatusRunning;
+    in->TSSessionId = read_session(pd);
+    in->bRestartable = service || rm_restart_registered(c->h, &hd.id);
+
+    if (pid == c->self.pid && ps->start_ticks == c->self.start_ticks)
+        hd.reasons |= RmRebootReasonDetectedSelf;
+    if (hd.critical)
+        hd.reasons |= service ? RmRebootReasonCriticalService
+                              : RmRebootReasonCriticalProcess;
+    /* kill(2)'s rule: our real or effective uid must be the target's real
+     * or saved uid, unless we are root. */
+    if (c->euid != 0 && c->ruid != ids[0] && c->ruid != ids[2] &&
+        c->euid != ids[0] && c->euid != ids[2])
+        hd.reasons |= RmRebootReasonPermissionDenied;
+    if (!service && c->self_session != (DWORD)RM_INVALID_TS_SESSION &&
+        in->TSSessionId != (DWORD)RM_INVALID_TS_SESSION &&
+        in->TSSessionId != c->self_session)
+        hd.reasons |= RmRebootReasonSessionMismatch;
+    out->reasons |= hd.reasons;
+    out->items[out->count++] = hd;
+    return 1;
+}
+
+void rm_list_free(rm_list *l)
+{
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}

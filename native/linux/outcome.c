@@ -1,0 +1,210 @@
+/* The session's shutdown record: what RmShutdown and RmRestart did to each
+ * process, kept in the session's directory so that RmGetList, RmRestart and
+ * later calls (of any process in the session) see it. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define OUTCOME_NAME "shutdown"
+#define OUTCOME_MAGIC "rstrtmgr-shutdown 1\n"
+
+void rm_outcome_free(rm_outcome *s)
+{
+    for (size_t i = 0; i < s->count; i++)
+        free(s->items[i].cmd);
+    free(s->items);
+    memset(s, 0, sizeof *s);
+}
+
+rm_stopped *rm_outcome_add(rm_outcome *s)
+{
+    if (RM_GROW(s->items, s->cap, s->count + 1, 16) != 0)
+        return NULL;
+    rm_stopped *x = &s->items[s->count++];
+    memset(x, 0, sizeof *x);
+    return x;
+}
+
+/* The fixed part of a record on disk; the command follows it. */
+typedef struct disk_record {
+    int32_t pid;
+    int32_t group;
+    uint64_t start_ticks;
+    uint64_t exe_dev, exe_ino;
+    RM_PROCESS_INFO info;
+    char unit[256];
+    char exe[PATH_MAX];
+    uint32_t cmd_len;
+} disk_record;
+
+DWORD rm_outcome_read(int sessfd, rm_outcome *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t n;
+    char *buf = rm_read_file_at(sessfd, OUTCOME_NAME, &n);
+    if (buf == NULL && errno == ENOENT)
+        return ERROR_SUCCESS;
+    size_t magic = strlen(OUTCOME_MAGIC);
+    if (buf == NULL || n < magic || memcmp(buf, OUTCOME_MAGIC, magic) != 0) {
+        free(buf);
+        rm_detail_set("the session's shutdown state is not readable");
+        return ERROR_WRITE_FAULT;
+    }
+    out->done = 1;
+    size_t off = magic;
+    while (off + sizeof(disk_record) <= (size_t)n) {
+        disk_record r;
+        memcpy(&r, buf + off, sizeof r);
+        off += sizeof r;
+        rm_stopped *x = rm_outcome_add(out);
+        if (x == NULL || r.cmd_len > (size_t)n - off) {
+            free(buf);
+            rm_outcome_free(out);
+            return x == NULL ? ERROR_OUTOFMEMORY : ERROR_WRITE_FAULT;
+        }
+        x->id.pid = r.pid;
+        x->id.start_ticks = r.start_ticks;
+        x->group = r.group;
+        x->info = r.info;
+        x->exe_dev = r.exe_dev;
+        x->exe_ino = r.exe_ino;
+        memcpy(x->unit, r.unit, sizeof x->unit);
+        x->unit[sizeof x->unit - 1] = '\0';
+        memcpy(x->exe, r.exe, sizeof x->exe);
+        x->exe[sizeof x->exe - 1] = '\0';
+        if (r.cmd_len > 0) {
+            x->cmd = malloc(r.cmd_len);
+            if (x->cmd == NULL) {
+                free(buf);
+                rm_outcome_free(out);
+                return ERROR_OUTOFMEMORY;
+            }
+            memcpy(x->cmd, buf + off, r.cmd_len);
+            x->cmd_len = r.cmd_len;
+            off += r.cmd_len;
+        }
+    }
+    free(buf);
+    return ERROR_SUCCESS;
+}
+
+static DWORD outcome_write(int sessfd, const rm_outcome *s)
+{
+    size_t len = strlen(OUTCOME_MAGIC);
+    for (size_t i = 0; i < s->count; i++)
+        len += sizeof(disk_record) + s->items[i].cmd_len;
+    char *buf = malloc(len);
+    if (buf == NULL)
+        return ERROR_OUTOFMEMORY;
+    size_t off = strlen(OUTCOME_MAGIC);
+    memcpy(buf, OUTCOME_MAGIC, off);
+    for (size_t i = 0; i < s->count; i++) {
+        const rm_stopped *x = &s->items[i];
+        disk_record r;
+        memset(&r, 0, sizeof r);
+        r.pid = x->id.pid;
+        r.group = x->group;
+        r.start_ticks = x->id.start_ticks;
+        r.exe_dev = x->exe_dev;
+        r.exe_ino = x->exe_ino;
+        r.info = x->info;
+        memcpy(r.unit, x->unit, sizeof r.unit);
+        memcpy(r.exe, x->exe, sizeof r.exe);
+        r.cmd_len = x->cmd_len;
+        memcpy(buf + off, &r, sizeof r);
+        off += sizeof r;
+        if (x->cmd_len > 0)
+            memcpy(buf + off, x->cmd, x->cmd_len);
+        off += x->cmd_len;
+    }
+    int rc = rm_replace_file_at(sessfd, OUTCOME_NAME, buf, len);
+    free(buf);
+    if (rc != 0) {
+        rm_detail_set("cannot record the session's shutdown state: %s",
+                      strerror(errno));
+        return ERROR_WRITE_FAULT;
+    }
+    return ERROR_SUCCESS;
+}
+
+/* Saves the outcome, merging it into what earlier calls recorded. */
+DWORD rm_outcome_save(const rm_handle_info *h, const rm_outcome *now)
+{
+    rm_store st;
+    int sessfd;
+    DWORD rc = rm_store_open_session(h, &st, &sessfd);
+    if (rc != ERROR_SUCCESS)
+        return rc;
+    rm_outcome old;
+    rc = rm_outcome_read(sessfd, &old);
+    if (rc == ERROR_SUCCESS) {
+        for (size_t i = 0; i < now->count && rc == ERROR_SUCCESS; i++) {
+            const rm_stopped *x = &now->items[i];
+            if (x->group < 0)
+                continue;
+            rm_stopped *y = NULL;
+            for (size_t j = 0; j < old.count && y == NULL; j++)
+                if (old.items[j].id.pid == x->id.pid &&
+                    old.items[j].id.start_ticks == x->id.start_ticks)
+                    y = &old.items[j];
+            if (y == NULL && (y = rm_outcome_add(&old)) == NULL) {
+                rc = ERROR_OUTOFMEMORY;
+                break;
+            }
+            free(y->cmd);
+            *y = *x;
+            y->cmd = NULL;
+            if (x->cmd_len > 0 && (y->cmd = malloc(x->cmd_len)) != NULL)
+                memcpy(y->cmd, x->cmd, x->cmd_len);
+            else
+                y->cmd_len = 0;
+        }
+        if (rc == ERROR_SUCCESS)
+            rc = outcome_write(sessfd, &old);
+    }
+    rm_outcome_free(&old);
+    close(sessfd);
+    rm_store_close(&st);
+    return rc;
+}
+
+DWORD rm_outcome_annotate(const rm_handle_info *h, rm_list *l)
+{
+    rm_store st;
+    int sessfd;
+    DWORD rc = rm_store_open_session(h, &st, &sessfd);
+    if (rc != ERROR_SUCCESS)
+        return rc;
+    rm_outcome s;
+    rc = rm_outcome_read(sessfd, &s);
+    close(sessfd);
+    rm_store_close(&st);
+    for (size_t i = 0; rc == ERROR_SUCCESS && i < s.count; i++) {
+        const rm_stopped *x = &s.items[i];
+        rm_holder *hd = NULL;
+        for (size_t j = 0; j < l->count && hd == NULL; j++)
+            if (l->items[j].id.pid == x->id.pid &&
+                l->items[j].id.start_ticks == x->id.start_ticks)
+                hd = &l->items[j];
+        if (hd != NULL) {
+            hd->info.AppStatus = x->info.AppStatus;
+            continue;
+        }
+        /* Gone since: still part of the session's list, with its outcome. */
+        if (RM_GROW(l->items, l->cap, l->count + 1, 16) != 0) {
+            rc = ERROR_OUTOFMEMORY;
+            break;
+        }
+        hd = &l->items[l->count++];
+        memset(hd, 0, sizeof *hd);
+        hd->id = x->id;
+        hd->info = x->info;
+        snprintf(hd->unit, sizeof hd->unit, "%s", x->unit);
+    }
+    rm_outcome_free(&s);
+    return rc;
+}

@@ -1,0 +1,10 @@
+/* The rstrtmgr_* additions that Windows has no counterpart for. */
+#include "rstrtmgr_ext.h"
+
+DWORD rstrtmgr_set_shutdown_timeouts(DWORD dwSessionHandle, DWORD dwAppMs,
+                                     DWORD dwServiceMs)
+{
+    /* Windows waits as its own policy (WaitToKillAppTimeout) says. */
+    (void)dwSessionHandle, (void)dwAppMs, (void)dwServiceMs;
+    return ERROR_CALL_NOT_IMPLEMENTED;
+}

@@ -1,0 +1,345 @@
+"""The bindings: every call into ``_rstrtmgr`` and every conversion of its C data.
+
+The only module besides ``_errors`` that touches ``ffi`` and ``lib``. It
+speaks in plain Python values (ints, str, bytes, tuples) and return codes;
+what they mean, and what to raise, is decided by the modules above it.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any, NamedTuple
+
+from ._rstrtmgr import ffi, lib
+
+#: The handle value that names no session (0 is a valid handle).
+NO_SESSION = int(lib.RSTRTMGR_NO_SESSION)
+#: TSSessionId of a process outside any login session.
+INVALID_TS_SESSION = int(ffi.cast("DWORD", lib.RM_INVALID_TS_SESSION))
+
+
+def constant(name: str) -> int:
+    """The value of the C enumerator or #define ``name``, as the module has it."""
+    return int(getattr(lib, name))
+
+
+# ---- C data ---------------------------------------------------------------
+
+
+def filetime(ft: Any) -> int:
+    """A FILETIME as one 64-bit int (100 ns units since 1601)."""
+    return (int(ft.dwHighDateTime) << 32) | int(ft.dwLowDateTime)
+
+
+def fill_unique(c: Any, pid: int, start_time: int) -> None:
+    """Fill an RM_UNIQUE_PROCESS from a pid and a FILETIME."""
+    c.dwProcessId = pid
+    c.ProcessStartTime.dwLowDateTime = start_time & 0xFFFFFFFF
+    c.ProcessStartTime.dwHighDateTime = start_time >> 32
+
+
+def wide_string(buf: Any) -> str:
+    """A WCHAR array as str, keeping lone surrogates (non-UTF-8 names)."""
+    raw = bytes(ffi.buffer(buf))
+    text = raw.decode("utf-16-le", "surrogatepass")
+    return text.split("\0", 1)[0]
+
+
+class CProcessInfo(NamedTuple):
+    """The fields of one RM_PROCESS_INFO, as Python values."""
+
+    pid: int
+    start_time: int
+    app_name: str
+    service_name: str
+    app_type: int
+    status: int
+    ts_session_id: int
+    restartable: bool
+
+
+def _process_info(info: Any) -> CProcessInfo:
+    # The names are UTF-16 that may carry lone surrogates standing for
+    # bytes that are not UTF-8 (see native/linux/internal.h).
+    return CProcessInfo(
+        pid=int(info.Process.dwProcessId),
+        start_time=filetime(info.Process.ProcessStartTime),
+        app_name=wide_string(info.strAppName),
+        service_name=wide_string(info.strServiceShortName),
+        app_type=int(info.ApplicationType),
+        status=int(info.AppStatus),
+        ts_session_id=int(info.TSSessionId),
+        restartable=bool(info.bRestartable),
+    )
+
+
+class CFilter(NamedTuple):
+    """One RM_FILTER_INFO record: its action, trigger and the one target it names."""
+
+    action: int
+    trigger: int
+    path: str | None = None
+    process: tuple[int, int] | None = None  # (pid, FILETIME)
+    service: str | None = None
+
+
+def _filter_list(buf: Any, size: int) -> list[CFilter]:
+    """Read the RM_FILTER_INFO records chained by cbNextOffset in ``buf``."""
+    filters: list[CFilter] = []
+    offset = 0
+    while size:
+        info = ffi.cast("RM_FILTER_INFO *", buf + offset)
+        trigger = int(info.FilterTrigger)
+        action = int(info.FilterAction)
+        if trigger == lib.RmFilterTriggerProcess:
+            unique = (
+                int(info.Process.dwProcessId),
+                filetime(info.Process.ProcessStartTime),
+            )
+            filters.append(CFilter(action, trigger, process=unique))
+        elif trigger == lib.RmFilterTriggerFile:
+            filters.append(CFilter(action, trigger, path=ffi.string(info.strFilename)))
+        else:
+            name = ffi.string(info.strServiceShortName)
+            filters.append(CFilter(action, trigger, service=name))
+        if not info.cbNextOffset:
+            break
+        offset += int(info.cbNextOffset)
+    return filters
+
+
+# ---- process identity and restart registration ----------------------------
+
+
+def process_start_time(pid: int) -> tuple[int, int]:
+    """rstrtmgr_process_start_time: (code, FILETIME of ``pid``'s start)."""
+    ft = ffi.new("FILETIME *")
+    code = int(lib.rstrtmgr_process_start_time(pid, ft))
+    return code, filetime(ft[0]) if code == 0 else 0
+
+
+def register_restart(argv: Sequence[bytes], cwd: bytes, env: Sequence[bytes]) -> int:
+    """rstrtmgr_register_restart with NUL-free bytes; its return code."""
+    keep = [ffi.new("char[]", a) for a in argv]
+    keep_env = [ffi.new("char[]", e) for e in env]
+    return int(
+        lib.rstrtmgr_register_restart(
+            ffi.new("char *[]", keep),
+            len(keep),
+            cwd,
+            ffi.new("char *[]", keep_env),
+            len(keep_env),
+        )
+    )
+
+
+def unregister_restart() -> int:
+    """rstrtmgr_unregister_restart's return code."""
+    return int(lib.rstrtmgr_unregister_restart())
+
+
+def is_wine() -> bool:
+    """True when the module runs under Wine."""
+    return bool(lib.rstrtmgr_is_wine())
+
+
+# ---- sessions --------------------------------------------------------------
+
+
+def start_session() -> tuple[int, int, str]:
+    """RmStartSession: (code, handle, key)."""
+    handle = ffi.new("DWORD *", NO_SESSION)
+    # Windows does not always terminate the key: hand it a zeroed buffer.
+    key = ffi.new("WCHAR[]", lib.CCH_RM_SESSION_KEY + 1)
+    code = int(lib.RmStartSession(handle, 0, key))
+    return code, int(handle[0]), ffi.string(key)
+
+
+def join_session(key: str) -> tuple[int, int]:
+    """RmJoinSession: (code, handle)."""
+    handle = ffi.new("DWORD *", NO_SESSION)
+    code = int(lib.RmJoinSession(handle, key))
+    return code, int(handle[0])
+
+
+def end_session(handle: int) -> int:
+    """RmEndSession's return code."""
+    return int(lib.RmEndSession(handle))
+
+
+def register_resources(
+    handle: int,
+    paths: Sequence[str],
+    procs: Sequence[tuple[int, int]],
+    names: Sequence[str],
+) -> int:
+    """RmRegisterResources of files, (pid, FILETIME) processes and services."""
+    keep = [ffi.new("WCHAR[]", p) for p in paths]
+    files = ffi.new("LPCWSTR[]", keep) if keep else ffi.NULL
+    apps = ffi.new("RM_UNIQUE_PROCESS[]", len(procs)) if procs else ffi.NULL
+    for i, (pid, start_time) in enumerate(procs):
+        fill_unique(apps[i], pid, start_time)
+    keep_s = [ffi.new("WCHAR[]", n) for n in names]
+    svcs = ffi.new("LPCWSTR[]", keep_s) if keep_s else ffi.NULL
+    return int(
+        lib.RmRegisterResources(
+            handle, len(paths), files, len(procs), apps, len(names), svcs
+        )
+    )
+
+
+class CList(NamedTuple):
+    """What one RmGetList call answered."""
+
+    code: int
+    needed: int
+    processes: list[CProcessInfo]
+    reboot_reasons: int
+    uninspected: int
+
+
+def get_list(handle: int, size: int) -> CList:
+    """One RmGetList call with room for ``size`` entries."""
+    needed = ffi.new("UINT *")
+    count = ffi.new("UINT *", size)
+    reasons = ffi.new("DWORD *")
+    infos = ffi.new("RM_PROCESS_INFO[]", size) if size else ffi.NULL
+    code = int(lib.RmGetList(handle, needed, count, infos, reasons))
+    if code != 0:
+        return CList(code, int(needed[0]), [], 0, 0)
+    uninspected = int(lib.rstrtmgr_last_uninspected())
+    processes = [_process_info(infos[i]) for i in range(count[0])]
+    return CList(code, int(needed[0]), processes, int(reasons[0]), uninspected)
+
+
+def set_shutdown_timeouts(handle: int, app_ms: int, service_ms: int) -> int:
+    """rstrtmgr_set_shutdown_timeouts' return code."""
+    return int(lib.rstrtmgr_set_shutdown_timeouts(handle, app_ms, service_ms))
+
+
+def shutdown(handle: int, flags: int, callback: Any) -> int:
+    """RmShutdown's return code; ``callback`` is :data:`PROGRESS_CALLBACK`."""
+    return int(lib.RmShutdown(handle, flags, callback))
+
+
+def restart(handle: int, callback: Any) -> int:
+    """RmRestart's return code; ``callback`` is :data:`PROGRESS_CALLBACK`."""
+    return int(lib.RmRestart(handle, 0, callback))
+
+
+def cancel_current_task(handle: int) -> int:
+    """RmCancelCurrentTask's return code."""
+    return int(lib.RmCancelCurrentTask(handle))
+
+
+def _filter_target(
+    path: str | None, process: tuple[int, int] | None, service: str | None
+) -> tuple[Any, Any, Any]:
+    module = proc = svc = ffi.NULL
+    if path is not None:
+        module = ffi.new("WCHAR[]", path)
+    elif process is not None:
+        proc = ffi.new("RM_UNIQUE_PROCESS *")
+        fill_unique(proc, *process)
+    else:
+        svc = ffi.new("WCHAR[]", service)
+    return module, proc, svc
+
+
+def add_filter(
+    handle: int,
+    action: int,
+    path: str | None,
+    process: tuple[int, int] | None,
+    service: str | None,
+) -> int:
+    """RmAddFilter for the one target given; its return code."""
+    module, proc, svc = _filter_target(path, process, service)
+    return int(lib.RmAddFilter(handle, module, proc, svc, action))
+
+
+def remove_filter(
+    handle: int,
+    path: str | None,
+    process: tuple[int, int] | None,
+    service: str | None,
+) -> int:
+    """RmRemoveFilter for the one target given; its return code."""
+    module, proc, svc = _filter_target(path, process, service)
+    return int(lib.RmRemoveFilter(handle, module, proc, svc))
+
+
+def get_filter_list(handle: int, size: int) -> tuple[int, int, list[CFilter]]:
+    """One RmGetFilterList call with a ``size``-byte buffer: (code, needed, filters)."""
+    needed = ffi.new("DWORD *")
+    buf = ffi.new("BYTE[]", size) if size else ffi.NULL
+    code = int(lib.RmGetFilterList(handle, buf, size, needed))
+    filters = _filter_list(buf, int(needed[0])) if code == 0 else []
+    return code, int(needed[0]), filters
+
+
+# ---- the progress callback -------------------------------------------------
+
+# RM_WRITE_STATUS_CALLBACK carries no context: what it calls is set once by
+# _progress, which finds the operation in progress.
+_on_progress: Callable[[int], None] | None = None
+_on_error: Callable[[BaseException], None] | None = None
+
+
+def route_progress(
+    on_progress: Callable[[int], None], on_error: Callable[[BaseException], None]
+) -> None:
+    """Send what the C progress callback reports, and what it raised, to these."""
+    global _on_progress, _on_error  # one C callback, set once
+    _on_progress, _on_error = on_progress, on_error
+
+
+def _progress_failed(
+    exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
+    # cffi calls this for anything the callback raised, including what a
+    # signal handler raised before the callback's first line (Ctrl-C).
+    if _on_error is not None:
+        _on_error(exc)
+
+
+@ffi.def_extern(onerror=_progress_failed)  # type: ignore[untyped-decorator]
+def _rstrtmgr_progress(percent: int) -> None:
+    if _on_progress is not None:
+        _on_progress(int(percent))
+
+
+#: The RM_WRITE_STATUS_CALLBACK that reaches :func:`route_progress`'s handlers.
+PROGRESS_CALLBACK: Any = lib._rstrtmgr_progress
+
+
+# ---- RSM -------------------------------------------------------------------
+
+
+def _last_error() -> int:
+    """The error of the last C call on this thread, as GetLastError() reads it."""
+    if sys.platform == "win32":
+        return int(ffi.getwinerror()[0])
+    return int(ffi.errno)  # the Linux backend stores the winerror.h code there
+
+
+def open_ntms_session(
+    server: str | None, application: str | None, options: int
+) -> tuple[Any, int]:
+    """OpenNtmsSessionW: (the HANDLE cdata or None, the error when None)."""
+    handle = lib.OpenNtmsSessionW(
+        ffi.NULL if server is None else server,
+        ffi.NULL if application is None else application,
+        options,
+    )
+    error = _last_error()  # before anything else can make a C call
+    if handle == lib.INVALID_HANDLE_VALUE:
+        return None, error
+    return handle, 0
+
+
+def close_ntms_session(handle: Any) -> int:
+    """CloseNtmsSession's return code."""
+    return int(lib.CloseNtmsSession(handle))
