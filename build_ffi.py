@@ -165,6 +165,9 @@ DWORD rstrtmgr_register_restart(const char *const *argv, UINT argc,
                                 const char *cwd, const char *const *envp,
                                 UINT envc);
 DWORD rstrtmgr_unregister_restart(void);
+DWORD rstrtmgr_shutdown_list(DWORD dwSessionHandle, UINT *pnProcInfoNeeded,
+                             UINT *pnProcInfo, RM_PROCESS_INFO rgAffectedApps[],
+                             LPDWORD lpdwRebootReasons);
 
 extern "Python" void _rstrtmgr_progress(UINT);
 """
@@ -190,6 +193,8 @@ LINUX_SOURCES = [
     "native/linux/shutdown.c",
     "native/linux/restart.c",
     "native/linux/unsupported.c",
+    "native/linux/regcache.c",
+    "native/linux/shutdownlist.c",
 ]
 WINDOWS_SOURCES = [
     "native/windows/ext.c",

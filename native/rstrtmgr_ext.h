@@ -59,4 +59,13 @@ DWORD rstrtmgr_unregister_restart(void);
 /* 1 when running under Wine (whose Rstrtmgr.dll is a stub), else 0. */
 int rstrtmgr_is_wine(void);
 
+/* The list this thread's last RmShutdown on dwSessionHandle ended with, as
+ * RmGetList would give it then (each holder's status; the processes it saw
+ * exit listed from the session's record), without another scan; taken by
+ * the first successful call. ERROR_REQUEST_OUT_OF_SEQUENCE (776) when there
+ * is none to take, ERROR_MORE_DATA as RmGetList; 120 on Windows. */
+DWORD rstrtmgr_shutdown_list(DWORD dwSessionHandle, UINT *pnProcInfoNeeded,
+                             UINT *pnProcInfo, RM_PROCESS_INFO rgAffectedApps[],
+                             LPDWORD lpdwRebootReasons);
+
 #endif

@@ -51,6 +51,14 @@ def _wide_path(value: object) -> str:
     surrogates U+DC80..U+DCFF (Python's surrogateescape), which the backend
     turns back into the very same bytes.
     """
+    if type(value) is str and value.isascii() and sys.platform != "win32":
+        # The usual case, checked without the round trip through bytes,
+        # which gives back the very same str for ASCII.
+        if "\0" in value:
+            raise ValueError(f"file name {value!r} contains a NUL byte")
+        if not value.startswith("/"):
+            raise ValueError(f"file name {value!r} is not a full path")
+        return value
     if value is None or not isinstance(value, (str, bytes, os.PathLike)):
         raise TypeError(
             f"a file is a str, bytes or path-like object, not {type(value).__name__}"
@@ -69,6 +77,14 @@ def _wide_path(value: object) -> str:
     if not raw.startswith(b"/"):
         raise ValueError(f"file name {os.fsdecode(raw)!r} is not a full path")
     return raw.decode("utf-8", "surrogateescape")
+
+
+def _list_result(answer: _marshal.CList) -> ListResult:
+    return ListResult(
+        ProcessInfo._many_from_c(answer.processes),
+        RebootReason(answer.reboot_reasons),
+        answer.uninspected,
+    )
 
 
 def _service_name(value: object) -> str:
@@ -248,22 +264,23 @@ class Session(Closing):
         paths = [_wide_path(f) for f in iter_items(files, "files")]
         procs = [to_unique_process(p) for p in iter_items(processes, "processes")]
         names = [_service_name(s) for s in iter_items(services, "services")]
-        total = len(paths) + len(procs) + len(names)
-        if total > _CHUNK:
-            # More than one call: the backend cannot check the later chunks
-            # before the first is stored, so what it would refuse is refused
-            # here first.
+        # The Linux backend takes any number in one call, and checks every
+        # path (stats it once) before it stores any.
+        chunk = _CHUNK if sys.platform == "win32" else max(len(paths), len(procs), 1)
+        if len(paths) + len(procs) + len(names) > chunk:  # pragma: no cover
+            # More than one call (Windows): the backend cannot check the
+            # later chunks before the first is stored, so what it would
+            # refuse is refused here first.
             for text in paths:
-                native = text.encode("utf-8", "surrogateescape")
-                if os.path.isdir(text if sys.platform == "win32" else native):
+                if os.path.isdir(text):
                     raise ValueError(
                         f"{text!r} is a directory; directories are not resources"
                     )
         with self._using() as handle:
-            for start in range(0, len(paths), _CHUNK):
-                self._register_chunk(handle, paths[start : start + _CHUNK], [], [])
-            for start in range(0, len(procs), _CHUNK):
-                self._register_chunk(handle, [], procs[start : start + _CHUNK], [])
+            for start in range(0, len(paths), chunk):
+                self._register_chunk(handle, paths[start : start + chunk], [], [])
+            for start in range(0, len(procs), chunk):
+                self._register_chunk(handle, [], procs[start : start + chunk], [])
             if names:
                 self._register_chunk(handle, [], [], names)
 
@@ -303,20 +320,36 @@ class Session(Closing):
                     f"RmGetList: the list kept growing over {_LIST_RETRIES} "
                     "rounds; try again",
                 )
-        processes = [ProcessInfo._from_c(info) for info in answer.processes]
-        return ListResult(
-            processes, RebootReason(answer.reboot_reasons), answer.uninspected
-        )
+        return _list_result(answer)
 
     # ---- shutdown, restart, filters --------------------------------------
 
-    def _fail(self, code: int, call: str) -> RestartManagerError:
-        """The error for a failed shutdown or restart, with the statuses."""
-        error = error_for(code, call)
+    def _fail(
+        self, error: RestartManagerError, after: ListResult | None = None
+    ) -> RestartManagerError:
+        """The error of a failed shutdown or restart, with the statuses."""
+        if after is not None:
+            error.processes = tuple(after.processes)
+            return error
         # The statuses are a courtesy: the error itself is what matters.
         with contextlib.suppress(RestartManagerError):
             error.processes = tuple(self.get_list().processes)
         return error
+
+    def _shutdown_list(self, handle: int) -> ListResult | None:
+        """The list this thread's RmShutdown just ended with, without a scan.
+
+        None where the backend keeps none (Windows): get_list() then.
+        """
+        size = max(_LIST_FIRST_SIZE, self._last_count + 16)
+        for _ in range(2):  # the kept list does not grow: one MORE_DATA at most
+            answer = _marshal.shutdown_list(handle, size)
+            if answer.code == 0:
+                return _list_result(answer)
+            if answer.code != MoreDataError.code:
+                return None
+            size = answer.needed
+        return None
 
     def shutdown(
         self,
@@ -352,9 +385,12 @@ class Session(Closing):
                 )
             with reporting(handle, progress) as callback:
                 code = _marshal.shutdown(handle, int(flags), callback)
-        if code:
-            raise self._fail(code, "RmShutdown")
-        return self.get_list()
+            # The error first: it reads the detail of this thread's last call.
+            error = error_for(code, "RmShutdown") if code else None
+            after = self._shutdown_list(handle)
+        if error is not None:
+            raise self._fail(error, after)
+        return after if after is not None else self.get_list()
 
     def restart(self, progress: Progress | None = None) -> ListResult:
         """Restart what :meth:`shutdown` stopped that is registered for restart.
@@ -366,7 +402,7 @@ class Session(Closing):
         with self._using() as handle, reporting(handle, progress) as callback:
             code = _marshal.restart(handle, callback)
         if code:
-            raise self._fail(code, "RmRestart")
+            raise self._fail(error_for(code, "RmRestart"))
         return self.get_list()
 
     def cancel(self) -> None:

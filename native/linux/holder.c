@@ -127,6 +127,14 @@ void rm_holder_ctx_init(rm_holder_ctx *c, const rm_handle_info *h,
             c->self_session = (DWORD)strtoul(buf, NULL, 10);
         close(fd);
     }
+    c->restart_dirfd = rm_restart_dir_open(h);
+}
+
+void rm_holder_ctx_free(rm_holder_ctx *c)
+{
+    if (c->restart_dirfd >= 0)
+        close(c->restart_dirfd);
+    c->restart_dirfd = -1;
 }
 
 int rm_holder_add(const rm_holder_ctx *c, int pd, pid_t pid, unsigned why,
@@ -147,8 +155,11 @@ int rm_holder_add(const rm_holder_ctx *c, int pd, pid_t pid, unsigned why,
         return 0;
     if (RM_GROW(out->items, out->cap, out->count + 1, 16) != 0)
         return -1;
-    uid_t ids[3];
-    read_ids(pd, ids);
+    /* status is the dearest of a process's files, and only kill(2)'s rule
+     * needs its uids: root may signal anyone. */
+    uid_t ids[3] = {(uid_t)-1, (uid_t)-1, (uid_t)-1};
+    if (c->euid != 0)
+        read_ids(pd, ids);
     hd.uid = ids[0];
     hd.why = why;
     hd.critical = is_critical(pid, ps->comm);
@@ -169,7 +180,9 @@ int rm_holder_add(const rm_holder_ctx *c, int pd, pid_t pid, unsigned why,
                                          : RmUnknownApp;
     in->AppStatus = RmStatusRunning;
     in->TSSessionId = read_session(pd);
-    in->bRestartable = service || rm_restart_registered(c->h, &hd.id);
+    in->bRestartable = service || (c->restart_dirfd >= 0 &&
+                                   rm_restart_registered_at(c->restart_dirfd,
+                                                            &hd.id));
 
     if (pid == c->self.pid && ps->start_ticks == c->self.start_ticks)
         hd.reasons |= RmRebootReasonDetectedSelf;

@@ -208,6 +208,9 @@ typedef struct rm_resources {
     size_t nprocs, procs_cap;
     char **services; /* unit names with their suffix, e.g. "ssh.service" */
     size_t nservices, services_cap;
+    /* Set when this is a view of regcache.c's copy: read-only, and
+     * rm_resources_free releases the view instead of freeing the arrays. */
+    struct rm_regcache_entry *shared;
 } rm_resources;
 
 /* Checks a service name and writes its systemd unit name ("ssh" is
@@ -217,6 +220,21 @@ RM_HIDDEN long rm_unit_name(const WCHAR *name, char *unit, size_t size);
  * session is gone, ERROR_WRITE_FAULT, ERROR_OUTOFMEMORY. */
 RM_HIDDEN DWORD rm_resources_load(const rm_handle_info *h, rm_resources *out);
 RM_HIDDEN void rm_resources_free(rm_resources *r);
+
+/* ---- regcache.c: registrations parsed once per generation ------------------
+ * The generation is a random value RmRegisterResources writes with every
+ * batch; rm_resources_load reads it under the store lock. */
+typedef struct rm_regcache_entry rm_regcache_entry;
+/* 1 and *out a view of the session's registrations at `generation`; 0. */
+RM_HIDDEN int rm_regcache_get(const rm_handle_info *h, uint64_t generation,
+                              rm_resources *out);
+/* Keeps *res (freshly loaded, owned) for the session at `generation` and
+ * turns *res into a view of it; leaves it owned when out of memory. */
+RM_HIDDEN void rm_regcache_put(const rm_handle_info *h, uint64_t generation,
+                               rm_resources *res);
+RM_HIDDEN void rm_regcache_release(rm_resources *r);
+/* Drops what is kept of the session (it ended). */
+RM_HIDDEN void rm_regcache_forget(const rm_handle_info *h);
 RM_HIDDEN int rm_resources_has_id(const rm_resources *r, uint64_t dev,
                                   uint64_t ino);
 /* Whether `path` (len bytes, not NUL-terminated) is a registered path. */
@@ -256,6 +274,10 @@ typedef struct rm_restart_cmd {
  * command line for restart. */
 RM_HIDDEN int rm_restart_registered(const rm_handle_info *h,
                                     const rm_procid *id);
+/* The same for many processes: the store's directory of registrations
+ * (-1 when there is none), and the look-up of one process in it. */
+RM_HIDDEN int rm_restart_dir_open(const rm_handle_info *h);
+RM_HIDDEN int rm_restart_registered_at(int dirfd, const rm_procid *id);
 /* Reads the registration of process `id`: 0, or -1 when it has none. */
 RM_HIDDEN int rm_restart_cmd_load(const rm_handle_info *h, const rm_procid *id,
                                   rm_restart_cmd *out);
@@ -309,10 +331,12 @@ typedef struct rm_holder_ctx {
     rm_procid self;
     uid_t ruid, euid;
     DWORD self_session; /* the caller's login session */
+    int restart_dirfd;  /* the store's restart registrations, or -1 */
 } rm_holder_ctx;
 
 RM_HIDDEN void rm_holder_ctx_init(rm_holder_ctx *c, const rm_handle_info *h,
                                   const rm_resources *res);
+RM_HIDDEN void rm_holder_ctx_free(rm_holder_ctx *c);
 /* Appends process pid (pd: its /proc directory; ps: its stat) to *out when
  * `why` (RM_HOLD_*) is set, or when it is `listed` among the pids of the
  * registered processes and services and is one of them: 1 when added, 0
@@ -384,5 +408,14 @@ RM_HIDDEN void rm_progress_step(rm_progress *p);
  * and reports each as a step. Returns 1 when cancelled. */
 RM_HIDDEN int rm_wait_exits(int *fds, size_t n, uint64_t deadline,
                             const rm_task *t, rm_progress *p);
+
+/* ---- shutdownlist.c: the list a shutdown ends with ------------------------ */
+/* Keeps, for this thread's rstrtmgr_shutdown_list, the holders of l that
+ * are still running with the statuses the session recorded (takes l's
+ * items); s is the outcome of the shutdown just saved. */
+RM_HIDDEN void rm_shutdown_list_keep(DWORD handle, const rm_handle_info *h,
+                                     rm_list *l, const rm_outcome *s);
+/* getlist.c: sets what rstrtmgr_last_uninspected returns. */
+RM_HIDDEN void rm_last_uninspected_set(UINT n);
 
 #endif

@@ -13,6 +13,7 @@
 #include "internal.h"
 
 #define BATCH_PREFIX "batch-"
+#define GENERATION "generation"
 #define BATCH_MAGIC "rstrtmgr-batch 1\n"
 #define MAX_UNIT_NAME 255
 
@@ -267,7 +268,13 @@ DWORD WINAPI RmRegisterResources(DWORD dwSessionHandle, UINT nFiles,
             snprintf(name, sizeof name,
                      BATCH_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x", r[0],
                      r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
-            if (rm_replace_file_at(dirfd, name, b.p, b.len) != 0) {
+            /* A new generation first: if the batch then fails, readers
+             * merely parse the same registrations again. */
+            uint64_t gen;
+            if (rm_random(&gen, sizeof gen) != 0 ||
+                rm_replace_file_at(dirfd, GENERATION, (const char *)&gen,
+                                   sizeof gen) != 0 ||
+                rm_replace_file_at(dirfd, name, b.p, b.len) != 0) {
                 rm_detail_set("cannot write to session %s in the store %s: "
                               "%s", h.key, st.path, strerror(errno));
                 rc = ERROR_WRITE_FAULT;
@@ -284,6 +291,10 @@ DWORD WINAPI RmRegisterResources(DWORD dwSessionHandle, UINT nFiles,
 
 void rm_resources_free(rm_resources *r)
 {
+    if (r->shared != NULL) {
+        rm_regcache_release(r);
+        return;
+    }
     rm_fidset_free(&r->ids);
     free(r->paths);
     free(r->arena);
@@ -416,6 +427,18 @@ static DWORD build_services(rm_resources *r, const buf *services)
     return ERROR_SUCCESS;
 }
 
+/* The session's generation; 0 (never written) when it has none. */
+static uint64_t read_generation(int dirfd)
+{
+    size_t len = 0;
+    uint64_t gen = 0;
+    char *text = rm_read_file_at(dirfd, GENERATION, &len);
+    if (text != NULL && len == sizeof gen)
+        memcpy(&gen, text, sizeof gen);
+    free(text);
+    return gen;
+}
+
 DWORD rm_resources_load(const rm_handle_info *h, rm_resources *out)
 {
     memset(out, 0, sizeof *out);
@@ -424,6 +447,12 @@ DWORD rm_resources_load(const rm_handle_info *h, rm_resources *out)
     DWORD rc = rm_store_open_session(h, &st, &dirfd);
     if (rc != ERROR_SUCCESS)
         return rc;
+    uint64_t gen = read_generation(dirfd);
+    if (gen != 0 && rm_regcache_get(h, gen, out)) {
+        close(dirfd);
+        rm_store_close(&st);
+        return ERROR_SUCCESS;
+    }
     buf paths = {0}, services = {0};
     DIR *d = rm_open_dir_at(dirfd);
     if (d == NULL) {
@@ -463,5 +492,7 @@ DWORD rm_resources_load(const rm_handle_info *h, rm_resources *out)
     free(services.p);
     if (rc != ERROR_SUCCESS)
         rm_resources_free(out);
+    else if (gen != 0)
+        rm_regcache_put(h, gen, out);
     return rc;
 }

@@ -150,20 +150,31 @@ static int open_store_dir(const rm_handle_info *h)
     return open(h->store, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
-int rm_restart_registered(const rm_handle_info *h, const rm_procid *id)
+int rm_restart_dir_open(const rm_handle_info *h)
 {
     int storefd = open_store_dir(h);
     if (storefd < 0)
-        return 0;
+        return -1;
     int dirfd = restart_dirfd(storefd, 0);
     close(storefd);
-    if (dirfd < 0)
-        return 0;
+    return dirfd;
+}
+
+int rm_restart_registered_at(int dirfd, const rm_procid *id)
+{
     char name[64];
     entry_name(id, name, sizeof name);
     struct stat st;
-    int found = fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-                S_ISREG(st.st_mode);
+    return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+           S_ISREG(st.st_mode);
+}
+
+int rm_restart_registered(const rm_handle_info *h, const rm_procid *id)
+{
+    int dirfd = rm_restart_dir_open(h);
+    if (dirfd < 0)
+        return 0;
+    int found = rm_restart_registered_at(dirfd, id);
     close(dirfd);
     return found;
 }
