@@ -8,7 +8,8 @@
  *                         second, warm walk) on stderr as "ns N"
  *   floor shutdown LIST   the same walk, then SIGTERM to each holder through
  *                         a pidfd and poll(2) until all are gone; the pids on
- *                         stdout, "ns N" (walk + signals + wait) on stderr
+ *                         stdout, "ns N" (walk + signals + wait) and "kill ns
+ *                         N" (signals + wait) on stderr
  *   floor stat LIST       lstat(2) of every path (registration's floor);
  *                         "ns N" on stderr
  *   floor run CMD...      runs CMD; "run ns N rss K" on stderr after its
@@ -249,6 +250,7 @@ static int cmd_shutdown(const char *list)
     static struct pollfd pfd[1 << 16];
     int64_t t = now_ns();
     size_t n = walk(found, sizeof found / sizeof found[0]);
+    int64_t walked = now_ns();
     size_t live = 0;
     for (size_t i = 0; i < n; i++) {
         int fd = (int)syscall(SYS_pidfd_open, found[i], 0);
@@ -273,10 +275,11 @@ static int cmd_shutdown(const char *list)
             }
         }
     }
-    t = now_ns() - t;
+    int64_t end = now_ns();
     for (size_t i = 0; i < n; i++)
         printf("%d\n", (int)found[i]);
-    fprintf(stderr, "ns %lld\n", (long long)t);
+    fprintf(stderr, "ns %lld\nkill ns %lld\n", (long long)(end - t),
+            (long long)(end - walked));
     return live == 0 ? 0 : 1;
 }
 
