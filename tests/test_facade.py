@@ -239,7 +239,7 @@ def test_handle_and_key_marshalling_under_wine() -> None:
 def test_progress_reaches_the_caller_from_another_thread() -> None:
     # RM_WRITE_STATUS_CALLBACK has no context: a backend that reported from a
     # thread of its own must still reach the one call in progress.
-    from rstrtmgr._control import reporting
+    from rstrtmgr._progress import reporting
 
     seen: list[int] = []
     with reporting(rstrtmgr.NO_SESSION, seen.append) as callback:

@@ -484,7 +484,7 @@ def test_bad_shutdown_arguments(target: Path) -> None:
 def test_restart_of_a_vanished_program_is_352(target: Path, tmp_path: Path) -> None:
     gone = tmp_path / "removed-by-the-installer"
     register = (
-        "from rstrtmgr._control import register_argv\n"
+        "from rstrtmgr._restart import register_argv\n"
         f"register_argv([{str(gone).encode()!r}, b'--resume'])"
     )
     log = tmp_path / "starts"
