@@ -17,12 +17,8 @@ and ``launch`` 6 (the command failed or could not be started).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
-from collections.abc import Sequence
-from typing import Any
 
 from . import __version__
 from ._enums import RebootReason
@@ -30,6 +26,13 @@ from ._errors import RebootRequiredError, RestartManagerError, ShutdownFailedErr
 from ._restart import register_argv, unregister_application_restart
 from ._session import Session
 from ._types import ListResult
+
+# json, subprocess and typing are imported where used: the start-up of a
+# command is most of `rstrtmgr list`'s time.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
 __all__ = ["main"]
 
@@ -135,6 +138,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _print_result(result: ListResult, as_json: bool) -> None:
     result = _without_self(result)
     if as_json:
+        import json  # noqa: PLC0415 - only for --json
+
         print(json.dumps(_list_json(result), indent=2))
     else:
         print(_list_table(result))
@@ -172,6 +177,8 @@ def _cmd_replace(args: argparse.Namespace) -> int:
             print(f"rstrtmgr replace: {e}", file=sys.stderr)
             session.restart()
             return EXIT_NOT_SHUT_DOWN
+        import subprocess  # noqa: PLC0415 - only for replace
+
         status = subprocess.run(args.command_line, check=False).returncode
         result = session.restart()
     _print_result(result, args.json)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import struct
 import sys
-from collections.abc import Callable, Sequence
-from types import TracebackType
-from typing import Any, NamedTuple
 
 from ._rstrtmgr import ffi, lib
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs `import rstrtmgr` a few ms: for mypy only
+    from collections.abc import Callable, Sequence
+    from types import TracebackType
+    from typing import Any
 
 #: The handle value that names no session (0 is a valid handle).
 NO_SESSION = int(lib.RSTRTMGR_NO_SESSION)
@@ -48,17 +51,39 @@ def wide_string(buf: Any) -> str:
     return text.split("\0", 1)[0]
 
 
-class CProcessInfo(NamedTuple):
+class CProcessInfo:
     """The fields of one RM_PROCESS_INFO, as Python values."""
 
-    pid: int
-    start_time: int
-    app_name: str
-    service_name: str
-    app_type: int
-    status: int
-    ts_session_id: int
-    restartable: bool
+    __slots__ = (
+        "app_name",
+        "app_type",
+        "pid",
+        "restartable",
+        "service_name",
+        "start_time",
+        "status",
+        "ts_session_id",
+    )
+
+    def __init__(  # noqa: PLR0917 - the fields of RM_PROCESS_INFO
+        self,
+        pid: int,
+        start_time: int,
+        app_name: str,
+        service_name: str,
+        app_type: int,
+        status: int,
+        ts_session_id: int,
+        restartable: bool,
+    ) -> None:
+        self.pid = pid
+        self.start_time = start_time
+        self.app_name = app_name
+        self.service_name = service_name
+        self.app_type = app_type
+        self.status = status
+        self.ts_session_id = ts_session_id
+        self.restartable = restartable
 
 
 def _process_info(info: Any) -> CProcessInfo:
@@ -114,14 +139,24 @@ def _process_infos(infos: Any, count: int) -> list[CProcessInfo]:
     ]
 
 
-class CFilter(NamedTuple):
+class CFilter:
     """One RM_FILTER_INFO record: its action, trigger and the one target it names."""
 
-    action: int
-    trigger: int
-    path: str | None = None
-    process: tuple[int, int] | None = None  # (pid, FILETIME)
-    service: str | None = None
+    __slots__ = ("action", "path", "process", "service", "trigger")
+
+    def __init__(
+        self,
+        action: int,
+        trigger: int,
+        path: str | None = None,
+        process: tuple[int, int] | None = None,  # (pid, FILETIME)
+        service: str | None = None,
+    ) -> None:
+        self.action = action
+        self.trigger = trigger
+        self.path = path
+        self.process = process
+        self.service = service
 
 
 def _filter_list(buf: Any, size: int) -> list[CFilter]:
@@ -229,14 +264,24 @@ def register_resources(
     )
 
 
-class CList(NamedTuple):
+class CList:
     """What one RmGetList call answered."""
 
-    code: int
-    needed: int
-    processes: list[CProcessInfo]
-    reboot_reasons: int
-    uninspected: int
+    __slots__ = ("code", "needed", "processes", "reboot_reasons", "uninspected")
+
+    def __init__(
+        self,
+        code: int,
+        needed: int,
+        processes: list[CProcessInfo],
+        reboot_reasons: int,
+        uninspected: int,
+    ) -> None:
+        self.code = code
+        self.needed = needed
+        self.processes = processes
+        self.reboot_reasons = reboot_reasons
+        self.uninspected = uninspected
 
 
 def get_list(handle: int, size: int) -> CList:

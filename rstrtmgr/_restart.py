@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Sequence
 
@@ -31,6 +30,8 @@ def _resolve_program(program: bytes) -> bytes:
     if _WINDOWS:  # pragma: no cover - Windows restarts its own image
         return program
     if b"/" not in program:
+        import shutil  # noqa: PLC0415 - rarely needed, and dear to import
+
         found = shutil.which(os.fsdecode(program))
         return os.fsencode(found) if found else program
     return os.path.abspath(program)

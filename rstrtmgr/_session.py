@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import ntpath
 import os
-import re
 import sys
 import threading
 import weakref
@@ -68,6 +66,8 @@ def _wide_path(value: object) -> str:
         text = os.fsdecode(path)
         if "\0" in text:
             raise ValueError(f"file name {text!r} contains a NUL character")
+        import ntpath  # noqa: PLC0415 - Windows only
+
         if not ntpath.isabs(text):
             raise ValueError(f"file name {text!r} is not a full path")
         return text
@@ -122,7 +122,7 @@ __all__ = ["NO_SESSION", "Session"]
 #: The handle value that names no session (0 is a valid handle).
 NO_SESSION = _marshal.NO_SESSION
 
-_KEY = re.compile(r"[0-9A-Fa-f]{32}")
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 
 def _end_abandoned(handle: int, pid: int) -> None:
@@ -158,7 +158,7 @@ class Session(Closing):
         """Join the session that another participant started, by its key."""
         if not isinstance(key, str):
             raise TypeError(f"a session key is a str, not {type(key).__name__}")
-        if not _KEY.fullmatch(key):
+        if len(key) != 32 or not _HEX_DIGITS.issuperset(key):
             raise BadArgumentsError(
                 160,
                 f"RmJoinSession: {key!r} is not a session key; "

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 import sys
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Iterable, Iterator
 
 from . import _marshal
 from ._enums import AppStatus, AppType, FilterAction, FilterTrigger, RebootReason
+
+# The records are plain classes, and datetime and typing are imported only
+# where they are needed: dataclasses (through inspect) alone cost a third of
+# `import rstrtmgr`.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import datetime as _dt
+    from typing import Protocol
+
+    class ProcessLike(Protocol):
+        """What psutil.Process offers: a pid and its start time in Unix seconds."""
+
+        @property
+        def pid(self) -> int:
+            """The process id."""
+
+        def create_time(self) -> float:
+            """The start time, seconds since the Unix epoch."""
+
 
 __all__ = ["Filter", "ListResult", "ProcessInfo", "UniqueProcess"]
 
@@ -20,17 +36,23 @@ _FILETIME_UNITS = 10_000_000
 _ERROR_ACCESS_DENIED = 5
 _LINUX = sys.platform.startswith("linux")
 
-
-_UNIX_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 #: The members by value, for converting lists without an enum call each.
 _APP_TYPES = {int(t): t for t in AppType}
 _APP_STATUSES = {int(s): s for s in AppStatus}
 
 
+def _datetime_of() -> Callable[[int], _dt.datetime]:
+    """FILETIME -> aware UTC datetime (datetime is imported on first use)."""
+    import datetime  # noqa: PLC0415 - not every importer needs it
+
+    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+    delta = datetime.timedelta
+    return lambda ft: epoch + delta(microseconds=(ft - _EPOCH_AS_FILETIME) // 10)
+
+
 def filetime_to_datetime(filetime: int) -> _dt.datetime:
     """An aware UTC datetime for a FILETIME (100 ns units since 1601)."""
-    micros = (filetime - _EPOCH_AS_FILETIME) // 10
-    return _UNIX_EPOCH + _dt.timedelta(microseconds=micros)
+    return _datetime_of()(filetime)
 
 
 def _clock_ticks() -> int:
@@ -49,40 +71,91 @@ def _start_filetime(pid: int) -> int:
     return filetime
 
 
-@runtime_checkable
-class ProcessLike(Protocol):
-    """What psutil.Process offers: a pid and its start time in Unix seconds."""
+class _Record:
+    """A frozen record, compared, hashed, shown and pickled by its fields.
 
-    @property
-    def pid(self) -> int:
-        """The process id."""
+    What ``@dataclass(frozen=True)`` gave, for the fields ``_fields`` names
+    in order (a subclass's ``__slots__``).
+    """
 
-    def create_time(self) -> float:
-        """The start time, seconds since the Unix epoch."""
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def _set(self, **values: object) -> None:
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, _Record):
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._fields)
+        return f"{type(self).__name__}({fields})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), self._values())
 
 
-@dataclass(frozen=True, order=True)
-class UniqueProcess:
+class UniqueProcess(_Record):
     """RM_UNIQUE_PROCESS: a pid and its start time, so a reused pid never matches.
 
     ``start_time`` is a FILETIME (100 ns intervals since 1601, UTC) exactly as
     the backend reports it; on Linux it is the boot time plus the start time
-    of ``/proc/PID/stat`` in clock ticks.
+    of ``/proc/PID/stat`` in clock ticks. Ordered by pid, then start time.
     """
 
+    __match_args__ = ("pid", "start_time")
+    __slots__ = _fields = __match_args__
     pid: int
     start_time: int
 
-    def __post_init__(self) -> None:
+    def __init__(self, pid: int, start_time: int) -> None:
         """Check the fields fit RM_UNIQUE_PROCESS."""
-        for name in ("pid", "start_time"):
-            value = getattr(self, name)
+        for name, value in (("pid", pid), ("start_time", start_time)):
             if not isinstance(value, int) or isinstance(value, bool):
                 raise TypeError(f"UniqueProcess.{name} must be an int, not {value!r}")
-        if not 0 <= self.pid <= 0xFFFFFFFF:
-            raise ValueError(f"pid {self.pid} does not fit a DWORD")
-        if not 0 <= self.start_time < 1 << 64:
-            raise ValueError(f"start time {self.start_time} is not a FILETIME")
+        if not 0 <= pid <= 0xFFFFFFFF:
+            raise ValueError(f"pid {pid} does not fit a DWORD")
+        if not 0 <= start_time < 1 << 64:
+            raise ValueError(f"start time {start_time} is not a FILETIME")
+        self._set(pid=pid, start_time=start_time)
+
+    def _order(self, other: object) -> tuple[tuple[int, int], tuple[int, int]] | None:
+        if other.__class__ is not self.__class__ or not isinstance(
+            other, UniqueProcess
+        ):
+            return None
+        return (self.pid, self.start_time), (other.pid, other.start_time)
+
+    def __lt__(self, other: object) -> bool:
+        keys = self._order(other)
+        return NotImplemented if keys is None else keys[0] < keys[1]
+
+    def __le__(self, other: object) -> bool:
+        keys = self._order(other)
+        return NotImplemented if keys is None else keys[0] <= keys[1]
+
+    def __gt__(self, other: object) -> bool:
+        keys = self._order(other)
+        return NotImplemented if keys is None else keys[0] > keys[1]
+
+    def __ge__(self, other: object) -> bool:
+        keys = self._order(other)
+        return NotImplemented if keys is None else keys[0] >= keys[1]
 
     @classmethod
     def of(cls, pid: int) -> UniqueProcess:
@@ -136,18 +209,29 @@ def to_unique_process(value: object) -> UniqueProcess:
         raise TypeError(f"{value!r} is not a process")
     if isinstance(value, int):
         return UniqueProcess.of(value)
-    if isinstance(value, ProcessLike):
-        return UniqueProcess.from_process(value)
+    if hasattr(value, "pid") and callable(getattr(value, "create_time", None)):
+        return UniqueProcess.from_process(value)  # type: ignore[arg-type]
     raise TypeError(
         "a process is a pid (int), a UniqueProcess, or an object with .pid and "
         f".create_time() such as psutil.Process, not {type(value).__name__}"
     )
 
 
-@dataclass(frozen=True)
-class ProcessInfo:
+class ProcessInfo(_Record):
     """RM_PROCESS_INFO: one process that uses the session's resources."""
 
+    __match_args__ = (
+        "pid",
+        "start_time",
+        "start_filetime",
+        "app_name",
+        "service_name",
+        "app_type",
+        "status",
+        "ts_session_id",
+        "restartable",
+    )
+    __slots__ = _fields = __match_args__
     pid: int
     start_time: _dt.datetime
     start_filetime: int
@@ -159,6 +243,31 @@ class ProcessInfo:
     ts_session_id: int | None
     restartable: bool
 
+    def __init__(  # noqa: PLR0917 - the fields of RM_PROCESS_INFO
+        self,
+        pid: int,
+        start_time: _dt.datetime,
+        start_filetime: int,
+        app_name: str,
+        service_name: str,
+        app_type: AppType,
+        status: AppStatus,
+        ts_session_id: int | None,
+        restartable: bool,
+    ) -> None:
+        """A process as RmGetList lists it."""
+        # One call per field: lists convert hundreds of these at a time.
+        init = object.__setattr__
+        init(self, "pid", pid)
+        init(self, "start_time", start_time)
+        init(self, "start_filetime", start_filetime)
+        init(self, "app_name", app_name)
+        init(self, "service_name", service_name)
+        init(self, "app_type", app_type)
+        init(self, "status", status)
+        init(self, "ts_session_id", ts_session_id)
+        init(self, "restartable", restartable)
+
     @property
     def unique_process(self) -> UniqueProcess:
         """The identity to register, filter, or compare this process by."""
@@ -166,14 +275,13 @@ class ProcessInfo:
 
     @classmethod
     def _many_from_c(cls, infos: list[_marshal.CProcessInfo]) -> list[ProcessInfo]:
-        """The entries of a list, as :meth:`_from_c` converts each, faster."""
+        """The entries of a list; the enum members are looked up in a table."""
         invalid = _marshal.INVALID_TS_SESSION
-        delta = _dt.timedelta
+        to_datetime = _datetime_of()
         return [
             cls(
                 info.pid,
-                _UNIX_EPOCH
-                + delta(microseconds=(info.start_time - _EPOCH_AS_FILETIME) // 10),
+                to_datetime(info.start_time),
                 info.start_time,
                 info.app_name,
                 info.service_name,
@@ -187,33 +295,32 @@ class ProcessInfo:
 
     @classmethod
     def _from_c(cls, info: _marshal.CProcessInfo) -> ProcessInfo:
-        try:
-            app_type = AppType(info.app_type)
-        except ValueError:
-            app_type = AppType.UNKNOWN
-        session = info.ts_session_id
-        return cls(
-            pid=info.pid,
-            start_time=filetime_to_datetime(info.start_time),
-            start_filetime=info.start_time,
-            app_name=info.app_name,
-            service_name=info.service_name,
-            app_type=app_type,
-            status=AppStatus(info.status),
-            ts_session_id=None if session == _marshal.INVALID_TS_SESSION else session,
-            restartable=info.restartable,
-        )
+        return cls._many_from_c([info])[0]
 
 
-@dataclass(frozen=True)
-class ListResult:
+class ListResult(_Record):
     """What RmGetList answered: the processes, the reboot reasons, the blind spots."""
 
-    processes: list[ProcessInfo] = field(default_factory=list)
-    reboot_reasons: RebootReason = RebootReason.NONE
+    __match_args__ = ("processes", "reboot_reasons", "uninspected")
+    __slots__ = _fields = __match_args__
+    processes: list[ProcessInfo]
+    reboot_reasons: RebootReason
     #: Live processes whose files could not be looked into (another user's,
     #: when not root): they may use the files too. 0 where all are visible.
-    uninspected: int = 0
+    uninspected: int
+
+    def __init__(
+        self,
+        processes: list[ProcessInfo] | None = None,
+        reboot_reasons: RebootReason = RebootReason.NONE,
+        uninspected: int = 0,
+    ) -> None:
+        """A list, its reboot reasons and its blind spots."""
+        self._set(
+            processes=[] if processes is None else processes,
+            reboot_reasons=reboot_reasons,
+            uninspected=uninspected,
+        )
 
     @property
     def in_use(self) -> bool:
@@ -231,15 +338,29 @@ class ListResult:
         return {p.pid for p in self.processes}
 
 
-@dataclass(frozen=True)
-class Filter:
+class Filter(_Record):
     """One entry of RmGetFilterList: what a filter applies to and prevents."""
 
+    __match_args__ = ("action", "trigger", "path", "process", "service")
+    __slots__ = _fields = __match_args__
     action: FilterAction
     trigger: FilterTrigger
-    path: str | None = None
-    process: UniqueProcess | None = None
-    service: str | None = None
+    path: str | None
+    process: UniqueProcess | None
+    service: str | None
+
+    def __init__(
+        self,
+        action: FilterAction,
+        trigger: FilterTrigger,
+        path: str | None = None,
+        process: UniqueProcess | None = None,
+        service: str | None = None,
+    ) -> None:
+        """A filter's action and its one target."""
+        self._set(
+            action=action, trigger=trigger, path=path, process=process, service=service
+        )
 
     @classmethod
     def _from_c(cls, record: _marshal.CFilter) -> Filter:
