@@ -68,7 +68,14 @@ def start_holders(files: list[str]) -> list[int]:
     return pids
 
 
-def process(cmd: list[str]) -> tuple[float, str, str, int]:
+#: Where child processes run: not a source tree, whose rstrtmgr `python -c`
+#: would import first.
+CHILD_CWD = tempfile.gettempdir()
+
+
+def process(
+    cmd: list[str], env: dict[str, str] | None = None
+) -> tuple[float, str, str, int]:
     """Runs cmd; wall ms, stdout, stderr, 0."""
     t = time.perf_counter()
     p = subprocess.Popen(
@@ -76,15 +83,19 @@ def process(cmd: list[str]) -> tuple[float, str, str, int]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=CHILD_CWD,
     )
     out, err = p.communicate()
     ms = (time.perf_counter() - t) * 1000
     return ms, out.decode(errors="replace"), err.decode(errors="replace"), 0
 
 
-def run_rss(floor: str, cmd: list[str]) -> tuple[float, str, str, int]:
+def run_rss(
+    floor: str, cmd: list[str], env: dict[str, str] | None = None
+) -> tuple[float, str, str, int]:
     """Runs cmd under ``floor run``; wall ms, stdout, stderr, peak RSS KiB."""
-    _, out, err, _ = process([floor, "run", *cmd])
+    _, out, err, _ = process([floor, "run", *cmd], env)
     m = re.search(r"^run ns (\d+) rss (\d+)$", err, re.M)
     if not m:
         raise RuntimeError(f"floor run failed: {err!r}")
@@ -127,9 +138,10 @@ def with_threads(n: int | None, fn: Callable[[], Sample]) -> Callable[[], Sample
 
 
 class Bench:
-    def __init__(self, work: Path, quick: bool) -> None:
+    def __init__(self, work: Path, quick: bool, against: str | None = None) -> None:
         self.work = work
         self.quick = quick
+        self.against = against
         self.floor = str(work / "floor")
         subprocess.run(
             [
@@ -314,9 +326,11 @@ class Bench:
 
         return call
 
-    def importtime(self) -> Sample:
+    def importtime(self, env: dict[str, str] | None = None) -> Sample:
         _, _, err, _ = run_rss(
-            self.floor, [sys.executable, "-X", "importtime", "-c", "import rstrtmgr"]
+            self.floor,
+            [sys.executable, "-X", "importtime", "-c", "import rstrtmgr"],
+            env,
         )
         us = 0
         for line in err.splitlines():
@@ -324,6 +338,73 @@ class Bench:
             if len(parts) == 3 and parts[2] == "rstrtmgr":
                 us = int(parts[1])
         return us / 1000, None, 0
+
+
+class Against:
+    """The same cases run with another checkout's rstrtmgr (--against DIR),
+    in child interpreters: its in-process time, measured there."""
+
+    def __init__(self, b: Bench, package: str) -> None:
+        self.b = b
+        self.package = os.path.abspath(package)
+        self.env = dict(os.environ, PYTHONPATH=self.package)
+        self.inproc = str(ROOT / "bench" / "inproc.py")
+
+    def _run(self, case: str, listing: str) -> tuple[float, set[int]]:
+        _, out, err, _ = process(
+            [sys.executable, self.inproc, self.package, case, listing], self.env
+        )
+        m = re.search(r"^ms ([\d.]+)$", out, re.M)
+        if not m:
+            raise RuntimeError(f"inproc {case} failed: {err[-500:]}")
+        return float(m.group(1)), pids_of_lines(out[m.end() :])
+
+    def get_list(self, n: int) -> Callable[[], Sample]:
+        def call() -> Sample:
+            ms, pids = self._run("get_list", self.b.lists[n])
+            return ms, pids, 0
+
+        return call
+
+    def register(self) -> Sample:
+        return self._run("register", self.b.lists[BIG])[0], None, 0
+
+    def shutdown(self, case: str) -> Callable[[], Sample]:
+        def call() -> Sample:
+            keeper, _ = self.b.hold()
+            ms, pids = self._run(case, str(self.b.victim_list))
+            self.b.reap(keeper, f"{case} of --against", pids)
+            return ms, None, 0
+
+        return call
+
+    def cli(self, n: int) -> Callable[[], Sample]:
+        code = (
+            "import sys; sys.argv[0] = 'rstrtmgr'; "
+            "from rstrtmgr.__main__ import main; sys.exit(main())"
+        )
+        cmd = [sys.executable, "-c", code, "list", *self.b.files[:n]]
+
+        def call() -> Sample:
+            ms, out, _, rss = run_rss(self.b.floor, cmd, self.env)
+            return ms, pids_of_table(out), rss
+
+        return call
+
+    def importtime(self) -> Sample:
+        return self.b.importtime(self.env)
+
+    def cases(self) -> dict[str, Callable[[], Sample]]:
+        cases: dict[str, Callable[[], Sample]] = {}
+        for n in (1, HELD, BIG):
+            cases[f"main: get_list, {n} files"] = self.get_list(n)
+        cases[f"main: register {BIG} files"] = self.register
+        cases["main: RmShutdown, 200 holders"] = self.shutdown("shutdown_raw")
+        cases["main: Session.shutdown(), 200 holders"] = self.shutdown("shutdown")
+        for n in (1, HELD):
+            cases[f"main: rstrtmgr list, {n} files"] = self.cli(n)
+        cases["main: -X importtime: rstrtmgr cumulative"] = self.importtime
+        return cases
 
 
 def summarize(times: dict[str, list[Sample]]) -> dict[str, tuple[float, float]]:
@@ -380,6 +461,16 @@ def ratios() -> list[tuple[str, str, str, float | None]]:
     )
     kill = "floor kill+wait only (of floor shutdown)"
     out.append(("RmShutdown / floor kill+wait", "RmShutdown, 200 holders", kill, None))
+    for label, case in (
+        *((f"get_list, {n} files", f"get_list, {n} files") for n in (1, HELD, BIG)),
+        (f"register {BIG} files", f"register {BIG} files"),
+        ("RmShutdown", "RmShutdown, 200 holders"),
+        ("Session.shutdown()", "Session.shutdown(), 200 holders"),
+        ("rstrtmgr list, 1 file", "rstrtmgr list, 1 files"),
+        (f"rstrtmgr list, {HELD} files", f"rstrtmgr list, {HELD} files"),
+        ("import rstrtmgr", "-X importtime: rstrtmgr cumulative"),
+    ):
+        out.append((f"now / main: {label}", case, f"main: {case}", None))
     for n, target in ((1, 1.3), (HELD, 0.5)):
         cli = f"rstrtmgr list, {n} files"
         out.append(
@@ -438,6 +529,8 @@ def all_cases(b: Bench, quick: bool) -> dict[str, Callable[[], Sample]]:
     cases["python -c pass"] = b.python("pass")
     cases["python -c 'import rstrtmgr'"] = b.python("import rstrtmgr")
     cases["-X importtime: rstrtmgr cumulative"] = b.importtime
+    if b.against:
+        cases.update(Against(b, b.against).cases())
     return cases
 
 
@@ -446,6 +539,12 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, help="default 7, 3 with --quick")
     ap.add_argument("--quick", action="store_true", help="3 rounds, no lsof 1,000")
     ap.add_argument("--only", metavar="REGEX", help="only the cases that match")
+    ap.add_argument(
+        "--against",
+        metavar="DIR",
+        help="also run the in-process, CLI and import cases with the rstrtmgr "
+        "of another checkout (built in place), e.g. main's: 'main:' cases",
+    )
     ap.add_argument(
         "--no-bytecode-cache",
         action="store_true",
@@ -460,7 +559,7 @@ def main() -> int:
         # has it (pip compiles at install), kept outside the source tree.
         os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
         os.environ["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
-    b = Bench(work, args.quick)
+    b = Bench(work, args.quick, args.against)
     started = time.monotonic()
     try:
         b.start()
@@ -491,6 +590,11 @@ def main() -> int:
             ]
             for n in (1, HELD, BIG)
         }
+        for n in (1, HELD, BIG):
+            groups[f"{n} files"] += [
+                f"main: get_list, {n} files",
+                f"main: rstrtmgr list, {n} files",
+            ]
         ok = check_pids(times, groups)
         for m in b.shutdown_mismatches:
             print(f"shutdown: {m}")
