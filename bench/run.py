@@ -344,8 +344,9 @@ class Against:
     """The same cases run with another checkout's rstrtmgr (--against DIR),
     in child interpreters: its in-process time, measured there."""
 
-    def __init__(self, b: Bench, package: str) -> None:
+    def __init__(self, b: Bench, package: str, label: str = "main") -> None:
         self.b = b
+        self.label = label
         self.package = os.path.abspath(package)
         self.env = dict(os.environ, PYTHONPATH=self.package)
         self.inproc = str(ROOT / "bench" / "inproc.py")
@@ -394,16 +395,19 @@ class Against:
     def importtime(self) -> Sample:
         return self.b.importtime(self.env)
 
-    def cases(self) -> dict[str, Callable[[], Sample]]:
+    def cases(self, processes: bool = True) -> dict[str, Callable[[], Sample]]:
+        """The in-process cases; with ``processes`` the CLI and import too."""
+        at = f"{self.label}: "
         cases: dict[str, Callable[[], Sample]] = {}
         for n in (1, HELD, BIG):
-            cases[f"main: get_list, {n} files"] = self.get_list(n)
-        cases[f"main: register {BIG} files"] = self.register
-        cases["main: RmShutdown, 200 holders"] = self.shutdown("shutdown_raw")
-        cases["main: Session.shutdown(), 200 holders"] = self.shutdown("shutdown")
-        for n in (1, HELD):
-            cases[f"main: rstrtmgr list, {n} files"] = self.cli(n)
-        cases["main: -X importtime: rstrtmgr cumulative"] = self.importtime
+            cases[f"{at}get_list, {n} files"] = self.get_list(n)
+        cases[f"{at}register {BIG} files"] = self.register
+        cases[f"{at}RmShutdown, 200 holders"] = self.shutdown("shutdown_raw")
+        cases[f"{at}Session.shutdown(), 200 holders"] = self.shutdown("shutdown")
+        if processes:
+            for n in (1, HELD):
+                cases[f"{at}rstrtmgr list, {n} files"] = self.cli(n)
+            cases[f"{at}-X importtime: rstrtmgr cumulative"] = self.importtime
         return cases
 
 
@@ -461,16 +465,17 @@ def ratios() -> list[tuple[str, str, str, float | None]]:
     )
     kill = "floor kill+wait only (of floor shutdown)"
     out.append(("RmShutdown / floor kill+wait", "RmShutdown, 200 holders", kill, None))
-    for label, case in (
-        *((f"get_list, {n} files", f"get_list, {n} files") for n in (1, HELD, BIG)),
-        (f"register {BIG} files", f"register {BIG} files"),
-        ("RmShutdown", "RmShutdown, 200 holders"),
-        ("Session.shutdown()", "Session.shutdown(), 200 holders"),
-        ("rstrtmgr list, 1 file", "rstrtmgr list, 1 files"),
-        (f"rstrtmgr list, {HELD} files", f"rstrtmgr list, {HELD} files"),
-        ("import rstrtmgr", "-X importtime: rstrtmgr cumulative"),
+    for case, child in (
+        *((f"get_list, {n} files", True) for n in (1, HELD, BIG)),
+        (f"register {BIG} files", True),
+        ("RmShutdown, 200 holders", True),
+        ("Session.shutdown(), 200 holders", True),
+        ("rstrtmgr list, 1 files", False),
+        (f"rstrtmgr list, {HELD} files", False),
+        ("-X importtime: rstrtmgr cumulative", False),
     ):
-        out.append((f"now / main: {label}", case, f"main: {case}", None))
+        now = f"now: {case}" if child else case
+        out.append((f"now / main: {case}", now, f"main: {case}", None))
     for n, target in ((1, 1.3), (HELD, 0.5)):
         cli = f"rstrtmgr list, {n} files"
         out.append(
@@ -530,6 +535,8 @@ def all_cases(b: Bench, quick: bool) -> dict[str, Callable[[], Sample]]:
     cases["python -c 'import rstrtmgr'"] = b.python("import rstrtmgr")
     cases["-X importtime: rstrtmgr cumulative"] = b.importtime
     if b.against:
+        # This checkout's in-process cases measured the same way, in a child.
+        cases.update(Against(b, str(ROOT), "now").cases(processes=False))
         cases.update(Against(b, b.against).cases())
     return cases
 
@@ -592,6 +599,7 @@ def main() -> int:
         }
         for n in (1, HELD, BIG):
             groups[f"{n} files"] += [
+                f"now: get_list, {n} files",
                 f"main: get_list, {n} files",
                 f"main: rstrtmgr list, {n} files",
             ]
