@@ -26,8 +26,36 @@ struct rm_regcache_entry {
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
 static rm_regcache_entry *slots[REGCACHE_SLOTS];
 static uint64_t clock_;
+
+static void unref(rm_regcache_entry *e);
+
+/* A forked child has none of the parent's sessions: it starts empty, and
+ * the lock is never left held by a thread the child does not have. */
+static void atfork_prepare(void) { pthread_mutex_lock(&lock); }
+static void atfork_parent(void) { pthread_mutex_unlock(&lock); }
+static void atfork_child(void)
+{
+    for (size_t i = 0; i < REGCACHE_SLOTS; i++)
+        if (slots[i] != NULL) {
+            unref(slots[i]);
+            slots[i] = NULL;
+        }
+    pthread_mutex_unlock(&lock);
+}
+
+static void init(void)
+{
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+static void lock_cache(void)
+{
+    pthread_once(&once, init);
+    pthread_mutex_lock(&lock);
+}
 
 static void unref(rm_regcache_entry *e)
 {
@@ -54,7 +82,7 @@ int rm_regcache_get(const rm_handle_info *h, uint64_t generation,
                     rm_resources *out)
 {
     int hit = 0;
-    pthread_mutex_lock(&lock);
+    lock_cache();
     for (size_t i = 0; i < REGCACHE_SLOTS && !hit; i++) {
         rm_regcache_entry *e = slots[i];
         if (e != NULL && e->generation == generation && same(e, h)) {
@@ -77,7 +105,7 @@ void rm_regcache_put(const rm_handle_info *h, uint64_t generation,
     e->generation = generation;
     e->res = *res;
     e->refs = 1;
-    pthread_mutex_lock(&lock);
+    lock_cache();
     /* The session's older generation goes, else the oldest entry. */
     size_t victim = 0;
     for (size_t i = 0; i < REGCACHE_SLOTS; i++) {
@@ -97,7 +125,7 @@ void rm_regcache_put(const rm_handle_info *h, uint64_t generation,
 
 void rm_regcache_release(rm_resources *r)
 {
-    pthread_mutex_lock(&lock);
+    lock_cache();
     unref(r->shared);
     pthread_mutex_unlock(&lock);
     memset(r, 0, sizeof *r);
@@ -105,7 +133,7 @@ void rm_regcache_release(rm_resources *r)
 
 void rm_regcache_forget(const rm_handle_info *h)
 {
-    pthread_mutex_lock(&lock);
+    lock_cache();
     for (size_t i = 0; i < REGCACHE_SLOTS; i++)
         if (slots[i] != NULL && same(slots[i], h)) {
             unref(slots[i]);
