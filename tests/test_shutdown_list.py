@@ -91,3 +91,19 @@ def test_raw_shutdown_list_is_taken_once_by_its_handle(target: Path) -> None:
                 lib.rstrtmgr_shutdown_list(handle, ffi.NULL, count, infos, reasons)
                 == 160
             )
+
+
+@pytest.mark.linux_backend
+@pytest.mark.skipif(not LINUX, reason="Windows keeps no list: 120")
+def test_a_failed_shutdown_leaves_no_earlier_list(target: Path) -> None:
+    needed = ffi.new("UINT *")
+    count = ffi.new("UINT *", 8)
+    reasons = ffi.new("DWORD *")
+    infos = ffi.new("RM_PROCESS_INFO[]", 8)
+    with holder(HOLD_FD, str(target)), rstrtmgr.Session() as s:
+        s.register(files=[target])
+        with s._using() as handle:
+            assert lib.RmShutdown(handle, 0, ffi.NULL) == 0  # kept, not taken
+            assert lib.RmShutdown(handle, 0x100, ffi.NULL) == 160  # bad flags
+            code = lib.rstrtmgr_shutdown_list(handle, needed, count, infos, reasons)
+            assert code == OUT_OF_SEQUENCE

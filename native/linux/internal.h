@@ -415,6 +415,9 @@ RM_HIDDEN int rm_wait_exits(int *fds, size_t n, uint64_t deadline,
  * items); s is the outcome of the shutdown just saved. */
 RM_HIDDEN void rm_shutdown_list_keep(DWORD handle, const rm_handle_info *h,
                                      rm_list *l, const rm_outcome *s);
+/* Forgets what this thread kept: every RmShutdown starts so, so that a
+ * failed one never leaves an earlier one's list to be taken. */
+RM_HIDDEN void rm_shutdown_list_drop(void);
 /* getlist.c: sets what rstrtmgr_last_uninspected returns. */
 RM_HIDDEN void rm_last_uninspected_set(UINT n);
 

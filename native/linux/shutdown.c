@@ -230,6 +230,7 @@ DWORD WINAPI RmShutdown(DWORD dwSessionHandle, ULONG lActionFlags,
                         RM_WRITE_STATUS_CALLBACK fnStatus)
 {
     rm_detail_clear();
+    rm_shutdown_list_drop();
     rm_handle_info h;
     rm_store st;
     int sessfd;

@@ -11,7 +11,7 @@ static _Thread_local rm_list kept;
 static _Thread_local DWORD kept_handle;
 static _Thread_local int has_kept;
 
-static void drop_kept(void)
+void rm_shutdown_list_drop(void)
 {
     rm_list_free(&kept);
     has_kept = 0;
@@ -29,7 +29,7 @@ static const rm_stopped *find(const rm_outcome *s, const rm_procid *id)
 void rm_shutdown_list_keep(DWORD handle, const rm_handle_info *h, rm_list *l,
                            const rm_outcome *s)
 {
-    drop_kept();
+    rm_shutdown_list_drop();
     size_t n = 0;
     l->reasons = 0;
     for (size_t i = 0; i < l->count; i++) {
@@ -84,6 +84,6 @@ DWORD rstrtmgr_shutdown_list(DWORD dwSessionHandle, UINT *pnProcInfoNeeded,
         rgAffectedApps[i] = kept.items[i].info;
     *pnProcInfo = (UINT)kept.count;
     rm_last_uninspected_set(kept.uninspected);
-    drop_kept();
+    rm_shutdown_list_drop();
     return ERROR_SUCCESS;
 }
