@@ -170,6 +170,25 @@ DWORD rstrtmgr_shutdown_list(DWORD dwSessionHandle, UINT *pnProcInfoNeeded,
                              LPDWORD lpdwRebootReasons);
 
 extern "Python" void _rstrtmgr_progress(UINT);
+
+DWORD rstrtmgr_set_restart_settle_time(DWORD dwSessionHandle, DWORD dwSettleMs);
+#define RSTRTMGR_RESTART_RUNNING 1
+#define RSTRTMGR_RESTART_EXITED 2
+#define RSTRTMGR_RESTART_KILLED 3
+#define RSTRTMGR_RESTART_NOT_STARTED 4
+#define RSTRTMGR_OUTPUT_TAIL_MAX 4096
+typedef struct RSTRTMGR_RESTART_OUTCOME {
+    RM_UNIQUE_PROCESS Process;
+    RM_UNIQUE_PROCESS NewProcess;
+    DWORD dwResult;
+    DWORD dwCode;
+    DWORD dwSettleMs;
+    DWORD cbOutput;
+} RSTRTMGR_RESTART_OUTCOME;
+DWORD rstrtmgr_restart_outcome(DWORD dwSessionHandle,
+                               const RM_UNIQUE_PROCESS *pProcess,
+                               RSTRTMGR_RESTART_OUTCOME *pOutcome,
+                               char *pOutput, DWORD cbOutput);
 """
 
 CDEF = CDEF_SDK + CDEF_EXT
@@ -183,6 +202,7 @@ LINUX_SOURCES = [
     "native/linux/session.c",
     "native/linux/resources.c",
     "native/linux/filters.c",
+    "native/linux/owner.c",
     "native/linux/restartreg.c",
     "native/linux/unit.c",
     "native/linux/holder.c",
@@ -191,6 +211,8 @@ LINUX_SOURCES = [
     "native/linux/outcome.c",
     "native/linux/task.c",
     "native/linux/shutdown.c",
+    "native/linux/launch.c",
+    "native/linux/restartlog.c",
     "native/linux/restart.c",
     "native/linux/unsupported.c",
     "native/linux/regcache.c",

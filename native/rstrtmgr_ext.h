@@ -59,6 +59,45 @@ DWORD rstrtmgr_unregister_restart(void);
 /* 1 when running under Wine (whose Rstrtmgr.dll is a stub), else 0. */
 int rstrtmgr_is_wine(void);
 
+
+/* ---- restarts that are verified ---------------------------------------------
+ * Sets how long RmRestart watches each process it starts before calling it
+ * restarted, for this session (primary only; default 2000 ms; 0: not at
+ * all). All started processes are watched at once, so N restarts cost one
+ * settle time; one that exits within it is RmStatusErrorOnRestart and
+ * RmRestart returns 352. 120 on Windows, whose Restart Manager has no such
+ * check. */
+DWORD rstrtmgr_set_restart_settle_time(DWORD dwSessionHandle, DWORD dwSettleMs);
+
+/* RSTRTMGR_RESTART_OUTCOME.dwResult, and what dwCode then is. */
+#define RSTRTMGR_RESTART_RUNNING 1     /* started; alive after the settle time, or not checked */
+#define RSTRTMGR_RESTART_EXITED 2      /* exited within it: dwCode is its exit status */
+#define RSTRTMGR_RESTART_KILLED 3      /* a signal ended it: dwCode is the signal */
+#define RSTRTMGR_RESTART_NOT_STARTED 4 /* never ran: dwCode is the errno (credentials, directory, exec) */
+/* The most output a restart outcome keeps: the last bytes written. */
+#define RSTRTMGR_OUTPUT_TAIL_MAX 4096
+
+typedef struct RSTRTMGR_RESTART_OUTCOME {
+    RM_UNIQUE_PROCESS Process;    /* as RmShutdown stopped it */
+    RM_UNIQUE_PROCESS NewProcess; /* as RmRestart started it; dwProcessId 0: none */
+    DWORD dwResult;               /* RSTRTMGR_RESTART_* */
+    DWORD dwCode;
+    DWORD dwSettleMs;             /* how long it was watched (0: not checked) */
+    DWORD cbOutput;               /* bytes of output kept (<= RSTRTMGR_OUTPUT_TAIL_MAX) */
+} RSTRTMGR_RESTART_OUTCOME;
+
+/* What the session's RmRestart did to *pProcess (any participant may ask).
+ * The output kept is the last bytes its program wrote to stdout and stderr
+ * (one log, in the order written) during the settle time; the last
+ * cbOutput - 1 of them are copied to pOutput and NUL-terminated (pOutput
+ * may be NULL when cbOutput is 0). ERROR_SUCCESS; ERROR_NOT_FOUND (1168)
+ * when the session restarted no such process; ERROR_BAD_ARGUMENTS (160);
+ * ERROR_INVALID_HANDLE (6). 120 on Windows. */
+DWORD rstrtmgr_restart_outcome(DWORD dwSessionHandle,
+                               const RM_UNIQUE_PROCESS *pProcess,
+                               RSTRTMGR_RESTART_OUTCOME *pOutcome,
+                               char *pOutput, DWORD cbOutput);
+
 /* The list this thread's last RmShutdown on dwSessionHandle ended with, as
  * RmGetList would give it then (each holder's status; the processes it saw
  * exit listed from the session's record), without another scan; taken by

@@ -37,7 +37,7 @@ from ._errors import (
 )
 from ._restart import register_application_restart, unregister_application_restart
 from ._session import NO_SESSION, Session
-from ._types import Filter, ListResult, ProcessInfo, UniqueProcess
+from ._types import Filter, ListResult, ProcessInfo, RestartOutcome, UniqueProcess
 
 __version__ = "0.1.0"
 
@@ -73,6 +73,7 @@ __all__ = [
     "RebootRequiredError",
     "RestartFailedError",
     "RestartManagerError",
+    "RestartOutcome",
     "Session",
     "SessionClosedError",
     "SessionConflictError",

@@ -170,6 +170,9 @@ class RestartFailedError(RestartManagerError):
     errno_value = errno.ECHILD
     summary = "some processes could not be restarted"
     remedy = "start them by hand; their statuses say which"
+    #: RestartOutcome of each process that is ERROR_ON_RESTART (Linux): how
+    #: it ended (exit status, signal, errno) and its last output.
+    failures: tuple[Any, ...] = ()
 
 
 class MaxSessionsReachedError(RestartManagerError):

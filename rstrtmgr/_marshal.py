@@ -331,6 +331,62 @@ def restart(handle: int, callback: Any) -> int:
     return int(lib.RmRestart(handle, 0, callback))
 
 
+def set_restart_settle_time(handle: int, settle_ms: int) -> int:
+    """rstrtmgr_set_restart_settle_time's return code."""
+    return int(lib.rstrtmgr_set_restart_settle_time(handle, settle_ms))
+
+
+class CRestartOutcome:
+    """One RSTRTMGR_RESTART_OUTCOME and its output, as Python values."""
+
+    __slots__ = ("code", "new_process", "output", "process", "result", "settle_ms")
+
+    def __init__(  # noqa: PLR0917 - the fields of RSTRTMGR_RESTART_OUTCOME
+        self,
+        process: tuple[int, int],
+        new_process: tuple[int, int] | None,
+        result: int,
+        code: int,
+        settle_ms: int,
+        output: bytes,
+    ) -> None:
+        self.process = process
+        #: (pid, FILETIME) of the process started in its place; None: none.
+        self.new_process = new_process
+        self.result = result  # RSTRTMGR_RESTART_*
+        self.code = code
+        self.settle_ms = settle_ms
+        self.output = output
+
+
+def restart_outcome(
+    handle: int, pid: int, start_time: int
+) -> tuple[int, CRestartOutcome | None]:
+    """rstrtmgr_restart_outcome for one process: its code and the outcome."""
+    process = ffi.new("RM_UNIQUE_PROCESS *")
+    fill_unique(process, pid, start_time)
+    outcome = ffi.new("RSTRTMGR_RESTART_OUTCOME *")
+    size = int(lib.RSTRTMGR_OUTPUT_TAIL_MAX) + 1
+    output = ffi.new("char[]", size)
+    code = int(lib.rstrtmgr_restart_outcome(handle, process, outcome, output, size))
+    if code != 0:
+        return code, None
+    new = outcome.NewProcess
+    return code, CRestartOutcome(
+        process=(
+            int(outcome.Process.dwProcessId),
+            filetime(outcome.Process.ProcessStartTime),
+        ),
+        new_process=(int(new.dwProcessId), filetime(new.ProcessStartTime))
+        if new.dwProcessId
+        else None,
+        result=int(outcome.dwResult),
+        code=int(outcome.dwCode),
+        settle_ms=int(outcome.dwSettleMs),
+        output=bytes(ffi.buffer(output, min(int(outcome.cbOutput), size - 1))),
+    )
+
+
 def cancel_current_task(handle: int) -> int:
     """RmCancelCurrentTask's return code."""
     return int(lib.RmCancelCurrentTask(handle))

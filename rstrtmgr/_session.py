@@ -12,10 +12,11 @@ from contextlib import contextmanager
 
 from . import _marshal
 from ._closing import Closing
-from ._enums import FilterAction, RebootReason, ShutdownType
+from ._enums import AppStatus, FilterAction, RebootReason, ShutdownType
 from ._errors import (
     BadArgumentsError,
     MoreDataError,
+    RestartFailedError,
     RestartManagerError,
     SessionClosedError,
     check,
@@ -26,6 +27,7 @@ from ._types import (
     Filter,
     ListResult,
     ProcessInfo,
+    RestartOutcome,
     UniqueProcess,
     iter_items,
     to_unique_process,
@@ -109,12 +111,16 @@ def _filter_target(
     return None, None, _service_name(service)
 
 
-def _timeout_ms(timeout: float) -> int:
+def _timeout_ms(timeout: float, what: str = "timeout") -> int:
     if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-        raise TypeError(f"timeout is a number of seconds, not {timeout!r}")
+        raise TypeError(f"{what} is a number of seconds, not {timeout!r}")
     if not 0 <= timeout <= 0xFFFFFFFF / 1000:
-        raise ValueError(f"timeout must be from 0 to 4294967 seconds, not {timeout}")
+        raise ValueError(f"{what} must be from 0 to 4294967 seconds, not {timeout}")
     return round(timeout * 1000)
+
+
+#: The statuses of processes that RmRestart acted on, which have an outcome.
+_RESTART_STATUSES = (AppStatus.RESTARTED, AppStatus.ERROR_ON_RESTART)
 
 
 __all__ = ["NO_SESSION", "Session"]
@@ -320,7 +326,7 @@ class Session(Closing):
                     f"RmGetList: the list kept growing over {_LIST_RETRIES} "
                     "rounds; try again",
                 )
-        return _list_result(answer)
+        return self._with_restart_outcomes(_list_result(answer))
 
     # ---- shutdown, restart, filters --------------------------------------
 
@@ -388,19 +394,88 @@ class Session(Closing):
             # The error first: it reads the detail of this thread's last call.
             error = error_for(code, "RmShutdown") if code else None
             after = self._shutdown_list(handle)
+        if after is not None:
+            after = self._with_restart_outcomes(after)
         if error is not None:
             raise self._fail(error, after)
         return after if after is not None else self.get_list()
 
-    def restart(self, progress: Progress | None = None) -> ListResult:
+    def _with_restart_outcomes(self, result: ListResult) -> ListResult:
+        """The list, the processes RmRestart acted on with its outcome and new pid."""
+        processes = result.processes
+        if not any(p.status in _RESTART_STATUSES for p in processes):
+            return result
+        out = []
+        with self._using() as handle:
+            for p in processes:
+                c = None
+                if p.status in _RESTART_STATUSES:
+                    _, c = _marshal.restart_outcome(handle, p.pid, p.start_filetime)
+                if c is None:  # none kept (Windows keeps none)
+                    out.append(p)
+                    continue
+                outcome = RestartOutcome._from_c(c)
+                new = outcome.new_process
+                out.append(
+                    p._replace(
+                        restarted_pid=new.pid if new is not None else None,
+                        restart_outcome=outcome,
+                    )
+                )
+        return ListResult(out, result.reboot_reasons, result.uninspected)
+
+    def _restart_failed(self) -> RestartManagerError:
+        """RestartFailedError with the statuses and each failure's outcome."""
+        try:
+            processes = tuple(self.get_list().processes)
+        except RestartManagerError:
+            return error_for(RestartFailedError.code, "RmRestart")
+        failures = tuple(
+            p.restart_outcome
+            for p in processes
+            if p.status == AppStatus.ERROR_ON_RESTART and p.restart_outcome
+        )
+        detail = ""
+        if failures:
+            first = failures[0]
+            detail = f"pid {first.process.pid} {first.describe()}"
+            if first.exit_code is not None or first.signal is not None:
+                detail += f" within {first.settle_time:g} s of its restart"
+            if len(failures) > 1:
+                detail += f" (and {len(failures) - 1} more)"
+        error = error_for(RestartFailedError.code, "RmRestart", detail)
+        error.processes = processes
+        if isinstance(error, RestartFailedError):
+            error.failures = failures
+        return error
+
+    def restart(
+        self, progress: Progress | None = None, *, settle_time: float | None = None
+    ) -> ListResult:
         """Restart what :meth:`shutdown` stopped that is registered for restart.
 
-        Raises :class:`OutOfSequenceError` before any shutdown and
-        :class:`RestartFailedError` (with the statuses) when some could not
-        be restarted. ``progress`` is as for :meth:`shutdown`.
+        Each started program is watched for ``settle_time`` seconds (default
+        2; 0: not at all; Linux only, and like ``shutdown``'s timeout it holds
+        for the rest of the session), all at once: one that exits within it
+        is not restarted. Raises :class:`OutOfSequenceError` before any
+        shutdown and :class:`RestartFailedError` when some could not be
+        restarted, with the statuses and, in its ``failures``, how each
+        ended and its last output. Each restarted process's ``ProcessInfo``
+        has the new pid (``restarted_pid``) and ``restart_outcome``.
+        ``progress`` is as for :meth:`shutdown`.
         """
-        with self._using() as handle, reporting(handle, progress) as callback:
-            code = _marshal.restart(handle, callback)
+        with self._using() as handle:
+            if settle_time is not None:
+                check(
+                    _marshal.set_restart_settle_time(
+                        handle, _timeout_ms(settle_time, "settle_time")
+                    ),
+                    "rstrtmgr_set_restart_settle_time",
+                )
+            with reporting(handle, progress) as callback:
+                code = _marshal.restart(handle, callback)
+        if code == RestartFailedError.code:
+            raise self._restart_failed()
         if code:
             raise self._fail(error_for(code, "RmRestart"))
         return self.get_list()

@@ -15,7 +15,9 @@ from ._enums import AppStatus, AppType, FilterAction, FilterTrigger, RebootReaso
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import datetime as _dt
-    from typing import Protocol
+    from typing import Protocol, TypeVar
+
+    _R = TypeVar("_R", bound="_Record")
 
     class ProcessLike(Protocol):
         """What psutil.Process offers: a pid and its start time in Unix seconds."""
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
             """The start time, seconds since the Unix epoch."""
 
 
-__all__ = ["Filter", "ListResult", "ProcessInfo", "UniqueProcess"]
+__all__ = ["Filter", "ListResult", "ProcessInfo", "RestartOutcome", "UniqueProcess"]
 
 #: FILETIME of the Unix epoch: 100 ns intervals from 1601 to 1970.
 _EPOCH_AS_FILETIME = 116_444_736_000_000_000
@@ -108,6 +110,17 @@ class _Record:
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), self._values())
+
+    def _replace(self: _R, **changes: object) -> _R:
+        """A copy with some fields changed (dataclasses.replace)."""
+        copy = object.__new__(type(self))
+        for name in self._fields:
+            object.__setattr__(copy, name, changes.pop(name, getattr(self, name)))
+        if changes:
+            raise TypeError(
+                f"{type(self).__name__} has no field {next(iter(changes))!r}"
+            )
+        return copy
 
 
 class UniqueProcess(_Record):
@@ -217,6 +230,106 @@ def to_unique_process(value: object) -> UniqueProcess:
     )
 
 
+_RESTART_EXITED = _marshal.constant("RSTRTMGR_RESTART_EXITED")
+_RESTART_KILLED = _marshal.constant("RSTRTMGR_RESTART_KILLED")
+_RESTART_NOT_STARTED = _marshal.constant("RSTRTMGR_RESTART_NOT_STARTED")
+
+
+class RestartOutcome(_Record):
+    """What RmRestart did to one process it had shut down (Linux backend).
+
+    A started program is watched for the session's settle time: one that
+    exits within it has ``exit_code`` or ``signal`` set and counts as not
+    restarted. ``output`` is the last of what it wrote to stdout and stderr
+    (at most 4096 bytes, in the order written).
+    """
+
+    __match_args__ = (
+        "process",
+        "new_process",
+        "exit_code",
+        "signal",
+        "error",
+        "output",
+        "settle_time",
+    )
+    __slots__ = _fields = __match_args__
+    #: The process as it was shut down.
+    process: UniqueProcess
+    #: The process started in its place; None when none started.
+    new_process: UniqueProcess | None
+    #: Its exit status, when it exited within the settle time.
+    exit_code: int | None
+    #: The signal that ended it within the settle time.
+    signal: int | None
+    #: The errno of a start that failed before the program ran (its
+    #: credentials, its directory, the exec); 0 when a service did not start.
+    error: int | None
+    output: str
+    #: How long it was watched, in seconds (0: not checked).
+    settle_time: float
+
+    def __init__(  # noqa: PLR0917 - the fields of RSTRTMGR_RESTART_OUTCOME
+        self,
+        process: UniqueProcess,
+        new_process: UniqueProcess | None,
+        exit_code: int | None = None,
+        signal: int | None = None,
+        error: int | None = None,
+        output: str = "",
+        settle_time: float = 0.0,
+    ) -> None:
+        """One process's restart and how it ended."""
+        self._set(
+            process=process,
+            new_process=new_process,
+            exit_code=exit_code,
+            signal=signal,
+            error=error,
+            output=output,
+            settle_time=settle_time,
+        )
+
+    @property
+    def survived(self) -> bool:
+        """True when it started and was still running after the settle time."""
+        return self.error is None and self.exit_code is None and self.signal is None
+
+    def describe(self) -> str:
+        """One line: how it ended, or "running"."""
+        if self.error is not None:
+            why = (
+                f": {OSError(self.error, os.strerror(self.error))}"
+                if self.error
+                else ""
+            )
+            return "could not start" + why
+        if self.exit_code is not None:
+            return f"exited with status {self.exit_code}"
+        if self.signal is not None:
+            import signal  # noqa: PLC0415 - only to name a signal
+
+            try:
+                name = signal.Signals(self.signal).name
+            except ValueError:
+                name = f"signal {self.signal}"
+            return f"killed by {name}"
+        return "running"
+
+    @classmethod
+    def _from_c(cls, c: _marshal.CRestartOutcome) -> RestartOutcome:
+        new = UniqueProcess(*c.new_process) if c.new_process is not None else None
+        return cls(
+            process=UniqueProcess(*c.process),
+            new_process=new,
+            exit_code=c.code if c.result == _RESTART_EXITED else None,
+            signal=c.code if c.result == _RESTART_KILLED else None,
+            error=c.code if c.result == _RESTART_NOT_STARTED else None,
+            output=c.output.decode("utf-8", "replace"),
+            settle_time=c.settle_ms / 1000,
+        )
+
+
 class ProcessInfo(_Record):
     """RM_PROCESS_INFO: one process that uses the session's resources."""
 
@@ -230,6 +343,8 @@ class ProcessInfo(_Record):
         "status",
         "ts_session_id",
         "restartable",
+        "restarted_pid",
+        "restart_outcome",
     )
     __slots__ = _fields = __match_args__
     pid: int
@@ -242,6 +357,11 @@ class ProcessInfo(_Record):
     #: The login session (Windows: the Terminal Services session), or None.
     ts_session_id: int | None
     restartable: bool
+    #: The pid of the process RmRestart started in this one's place (Linux:
+    #: ``OLD -> NEW``); None when it was not restarted.
+    restarted_pid: int | None
+    #: What RmRestart did to it (Linux); None when it did nothing.
+    restart_outcome: RestartOutcome | None
 
     def __init__(  # noqa: PLR0917 - the fields of RM_PROCESS_INFO
         self,
@@ -254,6 +374,8 @@ class ProcessInfo(_Record):
         status: AppStatus,
         ts_session_id: int | None,
         restartable: bool,
+        restarted_pid: int | None = None,
+        restart_outcome: RestartOutcome | None = None,
     ) -> None:
         """A process as RmGetList lists it."""
         # One call per field: lists convert hundreds of these at a time.
@@ -267,6 +389,8 @@ class ProcessInfo(_Record):
         init(self, "status", status)
         init(self, "ts_session_id", ts_session_id)
         init(self, "restartable", restartable)
+        init(self, "restarted_pid", restarted_pid)
+        init(self, "restart_outcome", restart_outcome)
 
     @property
     def unique_process(self) -> UniqueProcess:

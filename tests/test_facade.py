@@ -249,3 +249,23 @@ def test_progress_reaches_the_caller_from_another_thread() -> None:
         worker.join()
         callback(100)
     assert seen == [0, 42, 100]
+
+
+def test_restart_settle_time_and_outcome_exist_on_every_platform() -> None:
+    # One cdef everywhere: Windows answers 120 (its Restart Manager neither
+    # checks a restart nor keeps an outcome); the Linux backend checks its
+    # arguments first.
+    no_session = int(lib.RSTRTMGR_NO_SESSION)
+    outcome = ffi.new("RSTRTMGR_RESTART_OUTCOME *")
+    process = ffi.new("RM_UNIQUE_PROCESS *")
+    settle = lib.rstrtmgr_set_restart_settle_time(no_session, 1000)
+    asked = lib.rstrtmgr_restart_outcome(no_session, process, outcome, ffi.NULL, 0)
+    if sys.platform == "win32":
+        assert (settle, asked) == (120, 120)
+    else:
+        assert (settle, asked) == (6, 6)
+        assert (
+            lib.rstrtmgr_restart_outcome(no_session, ffi.NULL, outcome, ffi.NULL, 0)
+            == 160
+        )
+    assert ffi.sizeof("RSTRTMGR_RESTART_OUTCOME") == 2 * 12 + 4 * 4

@@ -127,14 +127,6 @@ void rm_holder_ctx_init(rm_holder_ctx *c, const rm_handle_info *h,
             c->self_session = (DWORD)strtoul(buf, NULL, 10);
         close(fd);
     }
-    c->restart_dirfd = rm_restart_dir_open(h);
-}
-
-void rm_holder_ctx_free(rm_holder_ctx *c)
-{
-    if (c->restart_dirfd >= 0)
-        close(c->restart_dirfd);
-    c->restart_dirfd = -1;
 }
 
 int rm_holder_add(const rm_holder_ctx *c, int pd, pid_t pid, unsigned why,
@@ -180,9 +172,7 @@ int rm_holder_add(const rm_holder_ctx *c, int pd, pid_t pid, unsigned why,
                                          : RmUnknownApp;
     in->AppStatus = RmStatusRunning;
     in->TSSessionId = read_session(pd);
-    in->bRestartable = service || (c->restart_dirfd >= 0 &&
-                                   rm_restart_registered_at(c->restart_dirfd,
-                                                            &hd.id));
+    in->bRestartable = service || rm_restart_registered(c->h, &hd.id);
 
     if (pid == c->self.pid && ps->start_ticks == c->self.start_ticks)
         hd.reasons |= RmRebootReasonDetectedSelf;

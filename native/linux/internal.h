@@ -261,6 +261,25 @@ RM_HIDDEN unsigned rm_filters_match(const rm_filters *f, const rm_procid *id,
                                     const char *unit, const char *exe,
                                     uint64_t exe_dev, uint64_t exe_ino);
 
+/* ---- owner.c: whose registration a process's is, and as whom it restarts --
+ * Only the store of the process's own user counts (see owner.c for where
+ * root finds another user's store and what it checks). */
+typedef struct rm_runas {
+    uid_t uid;      /* all four of the process's uids */
+    gid_t gid;      /* its real gid (for a uid without an account) */
+    int other_user; /* uid is not the caller's: restart with its credentials */
+} rm_runas;
+
+/* Opens the registration record of process `id`, checked: its fd and *as
+ * (may be NULL), or -1 when it has none that may be trusted. */
+RM_HIDDEN int rm_registration_open(const rm_handle_info *h,
+                                   const rm_procid *id, rm_runas *as);
+/* The gid and supplementary groups to restart as->uid with: initgroups'
+ * (the user database's), or the recorded gid alone when the uid has no
+ * account. *groups is malloc'd. 0, or -1. */
+RM_HIDDEN int rm_runas_groups(const rm_runas *as, gid_t *gid, gid_t **groups,
+                              int *ngroups);
+
 /* ---- restartreg.c: restart registrations in the per-user store ------------ */
 typedef struct rm_restart_cmd {
     char *blob; /* the registration's NUL-separated fields */
@@ -274,13 +293,10 @@ typedef struct rm_restart_cmd {
  * command line for restart. */
 RM_HIDDEN int rm_restart_registered(const rm_handle_info *h,
                                     const rm_procid *id);
-/* The same for many processes: the store's directory of registrations
- * (-1 when there is none), and the look-up of one process in it. */
-RM_HIDDEN int rm_restart_dir_open(const rm_handle_info *h);
-RM_HIDDEN int rm_restart_registered_at(int dirfd, const rm_procid *id);
-/* Reads the registration of process `id`: 0, or -1 when it has none. */
+/* Reads the registration of process `id` and whom to restart it as
+ * (owner.c): 0, or -1 when it has none that may be trusted. */
 RM_HIDDEN int rm_restart_cmd_load(const rm_handle_info *h, const rm_procid *id,
-                                  rm_restart_cmd *out);
+                                  rm_restart_cmd *out, rm_runas *as);
 RM_HIDDEN int rm_restart_cmd_parse(rm_restart_cmd *c);
 RM_HIDDEN void rm_restart_cmd_free(rm_restart_cmd *c);
 
@@ -331,12 +347,10 @@ typedef struct rm_holder_ctx {
     rm_procid self;
     uid_t ruid, euid;
     DWORD self_session; /* the caller's login session */
-    int restart_dirfd;  /* the store's restart registrations, or -1 */
 } rm_holder_ctx;
 
 RM_HIDDEN void rm_holder_ctx_init(rm_holder_ctx *c, const rm_handle_info *h,
                                   const rm_resources *res);
-RM_HIDDEN void rm_holder_ctx_free(rm_holder_ctx *c);
 /* Appends process pid (pd: its /proc directory; ps: its stat) to *out when
  * `why` (RM_HOLD_*) is set, or when it is `listed` among the pids of the
  * registered processes and services and is one of them: 1 when added, 0
@@ -362,6 +376,16 @@ typedef struct rm_stopped {
                       -1 never (the caller itself) */
     uint32_t cmd_len; /* its restart registration, copied at shutdown */
     char *cmd;
+    /* whom to restart it as: the registration was another user's */
+    uint32_t run_uid, run_gid;
+    int32_t other_user;
+    /* what RmRestart did (0: nothing yet), for rstrtmgr_restart_outcome */
+    int32_t result; /* RSTRTMGR_RESTART_* */
+    int32_t code;
+    uint32_t settle_ms;
+    rm_procid new_id; /* pid 0: none started */
+    uint32_t tail_len; /* the last output of the program it started */
+    char *tail;
 } rm_stopped;
 
 typedef struct rm_outcome {
@@ -408,6 +432,73 @@ RM_HIDDEN void rm_progress_step(rm_progress *p);
  * and reports each as a step. Returns 1 when cancelled. */
 RM_HIDDEN int rm_wait_exits(int *fds, size_t n, uint64_t deadline,
                             const rm_task *t, rm_progress *p);
+/* The same wait for any descriptors: calls ready(ctx, i) for each fds[i]
+ * that is readable or hung up, which sets fds[i] to -1 once it is done
+ * with it; repeats the last percentage while idle. Returns 1 when
+ * cancelled. */
+RM_HIDDEN int rm_wait_fds(int *fds, size_t n, uint64_t deadline,
+                          const rm_task *t, rm_progress *p,
+                          void (*ready)(void *ctx, size_t i), void *ctx);
+
+/* ---- launch.c: starting a restart command and watching it settle ---------- */
+enum {
+    RM_LAUNCH_STEP_SETUP, /* what failed before the program ran */
+    RM_LAUNCH_STEP_CREDENTIALS,
+    RM_LAUNCH_STEP_CHDIR,
+    RM_LAUNCH_STEP_EXEC,
+};
+
+typedef struct rm_launch {
+    /* what to run, prepared before the fork (nothing is allocated after) */
+    char **argv, **envp;
+    const char *cwd;
+    int other_user; /* then as uid, gid and groups */
+    uid_t uid;
+    gid_t gid;
+    gid_t *groups;
+    int ngroups;
+    int logfd, nullfd; /* its stdout and stderr; its stdin */
+    DWORD settle_ms;
+    /* the watcher, while it runs */
+    pid_t watcher;
+    int fd; /* its reports; -1 once read to the end */
+    /* what it reported */
+    int started;
+    pid_t pid;
+    uint64_t ticks;
+    int result; /* RSTRTMGR_RESTART_*; 0 while unknown */
+    int code;
+    int step; /* RM_LAUNCH_STEP_* of a start that failed */
+} rm_launch;
+
+/* Forks l's watcher, which starts the program; 0, or -1 with errno. */
+RM_HIDDEN int rm_launch_start(rm_launch *l);
+/* Collects the reports of n launches until each has its result, the
+ * deadline passes or the task is cancelled (what is unfinished is then
+ * ended: a started program runs on, unverified); reaps the watchers; one
+ * progress step per start and per verdict. Returns 1 when cancelled. */
+RM_HIDDEN int rm_launch_wait(rm_launch *ls, size_t n, uint64_t deadline,
+                             const rm_task *t, rm_progress *p);
+
+/* ---- restartlog.c: the restarted programs' output, in the store ----------- */
+#define RM_LOG_MAX (64u * 1024u)
+
+typedef struct rm_log {
+    int dirfd;      /* the store's logs/ */
+    int wfd, rfd;   /* the program's (appending), and ours */
+    char name[32];  /* its temporary name */
+} rm_log;
+
+/* Creates a new log in the store storefd; 0, or -1 with errno. */
+RM_HIDDEN int rm_log_create(int storefd, rm_log *lg);
+RM_HIDDEN void rm_log_close(rm_log *lg);
+/* Keeps the log to its last RM_LOG_MAX bytes, names it after `program` (or
+ * removes it when none started), closes it; returns the length of its last
+ * output (at most RSTRTMGR_OUTPUT_TAIL_MAX bytes, malloc'd into *tail). */
+RM_HIDDEN uint32_t rm_log_finish(rm_log *lg, const rm_procid *program,
+                                 char **tail);
+/* Removes the logs of programs that are gone; trims the others. */
+RM_HIDDEN void rm_logs_prune(int storefd);
 
 /* ---- shutdownlist.c: the list a shutdown ends with ------------------------ */
 /* Keeps, for this thread's rstrtmgr_shutdown_list, the holders of l that

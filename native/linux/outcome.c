@@ -10,12 +10,14 @@
 #include "internal.h"
 
 #define OUTCOME_NAME "shutdown"
-#define OUTCOME_MAGIC "rstrtmgr-shutdown 1\n"
+#define OUTCOME_MAGIC "rstrtmgr-shutdown 2\n"
 
 void rm_outcome_free(rm_outcome *s)
 {
-    for (size_t i = 0; i < s->count; i++)
+    for (size_t i = 0; i < s->count; i++) {
         free(s->items[i].cmd);
+        free(s->items[i].tail);
+    }
     free(s->items);
     memset(s, 0, sizeof *s);
 }
@@ -29,7 +31,8 @@ rm_stopped *rm_outcome_add(rm_outcome *s)
     return x;
 }
 
-/* The fixed part of a record on disk; the command follows it. */
+/* The fixed part of a record on disk; the command and then the restarted
+ * program's last output follow it. */
 typedef struct disk_record {
     int32_t pid;
     int32_t group;
@@ -39,7 +42,23 @@ typedef struct disk_record {
     char unit[256];
     char exe[PATH_MAX];
     uint32_t cmd_len;
+    uint32_t run_uid, run_gid;
+    int32_t other_user;
+    int32_t result, code;
+    uint32_t settle_ms;
+    int32_t new_pid;
+    uint64_t new_ticks;
+    uint32_t tail_len;
 } disk_record;
+
+/* A copy of len bytes of p, or NULL (len 0, or out of memory). */
+static char *copy_of(const char *p, uint32_t len)
+{
+    char *c = len > 0 ? malloc(len) : NULL;
+    if (c != NULL)
+        memcpy(c, p, len);
+    return c;
+}
 
 DWORD rm_outcome_read(int sessfd, rm_outcome *out)
 {
@@ -61,7 +80,8 @@ DWORD rm_outcome_read(int sessfd, rm_outcome *out)
         memcpy(&r, buf + off, sizeof r);
         off += sizeof r;
         rm_stopped *x = rm_outcome_add(out);
-        if (x == NULL || r.cmd_len > (size_t)n - off) {
+        if (x == NULL || r.cmd_len > (size_t)n - off ||
+            r.tail_len > (size_t)n - off - r.cmd_len) {
             free(buf);
             rm_outcome_free(out);
             return x == NULL ? ERROR_OUTOFMEMORY : ERROR_WRITE_FAULT;
@@ -76,16 +96,25 @@ DWORD rm_outcome_read(int sessfd, rm_outcome *out)
         x->unit[sizeof x->unit - 1] = '\0';
         memcpy(x->exe, r.exe, sizeof x->exe);
         x->exe[sizeof x->exe - 1] = '\0';
-        if (r.cmd_len > 0) {
-            x->cmd = malloc(r.cmd_len);
-            if (x->cmd == NULL) {
-                free(buf);
-                rm_outcome_free(out);
-                return ERROR_OUTOFMEMORY;
-            }
-            memcpy(x->cmd, buf + off, r.cmd_len);
-            x->cmd_len = r.cmd_len;
-            off += r.cmd_len;
+        x->run_uid = r.run_uid;
+        x->run_gid = r.run_gid;
+        x->other_user = r.other_user;
+        x->result = r.result;
+        x->code = r.code;
+        x->settle_ms = r.settle_ms;
+        x->new_id.pid = r.new_pid;
+        x->new_id.start_ticks = r.new_ticks;
+        x->cmd = copy_of(buf + off, r.cmd_len);
+        x->cmd_len = r.cmd_len;
+        off += r.cmd_len;
+        x->tail = copy_of(buf + off, r.tail_len);
+        x->tail_len = r.tail_len;
+        off += r.tail_len;
+        if ((x->cmd == NULL && r.cmd_len > 0) ||
+            (x->tail == NULL && r.tail_len > 0)) {
+            free(buf);
+            rm_outcome_free(out);
+            return ERROR_OUTOFMEMORY;
         }
     }
     free(buf);
@@ -96,7 +125,8 @@ static DWORD outcome_write(int sessfd, const rm_outcome *s)
 {
     size_t len = strlen(OUTCOME_MAGIC);
     for (size_t i = 0; i < s->count; i++)
-        len += sizeof(disk_record) + s->items[i].cmd_len;
+        len += sizeof(disk_record) + s->items[i].cmd_len +
+               s->items[i].tail_len;
     char *buf = malloc(len);
     if (buf == NULL)
         return ERROR_OUTOFMEMORY;
@@ -115,11 +145,23 @@ static DWORD outcome_write(int sessfd, const rm_outcome *s)
         memcpy(r.unit, x->unit, sizeof r.unit);
         memcpy(r.exe, x->exe, sizeof r.exe);
         r.cmd_len = x->cmd_len;
+        r.run_uid = x->run_uid;
+        r.run_gid = x->run_gid;
+        r.other_user = x->other_user;
+        r.result = x->result;
+        r.code = x->code;
+        r.settle_ms = x->settle_ms;
+        r.new_pid = x->new_id.pid;
+        r.new_ticks = x->new_id.start_ticks;
+        r.tail_len = x->tail_len;
         memcpy(buf + off, &r, sizeof r);
         off += sizeof r;
         if (x->cmd_len > 0)
             memcpy(buf + off, x->cmd, x->cmd_len);
         off += x->cmd_len;
+        if (x->tail_len > 0)
+            memcpy(buf + off, x->tail, x->tail_len);
+        off += x->tail_len;
     }
     int rc = rm_replace_file_at(sessfd, OUTCOME_NAME, buf, len);
     free(buf);
@@ -156,12 +198,12 @@ DWORD rm_outcome_save(const rm_handle_info *h, const rm_outcome *now)
                 break;
             }
             free(y->cmd);
+            free(y->tail);
             *y = *x;
-            y->cmd = NULL;
-            if (x->cmd_len > 0 && (y->cmd = malloc(x->cmd_len)) != NULL)
-                memcpy(y->cmd, x->cmd, x->cmd_len);
-            else
+            if ((y->cmd = copy_of(x->cmd, x->cmd_len)) == NULL)
                 y->cmd_len = 0;
+            if ((y->tail = copy_of(x->tail, x->tail_len)) == NULL)
+                y->tail_len = 0;
         }
         if (rc == ERROR_SUCCESS)
             rc = outcome_write(sessfd, &old);

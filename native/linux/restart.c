@@ -1,72 +1,136 @@
 /* RmRestart on Linux: starts again what the session's RmShutdown stopped,
  * services through systemctl and registered commands detached from the
- * caller, in the reverse of the shutdown order. */
+ * caller (launch.c), in the reverse of the shutdown order; then watches the
+ * started programs for the session's settle time, all at once, and calls a
+ * program that exits within it ErrorOnRestart. What happened to each is
+ * kept in the session's record for rstrtmgr_restart_outcome. */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "internal.h"
 
-/* Starts a registered command detached from the caller: a grandchild in a
- * new session, reparented away, whose exec failure comes back through a
- * close-on-exec pipe. 0 when the command started. */
-static int spawn_detached(rm_restart_cmd *c)
+#define SETTLE_NAME "settle"
+#define DEFAULT_SETTLE_MS 2000u
+/* How long past the settle time a watcher may take to report (an exec from
+ * a slow disk) before its program counts as started but unverified. */
+#define REPORT_SLACK_MS 10000u
+
+/* ---- the settle time ------------------------------------------------------- */
+
+static DWORD settle_read(int sessfd)
 {
-    int pipefd[2];
-    if (pipe2(pipefd, O_CLOEXEC) != 0)
-        return -1;
-    pid_t child = fork();
-    if (child < 0) {
-        close(pipefd[0]);
-        close(pipefd[1]);
-        return -1;
+    size_t n;
+    char *buf = rm_read_file_at(sessfd, SETTLE_NAME, &n);
+    unsigned ms;
+    DWORD v = buf != NULL && sscanf(buf, "%u", &ms) == 1 ? ms
+                                                         : DEFAULT_SETTLE_MS;
+    free(buf);
+    return v;
+}
+
+DWORD rstrtmgr_set_restart_settle_time(DWORD dwSessionHandle, DWORD dwSettleMs)
+{
+    rm_detail_clear();
+    rm_handle_info h;
+    DWORD rc = rm_handle_get_primary(dwSessionHandle, &h,
+                                     "only the session's primary restarts");
+    if (rc != ERROR_SUCCESS)
+        return rc;
+    rm_store st;
+    int sessfd;
+    rc = rm_store_open_session(&h, &st, &sessfd);
+    if (rc != ERROR_SUCCESS)
+        return rc;
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%u\n", (unsigned)dwSettleMs);
+    if (rm_replace_file_at(sessfd, SETTLE_NAME, buf, (size_t)n) != 0) {
+        rm_detail_set("cannot record the session's settle time: %s",
+                      strerror(errno));
+        rc = ERROR_WRITE_FAULT;
     }
-    if (child == 0) {
-        /* Only async-signal-safe calls from here on. */
-        close(pipefd[0]);
-        if (fork() != 0)
-            _exit(0);
-        setsid();
-        int null = open("/dev/null", O_RDWR);
-        if (null >= 0) {
-            dup2(null, 0);
-            dup2(null, 1);
-            dup2(null, 2);
-        }
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        int err = 0;
-        if (chdir(c->cwd) != 0)
-            err = errno;
-        else {
-            execvpe(c->argv[0], c->argv, c->envp);
-            err = errno;
-        }
-        if (write(pipefd[1], &err, sizeof err) < 0) {
-            /* nobody to tell */
-        }
-        _exit(127);
+    close(sessfd);
+    rm_store_close(&st);
+    return rc;
+}
+
+/* ---- one restart ----------------------------------------------------------- */
+
+typedef struct pending {
+    rm_stopped *x;
+    rm_restart_cmd cmd;
+    gid_t *groups;
+    rm_log log;
+} pending;
+
+/* Prepares and starts x's command; 0, or -1 with x's outcome set. */
+static int start_one(pending *pd, rm_launch *l, rm_stopped *x, int storefd,
+                     int nullfd, DWORD settle_ms)
+{
+    memset(pd, 0, sizeof *pd);
+    memset(l, 0, sizeof *l);
+    pd->x = x;
+    pd->log.wfd = pd->log.rfd = pd->log.dirfd = -1;
+    pd->cmd.blob = x->cmd;
+    pd->cmd.len = x->cmd_len;
+    int err = EINVAL;
+    if (rm_restart_cmd_parse(&pd->cmd) != 0)
+        goto fail;
+    l->argv = pd->cmd.argv;
+    l->envp = pd->cmd.envp;
+    l->cwd = pd->cmd.cwd;
+    l->settle_ms = settle_ms;
+    l->nullfd = nullfd;
+    if (x->other_user) {
+        rm_runas as = {(uid_t)x->run_uid, (gid_t)x->run_gid, 1};
+        err = EPERM;
+        if (geteuid() != 0 || rm_runas_groups(&as, &l->gid, &pd->groups,
+                                              &l->ngroups) != 0)
+            goto fail;
+        l->other_user = 1;
+        l->uid = as.uid;
+        l->groups = pd->groups;
     }
-    close(pipefd[1]);
-    int status;
-    while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-        ;
-    int err = 0;
-    ssize_t n;
-    do
-        n = read(pipefd[0], &err, sizeof err);
-    while (n < 0 && errno == EINTR);
-    close(pipefd[0]);
-    if (n > 0) {
-        errno = err;
-        return -1;
+    if (rm_log_create(storefd, &pd->log) != 0 ||
+        (l->logfd = pd->log.wfd, rm_launch_start(l) != 0)) {
+        err = errno;
+        goto fail;
     }
     return 0;
+fail:
+    x->result = RSTRTMGR_RESTART_NOT_STARTED;
+    x->code = err;
+    l->result = RSTRTMGR_RESTART_NOT_STARTED;
+    l->code = err;
+    l->fd = -1;
+    l->watcher = -1;
+    return -1;
+}
+
+/* Takes what the launch found into x's outcome; 1 when it failed. */
+static int finish_one(pending *pd, const rm_launch *l)
+{
+    rm_stopped *x = pd->x;
+    x->result = l->result;
+    x->code = l->code;
+    x->settle_ms = l->settle_ms;
+    memset(&x->new_id, 0, sizeof x->new_id);
+    if (l->started) {
+        x->new_id.pid = l->pid;
+        x->new_id.start_ticks = l->ticks;
+    }
+    free(x->tail);
+    x->tail = NULL;
+    x->tail_len = rm_log_finish(&pd->log, l->started ? &x->new_id : NULL,
+                                &x->tail);
+    free(pd->cmd.argv);
+    free(pd->groups);
+    int ok = x->result == RSTRTMGR_RESTART_RUNNING;
+    x->info.AppStatus = ok ? RmStatusRestarted : RmStatusErrorOnRestart;
+    return !ok;
 }
 
 DWORD WINAPI RmRestart(DWORD dwSessionHandle, DWORD dwRestartFlags,
@@ -86,32 +150,53 @@ DWORD WINAPI RmRestart(DWORD dwSessionHandle, DWORD dwRestartFlags,
     rm_outcome s;
     rm_filters f;
     memset(&f, 0, sizeof f);
+    DWORD settle_ms = settle_read(sessfd);
     rc = rm_outcome_read(sessfd, &s);
     if (rc == ERROR_SUCCESS)
         rc = rm_filters_read(sessfd, &f);
     close(sessfd);
+    /* The store's directory stays open for the logs; the lock is not held
+     * while programs settle. */
+    int storefd = dup(st.dirfd);
     rm_store_close(&st);
     if (rc == ERROR_SUCCESS && !s.done) {
         rm_detail_set("RmRestart restarts what RmShutdown stopped; this "
                       "session has not shut anything down");
         rc = ERROR_REQUEST_OUT_OF_SEQUENCE;
     }
+    size_t nstart = 0;
+    for (size_t i = 0; i < s.count; i++)
+        nstart += s.items[i].info.AppStatus == RmStatusStopped &&
+                  s.items[i].cmd_len > 0 && s.items[i].unit[0] == '\0';
+    pending *pds = calloc(nstart + 1, sizeof *pds);
+    rm_launch *ls = calloc(nstart + 1, sizeof *ls);
+    int nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    rm_task t;
+    if (rc == ERROR_SUCCESS &&
+        (storefd < 0 || pds == NULL || ls == NULL || nullfd < 0 ||
+         rm_task_begin(&t, dwSessionHandle) != 0)) {
+        rm_detail_set("cannot prepare the restart: %s", strerror(errno));
+        rc = ERROR_OUTOFMEMORY;
+    }
     if (rc != ERROR_SUCCESS) {
+        free(pds);
+        free(ls);
+        if (nullfd >= 0)
+            close(nullfd);
+        if (storefd >= 0)
+            close(storefd);
         rm_outcome_free(&s);
         rm_filters_free(&f);
         return rc;
     }
-    rm_task t;
-    if (rm_task_begin(&t, dwSessionHandle) != 0) {
-        rm_outcome_free(&s);
-        rm_filters_free(&f);
-        return ERROR_OUTOFMEMORY;
-    }
+    rm_logs_prune(storefd);
     rm_progress p = {fnStatus, 0, 0, 0};
     for (size_t i = 0; i < s.count; i++)
         p.total += s.items[i].info.AppStatus == RmStatusStopped;
+    p.total += settle_ms > 0 ? nstart : 0; /* each start, then its verdict */
     rm_progress_report(&p, 0);
     int failed = 0, cancelled = 0;
+    size_t k = 0;
     /* The reverse of the shutdown order: services first. */
     for (int g = 2; g >= 0 && !cancelled; g--)
         for (size_t i = 0; i < s.count && !cancelled; i++) {
@@ -127,22 +212,37 @@ DWORD WINAPI RmRestart(DWORD dwSessionHandle, DWORD dwRestartFlags,
             if (actions & (1u << RmNoRestart)) {
                 x->info.AppStatus = RmStatusRestartMasked;
             } else if (g == 2 && x->unit[0] != '\0') {
-                int ok = rm_systemd_running() && rm_systemctl("start", x->unit) == 0;
+                int ok = rm_systemd_running() &&
+                         rm_systemctl("start", x->unit) == 0;
+                x->result = ok ? RSTRTMGR_RESTART_RUNNING
+                               : RSTRTMGR_RESTART_NOT_STARTED;
                 x->info.AppStatus = ok ? RmStatusRestarted
                                        : RmStatusErrorOnRestart;
-            } else if (x->cmd_len == 0) {
+                failed |= !ok;
+            } else if (x->cmd_len == 0 || x->unit[0] != '\0') {
                 continue; /* not registered for restart: left stopped */
             } else {
-                rm_restart_cmd c = {x->cmd, x->cmd_len, NULL, NULL, NULL};
-                int ok = rm_restart_cmd_parse(&c) == 0 && spawn_detached(&c) == 0;
-                free(c.argv);
-                x->info.AppStatus = ok ? RmStatusRestarted
-                                       : RmStatusErrorOnRestart;
+                /* its steps come as its watcher reports */
+                if (start_one(&pds[k], &ls[k], x, storefd, nullfd,
+                              settle_ms) != 0 &&
+                    settle_ms > 0)
+                    rm_progress_step(&p);
+                k++;
+                if (ls[k - 1].watcher > 0)
+                    continue;
             }
-            failed |= x->info.AppStatus == RmStatusErrorOnRestart;
             rm_progress_step(&p);
         }
+    if (rm_launch_wait(ls, k, rm_now_ms() + settle_ms + REPORT_SLACK_MS, &t,
+                       &p))
+        cancelled = 1;
+    for (size_t j = 0; j < k; j++)
+        failed |= finish_one(&pds[j], &ls[j]);
     rm_task_end(&t);
+    close(nullfd);
+    close(storefd);
+    free(pds);
+    free(ls);
     rc = rm_outcome_save(&h, &s);
     rm_outcome_free(&s);
     rm_filters_free(&f);
@@ -154,9 +254,77 @@ DWORD WINAPI RmRestart(DWORD dwSessionHandle, DWORD dwRestartFlags,
     }
     rm_progress_report(&p, 100);
     if (failed) {
-        rm_detail_set("some processes could not be restarted; RmGetList "
-                      "shows them with RmStatusErrorOnRestart");
+        rm_detail_set("some processes could not be restarted or exited "
+                      "within the settle time (%u ms); "
+                      "rstrtmgr_restart_outcome says how each ended",
+                      (unsigned)settle_ms);
         return ERROR_FAIL_RESTART;
     }
     return ERROR_SUCCESS;
+}
+
+/* ---- what became of each ------------------------------------------------- */
+
+static void put_unique(RM_UNIQUE_PROCESS *u, const rm_procid *id)
+{
+    u->dwProcessId = (DWORD)id->pid;
+    u->ProcessStartTime = id->pid > 0 ? rm_procid_filetime(id->start_ticks)
+                                      : (FILETIME){0, 0};
+}
+
+DWORD rstrtmgr_restart_outcome(DWORD dwSessionHandle,
+                               const RM_UNIQUE_PROCESS *pProcess,
+                               RSTRTMGR_RESTART_OUTCOME *pOutcome,
+                               char *pOutput, DWORD cbOutput)
+{
+    rm_detail_clear();
+    if (pProcess == NULL || pOutcome == NULL ||
+        (pOutput == NULL && cbOutput > 0)) {
+        rm_detail_set("rstrtmgr_restart_outcome needs a process and an "
+                      "outcome to fill");
+        return ERROR_BAD_ARGUMENTS;
+    }
+    rm_handle_info h;
+    DWORD rc = rm_handle_get(dwSessionHandle, &h);
+    if (rc != ERROR_SUCCESS)
+        return rc;
+    uint64_t ticks;
+    if (rm_procid_ticks(pProcess->ProcessStartTime, &ticks) != 0)
+        ticks = UINT64_MAX; /* names no process of this boot */
+    rm_store st;
+    int sessfd;
+    rc = rm_store_open_session(&h, &st, &sessfd);
+    if (rc != ERROR_SUCCESS)
+        return rc;
+    rm_outcome s;
+    rc = rm_outcome_read(sessfd, &s);
+    close(sessfd);
+    rm_store_close(&st);
+    const rm_stopped *x = NULL;
+    for (size_t i = 0; rc == ERROR_SUCCESS && i < s.count && x == NULL; i++)
+        if (s.items[i].id.pid == (pid_t)pProcess->dwProcessId &&
+            s.items[i].id.start_ticks == ticks && s.items[i].result != 0)
+            x = &s.items[i];
+    if (rc == ERROR_SUCCESS && x == NULL) {
+        rm_detail_set("this session has restarted no process %u with that "
+                      "start time", (unsigned)pProcess->dwProcessId);
+        rc = ERROR_NOT_FOUND;
+    }
+    if (rc == ERROR_SUCCESS) {
+        memset(pOutcome, 0, sizeof *pOutcome);
+        put_unique(&pOutcome->Process, &x->id);
+        put_unique(&pOutcome->NewProcess, &x->new_id);
+        pOutcome->dwResult = (DWORD)x->result;
+        pOutcome->dwCode = (DWORD)x->code;
+        pOutcome->dwSettleMs = x->settle_ms;
+        pOutcome->cbOutput = x->tail_len;
+        if (cbOutput > 0) {
+            size_t n = x->tail_len < cbOutput - 1 ? x->tail_len : cbOutput - 1;
+            if (n > 0)
+                memcpy(pOutput, x->tail + (x->tail_len - n), n);
+            pOutput[n] = '\0';
+        }
+    }
+    rm_outcome_free(&s);
+    return rc;
 }

@@ -143,40 +143,12 @@ DWORD rstrtmgr_unregister_restart(void)
     return rc;
 }
 
-/* Opens the store directory of a handle without locking it: registrations
- * are replaced atomically, so a reader never sees half of one. */
-static int open_store_dir(const rm_handle_info *h)
-{
-    return open(h->store, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-}
-
-int rm_restart_dir_open(const rm_handle_info *h)
-{
-    int storefd = open_store_dir(h);
-    if (storefd < 0)
-        return -1;
-    int dirfd = restart_dirfd(storefd, 0);
-    close(storefd);
-    return dirfd;
-}
-
-int rm_restart_registered_at(int dirfd, const rm_procid *id)
-{
-    char name[64];
-    entry_name(id, name, sizeof name);
-    struct stat st;
-    return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-           S_ISREG(st.st_mode);
-}
-
 int rm_restart_registered(const rm_handle_info *h, const rm_procid *id)
 {
-    int dirfd = rm_restart_dir_open(h);
-    if (dirfd < 0)
-        return 0;
-    int found = rm_restart_registered_at(dirfd, id);
-    close(dirfd);
-    return found;
+    int fd = rm_registration_open(h, id, NULL);
+    if (fd >= 0)
+        close(fd);
+    return fd >= 0;
 }
 
 void rm_restart_cmd_free(rm_restart_cmd *c)
@@ -228,26 +200,17 @@ int rm_restart_cmd_parse(rm_restart_cmd *c)
     return 0;
 }
 
+/* Registrations are replaced atomically, so a reader never sees half of
+ * one and needs no lock. */
 int rm_restart_cmd_load(const rm_handle_info *h, const rm_procid *id,
-                        rm_restart_cmd *out)
+                        rm_restart_cmd *out, rm_runas *as)
 {
     memset(out, 0, sizeof *out);
-    int storefd = open_store_dir(h);
-    if (storefd < 0)
-        return -1;
-    int dirfd = restart_dirfd(storefd, 0);
-    close(storefd);
-    if (dirfd < 0)
-        return -1;
-    char name[64];
-    entry_name(id, name, sizeof name);
-    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    close(dirfd);
+    int fd = rm_registration_open(h, id, as);
     if (fd < 0)
         return -1;
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-        (uint64_t)st.st_size > RESTART_MAX_BYTES) {
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size > RESTART_MAX_BYTES) {
         close(fd);
         return -1;
     }

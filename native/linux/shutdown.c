@@ -217,10 +217,14 @@ static DWORD plan(const rm_handle_info *h, const rm_list *l,
             return ERROR_FAIL_NOACTION_REBOOT;
         }
         rm_restart_cmd cmd;
+        rm_runas as;
         if (hd->info.bRestartable &&
-            rm_restart_cmd_load(h, &hd->id, &cmd) == 0) {
+            rm_restart_cmd_load(h, &hd->id, &cmd, &as) == 0) {
             x->cmd = cmd.blob; /* the registration dies with the process */
             x->cmd_len = (uint32_t)cmd.len;
+            x->run_uid = (uint32_t)as.uid;
+            x->run_gid = (uint32_t)as.gid;
+            x->other_user = as.other_user;
         }
     }
     return ERROR_SUCCESS;

@@ -89,11 +89,8 @@ void rm_progress_step(rm_progress *p)
         rm_progress_report(p, (UINT)(p->done * 99 / p->total));
 }
 
-/* Waits until every fd in fds (-1 = already done) has exited, the deadline
- * passes or the task is cancelled; marks exited ones -1 and reports each.
- * Returns 1 when cancelled. */
-int rm_wait_exits(int *fds, size_t n, uint64_t deadline, const rm_task *t,
-                      rm_progress *p)
+int rm_wait_fds(int *fds, size_t n, uint64_t deadline, const rm_task *t,
+                rm_progress *p, void (*ready)(void *ctx, size_t i), void *ctx)
 {
     struct pollfd *pfd = malloc((n + 1) * sizeof *pfd);
     size_t *which = malloc((n + 1) * sizeof *which);
@@ -129,13 +126,30 @@ int rm_wait_exits(int *fds, size_t n, uint64_t deadline, const rm_task *t,
             break;
         }
         for (size_t k = 1; r > 0 && k < m; k++)
-            if (pfd[k].revents & (POLLIN | POLLHUP | POLLERR)) {
-                close(fds[which[k]]);
-                fds[which[k]] = -1;
-                rm_progress_step(p);
-            }
+            if (pfd[k].revents & (POLLIN | POLLHUP | POLLERR))
+                ready(ctx, which[k]);
     }
     free(pfd);
     free(which);
     return cancelled;
+}
+
+typedef struct exits {
+    int *fds;
+    rm_progress *p;
+} exits;
+
+static void exited(void *ctx, size_t i)
+{
+    exits *e = ctx;
+    close(e->fds[i]);
+    e->fds[i] = -1;
+    rm_progress_step(e->p);
+}
+
+int rm_wait_exits(int *fds, size_t n, uint64_t deadline, const rm_task *t,
+                  rm_progress *p)
+{
+    exits e = {fds, p};
+    return rm_wait_fds(fds, n, deadline, t, p, exited, &e);
 }

@@ -9,6 +9,23 @@ DWORD rstrtmgr_set_shutdown_timeouts(DWORD dwSessionHandle, DWORD dwAppMs,
     return ERROR_CALL_NOT_IMPLEMENTED;
 }
 
+DWORD rstrtmgr_set_restart_settle_time(DWORD dwSessionHandle, DWORD dwSettleMs)
+{
+    /* Windows' Restart Manager has no check of a restart. */
+    (void)dwSessionHandle, (void)dwSettleMs;
+    return ERROR_CALL_NOT_IMPLEMENTED;
+}
+
+DWORD rstrtmgr_restart_outcome(DWORD dwSessionHandle,
+                               const RM_UNIQUE_PROCESS *pProcess,
+                               RSTRTMGR_RESTART_OUTCOME *pOutcome,
+                               char *pOutput, DWORD cbOutput)
+{
+    (void)dwSessionHandle, (void)pProcess, (void)pOutcome, (void)pOutput,
+        (void)cbOutput;
+    return ERROR_CALL_NOT_IMPLEMENTED;
+}
+
 DWORD rstrtmgr_shutdown_list(DWORD dwSessionHandle, UINT *pnProcInfoNeeded,
                              UINT *pnProcInfo, RM_PROCESS_INFO rgAffectedApps[],
                              LPDWORD lpdwRebootReasons)
