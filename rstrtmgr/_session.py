@@ -376,8 +376,10 @@ class Session(Closing):
         ``progress`` is called with the percentage done, 0 to 100; an
         exception it raises cancels the shutdown and is re-raised here, and
         so does Ctrl-C while the shutdown waits (Linux).
-        Returns the list with each process's status; a failure raises the
-        matching error with the statuses in its ``processes``.
+        Returns the list with each process's status, the one the shutdown
+        acted on (Linux: without scanning again, so a process that began using
+        the files meanwhile is in the next :meth:`get_list`); a failure raises
+        the matching error with the statuses in its ``processes``.
         """
         flags = (ShutdownType.FORCE if force else 0) | (
             ShutdownType.ONLY_REGISTERED if only_registered else 0
