@@ -502,8 +502,8 @@ RM_HIDDEN void rm_logs_prune(int storefd);
 
 /* ---- shutdownlist.c: the list a shutdown ends with ------------------------ */
 /* Keeps, for this thread's rstrtmgr_shutdown_list, the holders of l that
- * are still running with the statuses the session recorded (takes l's
- * items); s is the outcome of the shutdown just saved. */
+ * are still running (takes l's items), to be given the statuses the
+ * session recorded when taken; s is the outcome of the shutdown just saved. */
 RM_HIDDEN void rm_shutdown_list_keep(DWORD handle, const rm_handle_info *h,
                                      rm_list *l, const rm_outcome *s);
 /* Forgets what this thread kept: every RmShutdown starts so, so that a

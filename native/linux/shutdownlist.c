@@ -1,15 +1,18 @@
 /* The list a shutdown ends with, kept for the caller: the holders the
  * shutdown acted on (those it saw go are dropped), with the statuses it
  * recorded, as RmGetList would give them right after; so a caller that
- * wants the statuses does not scan every process a second time. */
+ * wants the statuses does not scan every process a second time. The
+ * statuses are read from the session's record when the list is taken, so
+ * RmShutdown itself pays nothing for a list nobody takes. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
 static _Thread_local rm_list kept;
+static _Thread_local rm_handle_info kept_info;
 static _Thread_local DWORD kept_handle;
-static _Thread_local int has_kept;
+static _Thread_local int has_kept, annotated;
 
 void rm_shutdown_list_drop(void)
 {
@@ -45,12 +48,12 @@ void rm_shutdown_list_keep(DWORD handle, const rm_handle_info *h, rm_list *l,
         l->items[n++] = *hd;
     }
     l->count = n;
-    if (rm_outcome_annotate(h, l) != ERROR_SUCCESS)
-        return;
     kept = *l;
     memset(l, 0, sizeof *l);
+    kept_info = *h;
     kept_handle = handle;
     has_kept = 1;
+    annotated = 0;
 }
 
 DWORD rstrtmgr_shutdown_list(DWORD dwSessionHandle, UINT *pnProcInfoNeeded,
@@ -71,6 +74,14 @@ DWORD rstrtmgr_shutdown_list(DWORD dwSessionHandle, UINT *pnProcInfoNeeded,
                       "handle %u, or its list was already taken; call "
                       "RmGetList", (unsigned)dwSessionHandle);
         return ERROR_REQUEST_OUT_OF_SEQUENCE;
+    }
+    if (!annotated) {
+        DWORD rc = rm_outcome_annotate(&kept_info, &kept);
+        if (rc != ERROR_SUCCESS) {
+            rm_shutdown_list_drop(); /* half annotated: RmGetList then */
+            return rc;
+        }
+        annotated = 1;
     }
     *pnProcInfoNeeded = (UINT)kept.count;
     *lpdwRebootReasons = kept.reasons;
