@@ -189,6 +189,13 @@ DWORD rstrtmgr_restart_outcome(DWORD dwSessionHandle,
                                const RM_UNIQUE_PROCESS *pProcess,
                                RSTRTMGR_RESTART_OUTCOME *pOutcome,
                                char *pOutput, DWORD cbOutput);
+
+DWORD rstrtmgr_register_restart_bootloader(const char *const *argv,
+                                           UINT argc, const char *cwd,
+                                           const char *const *envp, UINT envc);
+DWORD rstrtmgr_register_launch(const char *const *argv, UINT argc,
+                               const char *cwd, const char *const *envp,
+                               UINT envc);
 """
 
 CDEF = CDEF_SDK + CDEF_EXT

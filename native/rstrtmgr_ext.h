@@ -98,6 +98,26 @@ DWORD rstrtmgr_restart_outcome(DWORD dwSessionHandle,
                                RSTRTMGR_RESTART_OUTCOME *pOutcome,
                                char *pOutput, DWORD cbOutput);
 
+/* The child of a PyInstaller one-file program's bootloader (its parent
+ * process, which runs the same executable as the same user) registers the
+ * bootloader with this restart command too: either one listed alone is
+ * restarted with it, and the two stopped together start the program once,
+ * through the child's registration. ERROR_INVALID_PARAMETER (87) when the
+ * parent is no such bootloader. Linux only: 120 on Windows, where the
+ * Restart Manager restarts the registered process's own image. */
+DWORD rstrtmgr_register_restart_bootloader(const char *const *argv,
+                                           UINT argc, const char *cwd,
+                                           const char *const *envp, UINT envc);
+
+/* rstrtmgr launch: registers the calling process like
+ * rstrtmgr_register_restart, about to exec argv; the program that RmRestart
+ * starts from this registration is registered again with it (when it runs
+ * as the caller), so a launched program stays restartable. Linux only: 120
+ * on Windows. */
+DWORD rstrtmgr_register_launch(const char *const *argv, UINT argc,
+                               const char *cwd, const char *const *envp,
+                               UINT envc);
+
 /* The list this thread's last RmShutdown on dwSessionHandle ended with, as
  * RmGetList would give it then (each holder's status; the processes it saw
  * exit listed from the session's record), without another scan: its

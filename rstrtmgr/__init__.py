@@ -28,6 +28,7 @@ from ._errors import (
     OutOfMemoryError,
     OutOfSequenceError,
     RebootRequiredError,
+    ReentrantCallError,
     RestartFailedError,
     RestartManagerError,
     SessionClosedError,
@@ -35,6 +36,7 @@ from ._errors import (
     SessionStoreError,
     ShutdownFailedError,
 )
+from ._installer import shut_down
 from ._restart import register_application_restart, unregister_application_restart
 from ._session import NO_SESSION, Session
 from ._types import Filter, ListResult, ProcessInfo, RestartOutcome, UniqueProcess
@@ -71,6 +73,7 @@ __all__ = [
     "ProcessInfo",
     "RebootReason",
     "RebootRequiredError",
+    "ReentrantCallError",
     "RestartFailedError",
     "RestartManagerError",
     "RestartOutcome",
@@ -82,6 +85,7 @@ __all__ = [
     "ShutdownType",
     "UniqueProcess",
     "register_application_restart",
+    "shut_down",
     "unregister_application_restart",
     "who_uses",
 ]

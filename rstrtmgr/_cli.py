@@ -9,28 +9,54 @@ Exit codes of ``rstrtmgr list``, for scripts:
   user's, when not root), so "not in use" cannot be promised;
 * 4 - the Restart Manager call failed (the message says why).
 
-``shutdown`` and ``replace`` also use 5 (not all users could be shut down;
-``replace`` then restarts them and does not run its command) and ``replace``
-and ``launch`` 6 (the command failed or could not be started).
+``shutdown`` and ``replace`` use 3 when some processes could not be looked
+into (nothing is shut down, COMMAND does not run; --ignore-uninspected goes
+on), 5 when not all users could be shut down (or --only-registered met one
+that is not registered; ``replace`` then restarts what stopped and does not
+run its command), and 128 + N after signal N (130 Ctrl-C, 143 SIGTERM, 129
+SIGHUP); ``replace`` and ``launch`` 6 (the command failed or could not be
+started); ``replace`` 7 (some could not be restarted). ``replace``'s promise
+and its signal handling are in ``_cli_installer``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 
 from . import __version__
+from ._cli_display import ProgressDisplay
+from ._cli_installer import (
+    Interrupted,
+    SignalGuard,
+    blind_spot,
+    restart_lines,
+    say,
+    shutdown_failure,
+    signal_name,
+)
 from ._enums import RebootReason
-from ._errors import RebootRequiredError, RestartManagerError, ShutdownFailedError
-from ._restart import register_argv, unregister_application_restart
+from ._errors import (
+    RebootRequiredError,
+    RestartFailedError,
+    RestartManagerError,
+    ShutdownFailedError,
+)
+from ._installer import restart_what_stopped
+from ._restart import (
+    register_launch,
+    resolve_program,
+    unregister_application_restart,
+)
 from ._session import Session
 from ._types import ListResult
 
-# json, subprocess and typing are imported where used: the start-up of a
-# command is most of `rstrtmgr list`'s time.
+# json and typing are imported where used: a command's start-up is most of
+# `rstrtmgr list`'s time.
 TYPE_CHECKING = False
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # typing costs every command a few ms: for mypy only
     from collections.abc import Sequence
     from typing import Any
 
@@ -43,6 +69,11 @@ EXIT_USAGE = 2
 EXIT_ERROR = 4
 EXIT_NOT_SHUT_DOWN = 5
 EXIT_COMMAND_FAILED = 6
+EXIT_NOT_RESTARTED = 7
+#: The seconds RmShutdown waits for each application unless --timeout says.
+DEFAULT_TIMEOUT = 30.0
+#: The seconds RmRestart watches each restarted program unless --settle-time says.
+DEFAULT_SETTLE_TIME = 2.0
 
 
 def _display(text: str) -> str:
@@ -145,22 +176,64 @@ def _print_result(result: ListResult, as_json: bool) -> None:
         print(_list_table(result))
 
 
-def _shutdown(session: Session, args: argparse.Namespace) -> ListResult:
+def _registered_list(session: Session, args: argparse.Namespace) -> ListResult:
+    """Register PATH... with the session; the list before anything is shut down."""
     paths = [os.path.abspath(os.fsencode(p)) for p in args.paths]
     session.register(files=paths)
-    return session.shutdown(
-        force=args.force, only_registered=args.only_registered, timeout=args.timeout
+    return _without_self(session.get_list())
+
+
+def _blind(command: str, before: ListResult, args: argparse.Namespace) -> bool:
+    """Say what could not be looked into; True when that forbids going on."""
+    stop, note = blind_spot(before, ignore=args.ignore_uninspected)
+    if stop and command == "replace":
+        note = note.replace(
+            "nothing was shut down", "nothing was shut down, COMMAND did not run"
+        )
+    if note:
+        say(command, note)
+    return stop
+
+
+def _shutdown_with_display(
+    session: Session, before: ListResult, args: argparse.Namespace
+) -> ListResult:
+    display = ProgressDisplay.for_terminal(as_json=args.json)
+    timeout = DEFAULT_TIMEOUT if args.timeout is None else args.timeout
+    with display.shutting_down(before.processes, timeout):
+        return session.shutdown(
+            force=args.force,
+            only_registered=args.only_registered,
+            timeout=args.timeout,
+            progress=display.percent,
+        )
+
+
+def _failure(error: Exception, before: ListResult, args: argparse.Namespace) -> str:
+    timeout = DEFAULT_TIMEOUT if args.timeout is None else args.timeout
+    return shutdown_failure(
+        error, before, only_registered=args.only_registered, timeout=timeout
     )
 
 
 def _cmd_shutdown(args: argparse.Namespace) -> int:
-    with Session() as session:
+    with Session() as session, SignalGuard(defer=False):
+        before = _registered_list(session, args)
+        if _blind("shutdown", before, args):
+            return EXIT_UNKNOWN
         try:
-            result = _shutdown(session, args)
+            result = _shutdown_with_display(session, before, args)
         except (ShutdownFailedError, RebootRequiredError) as e:
-            print(f"rstrtmgr shutdown: {e}", file=sys.stderr)
+            say("shutdown", _failure(e, before, args))
             _print_result(session.get_list(), args.json)
             return EXIT_NOT_SHUT_DOWN
+        except Interrupted as e:
+            say(
+                "shutdown",
+                f"interrupted by {signal_name(e.signum)}; what was shut down "
+                "stays shut down",
+            )
+            return 128 + e.signum
     _print_result(result, args.json)
     return EXIT_FREE
 
@@ -169,20 +242,107 @@ def _cmd_replace(args: argparse.Namespace) -> int:
     if not args.command_line:
         print("rstrtmgr replace: give the command to run after --", file=sys.stderr)
         return EXIT_USAGE
-    with Session() as session:
+    with Session() as session, SignalGuard(defer=True) as guard:
+        before = _registered_list(session, args)
+        if _blind("replace", before, args):
+            return EXIT_UNKNOWN
+        display = ProgressDisplay.for_terminal(as_json=args.json)
+        guard.on_signal = lambda signum: display.note(
+            f"{signal_name(signum)}: restarting what was shut down, then exiting"
+        )
+        failure: Exception | None = None
+        command: tuple[int, str] | None = None
         try:
-            _shutdown(session, args)
+            if guard.received is None:
+                _shutdown_with_display(session, before, args)
+                if guard.received is None:
+                    command = guard.run(args.command_line)
         except (ShutdownFailedError, RebootRequiredError) as e:
-            # Restart what was stopped; the files stay as they were.
-            print(f"rstrtmgr replace: {e}", file=sys.stderr)
-            session.restart()
-            return EXIT_NOT_SHUT_DOWN
-        import subprocess  # noqa: PLC0415 - only for replace
+            failure = e
+        finally:
+            # Whatever happened since the shutdown began: restart what stopped.
+            restarted = _restart_with_display(
+                session, before, display, args.settle_time
+            )
+    return _replace_outcome(
+        args,
+        before=before,
+        guard=guard,
+        failure=failure,
+        command=command,
+        restarted=restarted,
+    )
 
-        status = subprocess.run(args.command_line, check=False).returncode
-        result = session.restart()
-    _print_result(result, args.json)
-    return status and EXIT_COMMAND_FAILED
+
+def _restart_with_display(
+    session: Session,
+    before: ListResult,
+    display: ProgressDisplay,
+    settle_time: float | None,
+) -> ListResult | RestartFailedError | None:
+    coming_back = [p for p in before.processes if p.restartable]
+    watched = DEFAULT_SETTLE_TIME if settle_time is None else settle_time
+    with display.restarting(coming_back, watched):
+        try:
+            return restart_what_stopped(session, display.percent, settle_time)
+        except RestartFailedError as e:
+            return e
+
+
+def _replace_outcome(
+    args: argparse.Namespace,
+    *,
+    before: ListResult,
+    guard: SignalGuard,
+    failure: Exception | None,
+    command: tuple[int, str] | None,
+    restarted: ListResult | RestartFailedError | None,
+) -> int:
+    """Say what ``replace`` did; its exit status."""
+    not_restarted = isinstance(restarted, RestartFailedError)
+    statuses = (
+        ListResult(list(restarted.processes))
+        if isinstance(restarted, RestartFailedError)
+        else restarted
+    )
+    back, failed = restart_lines(statuses) if statuses is not None else ([], [])
+    for line in failed:
+        print(
+            line if line.startswith(" ") else f"rstrtmgr replace: {line}",
+            file=sys.stderr,
+        )
+    if guard.received is not None:
+        ran = (
+            "COMMAND did not run"
+            if command is None
+            else (command[1] or "COMMAND had finished")
+        )
+        if statuses is None and not not_restarted:
+            after = "nothing was shut down"
+        elif not_restarted:
+            after = "what was shut down could not all be restarted"
+        else:
+            after = "what was shut down was restarted"
+        say("replace", f"interrupted by {signal_name(guard.received)}; {ran}; {after}")
+        return guard.status
+    if failure is not None:
+        say(
+            "replace",
+            _failure(failure, before, args)
+            + "; COMMAND did not run, what had stopped was restarted",
+        )
+    elif command is not None and command[0] != 0:
+        say("replace", f"{command[1]}; what was shut down was restarted")
+    if statuses is not None:
+        _print_result(statuses, args.json)
+        if not args.json:
+            for line in back:
+                print(line)
+    if not_restarted:
+        return EXIT_NOT_RESTARTED
+    if failure is not None:
+        return EXIT_NOT_SHUT_DOWN
+    return EXIT_COMMAND_FAILED if command is not None and command[0] else EXIT_FREE
 
 
 def _cmd_launch(args: argparse.Namespace) -> int:
@@ -190,14 +350,16 @@ def _cmd_launch(args: argparse.Namespace) -> int:
     if not command:
         print("rstrtmgr launch: give the command to run after --", file=sys.stderr)
         return EXIT_USAGE
-    # Register the launcher itself, so the restarted program is launched (and
-    # so registered) again; exec keeps this process's pid and start time.
-    register_argv(
-        [os.fsencode(sys.executable), b"-m", b"rstrtmgr", b"launch", b"--"]
-        + [os.fsencode(c) for c in command]
-    )
+    # The program itself is registered, found on PATH now: the restart runs
+    # it directly, with nothing in between that could import code from the
+    # working directory. exec keeps this process's pid and start time.
+    program = resolve_program(command[0])
+    if program is None:
+        print(f"rstrtmgr launch: {command[0]}: not found on PATH", file=sys.stderr)
+        return EXIT_COMMAND_FAILED
+    register_launch([program, *(os.fsencode(c) for c in command[1:])])
     try:
-        os.execvp(command[0], command)
+        os.execv(program, command)
     except OSError as e:
         unregister_application_restart()
         print(f"rstrtmgr launch: {command[0]}: {e.strerror}", file=sys.stderr)
@@ -217,6 +379,11 @@ def _add_shutdown_options(p: argparse.ArgumentParser) -> None:
         "--timeout", type=float, metavar="SECONDS", help="wait per process (30)"
     )
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument(
+        "--ignore-uninspected",
+        action="store_true",
+        help="go on when other users' processes could not be looked into",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -244,7 +411,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="close the processes that use the files",
         description="Shut down the processes that use PATH...: SIGTERM, then "
         "SIGKILL after the timeout with --force. Exit status: 0 all shut down, "
-        "5 some could not be (or nothing was: a critical user), 4 error.",
+        "3 some processes could not be looked into (nothing shut down; see "
+        "--ignore-uninspected), 5 some could not be (or nothing was: a "
+        "critical user, or --only-registered), 4 error, 130 Ctrl-C.",
     )
     _add_shutdown_options(p)
     p.set_defaults(func=_cmd_shutdown)
@@ -254,17 +423,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="close the users of the files, run a command, restart them",
         description="Shut down the processes that use PATH..., run COMMAND "
         "(the step that replaces the files), then restart those registered "
-        "for restart. Exit status: 0 done, 5 not all could be shut down (the "
-        "command did not run), 6 the command failed, 4 error.",
+        "for restart, whatever happens once the shutdown began (COMMAND "
+        "fails, Ctrl-C, SIGTERM, SIGHUP). Exit status: 0 done, 3 some "
+        "processes could not be looked into (nothing done; see "
+        "--ignore-uninspected), 5 not all could be shut down (COMMAND did not "
+        "run), 6 COMMAND failed, 7 not all came back, 4 error, 128+N signal N "
+        "(130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).",
     )
     _add_shutdown_options(p)
+    p.add_argument(
+        "--settle-time",
+        type=float,
+        metavar="SECONDS",
+        help="watch each restarted program this long before calling it back "
+        "(2; 0: no check)",
+    )
     p.set_defaults(func=_cmd_replace)
     p = sub.add_parser(
         "launch",
         usage="%(prog)s -- COMMAND...",
         help="run a command registered for restart",
-        description="Register for restart, then become COMMAND (same process), "
-        "so that RmRestart starts it again after RmShutdown stopped it.",
+        description="Register COMMAND for restart (its program found on PATH "
+        "now, by its absolute path), then become it (same process), so that "
+        "RmRestart starts it again after RmShutdown stopped it; the restarted "
+        "program stays registered.",
     )
     p.set_defaults(func=_cmd_launch)
     return parser
@@ -282,4 +464,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RestartManagerError, ValueError, OSError) as e:
         print(f"rstrtmgr {args.command}: {e}", file=sys.stderr)
         return EXIT_ERROR
+    except (Interrupted, KeyboardInterrupt) as e:
+        # Before anything was shut down (or by a command that stops at once).
+        signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
+        say(args.command, f"interrupted by {signal_name(signum)}")
+        return 128 + signum
     return code

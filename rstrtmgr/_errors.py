@@ -263,3 +263,13 @@ def check(code: int, call: str) -> None:
     """Raise the matching exception unless ``code`` is ERROR_SUCCESS."""
     if code != 0:
         raise error_for(code, call)
+
+
+class ReentrantCallError(RuntimeError):
+    """A session call made from that session's own progress callback.
+
+    ``close()``, ``shutdown()`` and ``restart()`` would wait for the very call
+    whose callback is running; they raise this instead (not a Restart Manager
+    code: nothing reaches the backend). Raised in the callback, it cancels
+    the shutdown or restart, which raises it in turn.
+    """

@@ -194,12 +194,28 @@ def process_start_time(pid: int) -> tuple[int, int]:
     return code, filetime(ft[0]) if code == 0 else 0
 
 
-def register_restart(argv: Sequence[bytes], cwd: bytes, env: Sequence[bytes]) -> int:
-    """rstrtmgr_register_restart with NUL-free bytes; its return code."""
+def register_restart(
+    argv: Sequence[bytes],
+    cwd: bytes,
+    env: Sequence[bytes],
+    *,
+    bootloader: bool = False,
+    launch: bool = False,
+) -> int:
+    """rstrtmgr_register_restart with NUL-free bytes; its return code.
+
+    ``bootloader``: rstrtmgr_register_restart_bootloader, for the parent;
+    ``launch``: rstrtmgr_register_launch.
+    """
     keep = [ffi.new("char[]", a) for a in argv]
     keep_env = [ffi.new("char[]", e) for e in env]
+    call = lib.rstrtmgr_register_restart
+    if bootloader:
+        call = lib.rstrtmgr_register_restart_bootloader
+    elif launch:
+        call = lib.rstrtmgr_register_launch
     return int(
-        lib.rstrtmgr_register_restart(
+        call(
             ffi.new("char *[]", keep),
             len(keep),
             cwd,

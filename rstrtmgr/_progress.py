@@ -65,7 +65,19 @@ def _progress_failed(exc: BaseException) -> None:
 def _progress(percent: int) -> None:
     call = _current_call()
     if call is not None and call.error is None:
-        call.report(percent)
+        # Marked on the thread that runs the callback, whichever it is, so
+        # the session refuses what would wait for this very call.
+        outer = getattr(_calls, "in_callback", None)
+        _calls.in_callback = call.handle
+        try:
+            call.report(percent)
+        finally:
+            _calls.in_callback = outer
+
+
+def in_callback_of(handle: int) -> bool:
+    """True inside a progress callback of a call on session ``handle``."""
+    return getattr(_calls, "in_callback", None) == handle
 
 
 _marshal.route_progress(_progress, _progress_failed)

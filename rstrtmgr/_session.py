@@ -16,13 +16,14 @@ from ._enums import AppStatus, FilterAction, RebootReason, ShutdownType
 from ._errors import (
     BadArgumentsError,
     MoreDataError,
+    ReentrantCallError,
     RestartFailedError,
     RestartManagerError,
     SessionClosedError,
     check,
     error_for,
 )
-from ._progress import Progress, reporting
+from ._progress import Progress, in_callback_of, reporting
 from ._types import (
     Filter,
     ListResult,
@@ -222,8 +223,21 @@ class Session(Closing):
                 if self._busy == 0:
                     self._cond.notify_all()
 
+    def _not_from_own_callback(self, what: str) -> None:
+        if in_callback_of(self._handle):
+            raise ReentrantCallError(
+                f"Session.{what}() was called from this session's own progress "
+                "callback, where it would wait for itself; call it after the "
+                "shutdown or restart returns (cancel() stops one)"
+            )
+
     def close(self) -> None:
-        """End this participant's handle; idempotent, safe from any thread."""
+        """End this participant's handle; idempotent, safe from any thread.
+
+        From the session's own progress callback it raises
+        :class:`ReentrantCallError` rather than wait for itself.
+        """
+        self._not_from_own_callback("close")
         with self._cond:
             if self._closed:
                 return
@@ -381,6 +395,7 @@ class Session(Closing):
         the files meanwhile is in the next :meth:`get_list`); a failure raises
         the matching error with the statuses in its ``processes``.
         """
+        self._not_from_own_callback("shutdown")
         flags = (ShutdownType.FORCE if force else 0) | (
             ShutdownType.ONLY_REGISTERED if only_registered else 0
         )
@@ -466,6 +481,7 @@ class Session(Closing):
         has the new pid (``restarted_pid``) and ``restart_outcome``.
         ``progress`` is as for :meth:`shutdown`.
         """
+        self._not_from_own_callback("restart")
         with self._using() as handle:
             if settle_time is not None:
                 check(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math as _math
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -186,11 +187,22 @@ class UniqueProcess(_Record):
         The start time is read again by pid and kept when it agrees with
         ``create_time()`` to within a clock tick; otherwise that pid now names
         another process (or none), and the object's own start time is kept,
-        which never matches a running process.
+        which never matches a running process. A ``create_time()`` that is
+        not a number raises TypeError; one no FILETIME can hold (infinite,
+        NaN, before 1601 or after the year 60056) raises ValueError.
         """
         pid = process.pid
-        created = float(process.create_time())
-        claimed = round(created * _FILETIME_UNITS) + _EPOCH_AS_FILETIME
+        created = process.create_time()
+        if isinstance(created, bool) or not isinstance(created, int | float):
+            raise TypeError(f"create_time() gave {created!r}, not seconds")
+        units = created * _FILETIME_UNITS
+        if not _math.isfinite(units):
+            raise ValueError(f"create_time() gave {created}, which is no start time")
+        claimed = round(units) + _EPOCH_AS_FILETIME
+        if not 0 <= claimed < 1 << 64:
+            raise ValueError(
+                f"create_time() gave {created}, a start time no FILETIME holds"
+            )
         try:
             now = cls.of(pid)
         except ProcessLookupError:

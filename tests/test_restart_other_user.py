@@ -127,14 +127,17 @@ def as_user(
         proc.communicate(timeout=30)
 
 
-def start_ticks(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as f:
-        return int(f.read().rsplit(")", 1)[1].split()[19])
+def start_since_boot(pid: int) -> int:
+    """The store's start of ``pid``: its FILETIME less the boot's (100 ns)."""
+    with open("/proc/stat") as f:
+        btime = next(int(x.split()[1]) for x in f if x.startswith("btime "))
+    boot = 116_444_736_000_000_000 + btime * 10_000_000
+    return rstrtmgr.UniqueProcess.of(pid).start_time - boot
 
 
 def record_of(store: Path, pid: int) -> Path:
-    """The registration file of ``pid`` (docs/linux-backend.md: restart/PID-TICKS)."""
-    return store / "restart" / f"{pid}-{start_ticks(pid)}"
+    """The registration file of ``pid`` (docs/linux-backend.md: restart/PID-START)."""
+    return store / "restart" / f"{pid}-{start_since_boot(pid)}"
 
 
 def by_pid(processes: object) -> dict[int, rstrtmgr.ProcessInfo]:

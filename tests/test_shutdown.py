@@ -537,16 +537,41 @@ def test_applications_go_before_consoles(target: Path, tmp_path: Path) -> None:
 
 
 # A process that calls itself what a system cannot lose (comm, as prctl sets
-# it) stands for one; a real one (pid 1) must never be put at risk by a test.
+# it) and runs as root from the system's interpreter stands for one; a real
+# one (pid 1) must never be put at risk by a test. A name alone is not
+# critical (tests/test_critical.py).
 CRITICAL_NAME = """
-import ctypes
-ctypes.CDLL(None).prctl(15, b"systemd-logind", 0, 0, 0)  # PR_SET_NAME
+with open("/proc/self/comm", "w") as comm:
+    comm.write("systemd-logind")
 """
+
+
+@contextmanager
+def system_holder(code: str, *args: str) -> Iterator[subprocess.Popen[str]]:
+    """Like holder(), but running the root-owned /usr/bin/python3."""
+    real = os.path.realpath("/usr/bin/python3")
+    if os.geteuid() != 0 or not os.path.exists(real) or os.stat(real).st_uid:
+        pytest.skip("needs root and a root-owned /usr/bin/python3")
+    body = "import sys\n" + code + "\nprint('ready', flush=True)\nsys.stdin.read()\n"
+    proc = subprocess.Popen(
+        [real, "-S", "-c", body, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd="/",
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        yield proc
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)
 
 
 def test_critical_holder_means_nothing_is_shut_down(target: Path) -> None:
     with (
-        holder(CRITICAL_NAME + HOLD_FD, str(target)) as critical,
+        system_holder(CRITICAL_NAME + HOLD_FD, str(target)) as critical,
         holder(HOLD_FD, str(target)) as plain,
         rstrtmgr.Session() as s,
     ):

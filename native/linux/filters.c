@@ -55,39 +55,78 @@ static int hex_decode(const char *s, char *out)
     return 0;
 }
 
-static DWORD parse(char *text, rm_filters *out)
+/* An unsigned decimal field followed by `sep`; 0 and *v, or -1. */
+static int parse_number(const char **p, uint64_t max, char sep, uint64_t *v)
 {
-    if (strncmp(text, FILTERS_MAGIC, strlen(FILTERS_MAGIC)) != 0)
+    char *end;
+    if (**p < '0' || **p > '9')
+        return -1;
+    errno = 0;
+    unsigned long long x = strtoull(*p, &end, 10);
+    if (errno != 0 || x > max || *end != sep)
+        return -1;
+    *v = x;
+    *p = end + (sep != '\0');
+    return 0;
+}
+
+/* One line as write_filters writes it, every field checked:
+ * "p <action> <pid> <start>", "f <action> <hex path>", "s <action> <hex
+ * unit>". 1 for another version's kind of line, 0 for a filter, -1 when
+ * corrupt. */
+static int parse_line(const char *line, rm_filter *f)
+{
+    memset(f, 0, sizeof *f);
+    char kind = line[0];
+    if (kind != 'p' && kind != 'f' && kind != 's')
+        return kind >= 'a' && kind <= 'z' ? 1 : -1;
+    if (line[1] != ' ')
+        return -1;
+    const char *p = line + 2;
+    uint64_t action, pid, start;
+    if (parse_number(&p, 2, ' ', &action) != 0 ||
+        (action != RmNoRestart && action != RmNoShutdown))
+        return -1;
+    f->action = (RM_FILTER_ACTION)action;
+    if (kind == 'p') {
+        if (parse_number(&p, RM_PID_MAX, ' ', &pid) != 0 || pid == 0 ||
+            parse_number(&p, UINT64_MAX, '\0', &start) != 0)
+            return -1;
+        f->trigger = RmFilterTriggerProcess;
+        f->proc.pid = (pid_t)pid;
+        f->proc.start_ticks = start;
+        return 0;
+    }
+    size_t n = strlen(p);
+    if (n == 0 || n % 2 || n / 2 >= (kind == 'f' ? PATH_MAX : 256))
+        return -1;
+    f->trigger = kind == 'f' ? RmFilterTriggerFile : RmFilterTriggerService;
+    f->text = malloc(n / 2 + 1);
+    if (f->text == NULL)
+        return -2;
+    if (strspn(p, "0123456789abcdef") != n || hex_decode(p, f->text) != 0 ||
+        (kind == 'f' && f->text[0] != '/')) {
+        free(f->text);
+        f->text = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static DWORD parse(char *text, size_t len, rm_filters *out)
+{
+    if (strlen(text) != len ||
+        strncmp(text, FILTERS_MAGIC, strlen(FILTERS_MAGIC)) != 0)
         return ERROR_WRITE_FAULT;
     char *save = NULL;
     for (char *line = strtok_r(text + strlen(FILTERS_MAGIC), "\n", &save);
          line != NULL; line = strtok_r(NULL, "\n", &save)) {
         rm_filter f;
-        memset(&f, 0, sizeof f);
-        char kind;
-        int action, pid, used = 0;
-        if (sscanf(line, "%c %d %n", &kind, &action, &used) < 2 || used == 0)
-            return ERROR_WRITE_FAULT;
-        f.action = (RM_FILTER_ACTION)action;
-        const char *rest = line + used;
-        if (kind == 'p') {
-            if (sscanf(rest, "%d %" SCNu64, &pid, &f.proc.start_ticks) != 2)
-                return ERROR_WRITE_FAULT;
-            f.trigger = RmFilterTriggerProcess;
-            f.proc.pid = pid;
-        } else if (kind == 'f' || kind == 's') {
-            f.trigger = kind == 'f' ? RmFilterTriggerFile
-                                    : RmFilterTriggerService;
-            f.text = malloc(strlen(rest) / 2 + 1);
-            if (f.text == NULL)
-                return ERROR_OUTOFMEMORY;
-            if (hex_decode(rest, f.text) != 0) {
-                free(f.text);
-                return ERROR_WRITE_FAULT;
-            }
-        } else {
+        int r = parse_line(line, &f);
+        if (r == 1)
             continue; /* another version's kind of filter */
-        }
+        if (r < 0)
+            return r == -2 ? ERROR_OUTOFMEMORY : ERROR_WRITE_FAULT;
         if (filters_add(out, &f) != 0) {
             free(f.text);
             return ERROR_OUTOFMEMORY;
@@ -105,7 +144,7 @@ DWORD rm_filters_read(int sessfd, rm_filters *out)
         return errno == ENOENT ? ERROR_SUCCESS
                : errno == ENOMEM ? ERROR_OUTOFMEMORY
                                  : ERROR_WRITE_FAULT;
-    DWORD rc = parse(text, out);
+    DWORD rc = parse(text, len, out);
     free(text);
     if (rc != ERROR_SUCCESS) {
         rm_filters_free(out);

@@ -75,22 +75,85 @@ static void app_name(int pd, const char *comm, char *out, size_t size)
         snprintf(out, size, "%s", base);
 }
 
-/* The processes a system cannot lose: the init of this pid namespace, the
- * service manager (also a user's: "systemd --user"), the login manager, the
- * journal and the message bus. Judged by name, so a process that merely
- * calls itself so is also kept out of a shutdown: the safe direction. */
-static int is_critical(pid_t pid, const char *comm)
+/* The processes a system cannot lose: the init of this pid namespace, and
+ * the service manager, login manager, journal and message bus of the system.
+ * A name is what any process may call itself (prctl, /proc/self/comm), so
+ * a name counts only with what only root can arrange: the process runs as
+ * root (real and effective uid 0) and either from a root-owned executable,
+ * not writable by others, in the system's directories, or in a cgroup of a
+ * system unit (under system.slice, or init.scope). A user's own manager
+ * ("systemd --user") is that user's process: not critical. */
+static const char *const critical_names[] = {
+    "systemd",     "systemd-logind", "systemd-journal", "dbus-daemon",
+    "dbus-broker", "dbus-broker-lau", "init",
+};
+
+static int system_executable(int pd)
 {
-    static const char *const names[] = {
-        "systemd",     "systemd-logind", "systemd-journal", "dbus-daemon",
-        "dbus-broker", "dbus-broker-lau", "init",
+    static const char *const dirs[] = {
+        "/usr/bin/", "/usr/sbin/", "/usr/lib/", "/usr/lib64/", "/usr/libexec/",
+        "/bin/",     "/sbin/",     "/lib/",     "/lib64/",
     };
+    char exe[PATH_MAX];
+    ssize_t n = readlinkat(pd, "exe", exe, sizeof exe - 1);
+    struct stat st;
+    if (n <= 0 || fstatat(pd, "exe", &st, 0) != 0 || st.st_uid != 0 ||
+        (st.st_mode & 022) != 0)
+        return 0;
+    exe[n] = '\0';
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+        if (strncmp(exe, dirs[i], strlen(dirs[i])) == 0)
+            return 1; /* readlink gives the canonical path: no ".." */
+    return 0;
+}
+
+static int system_unit_cgroup(int pd)
+{
+    char buf[4096];
+    if (rm_read_small_at(pd, "cgroup", buf, sizeof buf) <= 0)
+        return 0;
+    char *save = NULL;
+    for (char *l = strtok_r(buf, "\n", &save); l != NULL;
+         l = strtok_r(NULL, "\n", &save)) {
+        const char *path = strncmp(l, "0::", 3) == 0 ? l + 3
+                           : strstr(l, ":name=systemd:") != NULL
+                               ? strstr(l, ":name=systemd:") + 14
+                               : NULL;
+        if (path != NULL && (strncmp(path, "/system.slice/", 14) == 0 ||
+                             strcmp(path, "/init.scope") == 0))
+            return 1;
+    }
+    return 0;
+}
+
+/* The effective uid of a process (the second Uid: field of its status). */
+static uid_t read_euid(int pd)
+{
+    char buf[4096];
+    unsigned a, b;
+    if (rm_read_small_at(pd, "status", buf, sizeof buf) <= 0)
+        return (uid_t)-1;
+    char *u = strstr(buf, "\nUid:");
+    return u != NULL && sscanf(u + 5, "%u %u", &a, &b) == 2 ? (uid_t)b
+                                                          : (uid_t)-1;
+}
+
+static int critical_named(const char *comm)
+{
+    int named = 0;
+    for (size_t i = 0; i < sizeof critical_names / sizeof critical_names[0];
+         i++)
+        named |= strcmp(comm, critical_names[i]) == 0;
+    return named;
+}
+
+static int is_critical(int pd, pid_t pid, const char *comm, const uid_t ids[3])
+{
     if (pid == 1)
         return 1;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(comm, names[i]) == 0)
-            return 1;
-    return 0;
+    if (!critical_named(comm) || ids[0] != 0 || read_euid(pd) != 0)
+        return 0;
+    return system_executable(pd) || system_unit_cgroup(pd);
 }
 
 static int registered_proc(const rm_resources *r, pid_t pid, uint64_t ticks)
@@ -135,10 +198,14 @@ int rm_holder_add(const rm_holder_ctx *c, int pd, pid_t pid, unsigned why,
     rm_holder hd;
     memset(&hd, 0, sizeof hd);
     hd.id.pid = pid;
-    hd.id.start_ticks = ps->start_ticks;
+    /* Finer than the tick (pidfs): matched against registrations and used
+     * to signal, so a process that got a holder's pid in its tick differs. */
+    hd.id.start_ticks = rm_procid_refine(pd, pid, ps->start_ticks);
+    if (hd.id.start_ticks == UINT64_MAX)
+        return 0; /* exited while it was looked into */
     read_unit(pd, hd.unit, sizeof hd.unit);
     if (listed) {
-        if (registered_proc(c->res, pid, ps->start_ticks))
+        if (registered_proc(c->res, pid, hd.id.start_ticks))
             why |= RM_HOLD_REGISTERED;
         if (registered_service(c->res, hd.unit))
             why |= RM_HOLD_SERVICE;
@@ -147,18 +214,18 @@ int rm_holder_add(const rm_holder_ctx *c, int pd, pid_t pid, unsigned why,
         return 0;
     if (RM_GROW(out->items, out->cap, out->count + 1, 16) != 0)
         return -1;
-    /* status is the dearest of a process's files, and only kill(2)'s rule
-     * needs its uids: root may signal anyone. */
+    /* status is the dearest of a process's files: its uids are read for
+     * kill(2)'s rule (root may signal anyone) and for a critical name. */
     uid_t ids[3] = {(uid_t)-1, (uid_t)-1, (uid_t)-1};
-    if (c->euid != 0)
+    if (c->euid != 0 || critical_named(ps->comm))
         read_ids(pd, ids);
     hd.uid = ids[0];
     hd.why = why;
-    hd.critical = is_critical(pid, ps->comm);
+    hd.critical = is_critical(pd, pid, ps->comm, ids);
 
     RM_PROCESS_INFO *in = &hd.info;
     in->Process.dwProcessId = (DWORD)pid;
-    in->Process.ProcessStartTime = rm_procid_filetime(ps->start_ticks);
+    in->Process.ProcessStartTime = rm_procid_filetime(hd.id.start_ticks);
     char name[1024];
     app_name(pd, ps->comm, name, sizeof name);
     rm_bytes_to_utf16(name, strlen(name), in->strAppName,
@@ -174,7 +241,7 @@ int rm_holder_add(const rm_holder_ctx *c, int pd, pid_t pid, unsigned why,
     in->TSSessionId = read_session(pd);
     in->bRestartable = service || rm_restart_registered(c->h, &hd.id);
 
-    if (pid == c->self.pid && ps->start_ticks == c->self.start_ticks)
+    if (pid == c->self.pid && hd.id.start_ticks == c->self.start_ticks)
         hd.reasons |= RmRebootReasonDetectedSelf;
     if (hd.critical)
         hd.reasons |= service ? RmRebootReasonCriticalService

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "../rstrtmgr_ext.h"
@@ -38,11 +39,23 @@ RM_HIDDEN DIR *rm_open_dir_at(int dirfd);
  * for a path) into buf, NUL-terminated; its length, or -1 with errno. */
 RM_HIDDEN ssize_t rm_read_small_at(int dirfd, const char *name, char *buf,
                                    size_t size);
-/* Reads the whole regular file `name` of directory `dirfd` (never through a
- * symbolic link) into a NUL-terminated malloc'd buffer, its length in *len;
- * NULL with errno on failure. The store's files are replaced, never
- * rewritten in place, so the size at open is the size to read. */
+/* Reads the whole store file `name` of directory `dirfd` (opened as
+ * rm_open_store_file does) into a NUL-terminated malloc'd buffer, its
+ * length in *len; NULL with errno on failure. The store's files are
+ * replaced, never rewritten in place, so the size at open is the size to
+ * read. */
 RM_HIDDEN char *rm_read_file_at(int dirfd, const char *name, size_t *len);
+/* The largest store file read: a batch of 50,000 long paths fits. */
+#define RM_STORE_FILE_MAX (64u << 20)
+/* Opens the store file `name` of `dirfd` for reading without blocking (a
+ * FIFO) or following a link, and checks it is a regular file of this user
+ * of at most RM_STORE_FILE_MAX bytes: its fd and *st, or -1 with errno
+ * (ELOOP a link, EINVAL not regular, EPERM another owner, EFBIG too big). */
+RM_HIDDEN int rm_open_store_file(int dirfd, const char *name, struct stat *st);
+/* Removes the temporary files (".tmp-*") of updates killed before their
+ * rename from directory dirfd; only with the store's lock held, which every
+ * update holds while its temporary file exists. */
+RM_HIDDEN void rm_sweep_leftovers_at(int dirfd);
 /* Writes `len` bytes as `name` in directory `dirfd` atomically (temporary
  * file + rename); 0, or -1 with errno. */
 RM_HIDDEN int rm_replace_file_at(int dirfd, const char *name, const char *buf,
@@ -81,8 +94,16 @@ RM_HIDDEN void rm_detail_set(const char *fmt, ...) RM_PRINTF(1, 2);
 /* ---- procid.c: process identity (pid + start time) from /proc -------------- */
 typedef struct rm_procid {
     pid_t pid;
-    uint64_t start_ticks; /* field 22 of /proc/PID/stat */
+    /* The start in FILETIME units (100 ns) since boot: field 22 of
+     * /proc/PID/stat in clock ticks times 10^7/HZ, plus (Linux 6.9+, pidfs)
+     * a sub-tick part 1..10^7/HZ-1 folded from the inode number of a pidfd
+     * of the process, unique for the boot: two processes that had one pid
+     * in one tick differ. Its FILETIME is the boot time plus this. */
+    uint64_t start_ticks;
 } rm_procid;
+
+/* The largest pid Linux hands out (PID_MAX_LIMIT). */
+#define RM_PID_MAX 4194304u
 
 /* The fields of /proc/PID/stat the backend uses. */
 typedef struct rm_pstat {
@@ -98,14 +119,23 @@ typedef struct rm_pstat {
 RM_HIDDEN int rm_pstat_at(int dirfd, const char *name, rm_pstat *out);
 /* 0 and *out filled for a live (non-zombie) process; -1 otherwise. */
 RM_HIDDEN int rm_procid_of(pid_t pid, rm_procid *out);
+/* The same for the process of `pidfd`, a pidfd of `pid` (-1: none): -1 when
+ * it has exited, so the identity is that pidfd's process's. */
+RM_HIDDEN int rm_procid_of_pidfd(int pidfd, pid_t pid, rm_procid *out);
+/* The identity's start of process `pid` whose stat gave `ticks` (as a
+ * child's watcher reads it); the tick's alone when it is gone. */
+RM_HIDDEN uint64_t rm_procid_start_of(pid_t pid, uint64_t ticks);
+/* The identity's start of the process of the /proc/PID directory
+ * `procdir` whose stat gave `ticks`; UINT64_MAX once it is gone. */
+RM_HIDDEN uint64_t rm_procid_refine(int procdir, pid_t pid, uint64_t ticks);
 /* The identity of the calling process, cached per pid. */
 RM_HIDDEN rm_procid rm_procid_self(void);
 /* 1 when this exact process (same pid and start time) is alive. */
 RM_HIDDEN int rm_procid_alive(const rm_procid *id);
-/* Start time as a FILETIME (100 ns since 1601): boot time + start ticks. */
+/* The start as a FILETIME (100 ns since 1601): boot time + start_ticks. */
 RM_HIDDEN FILETIME rm_procid_filetime(uint64_t start_ticks);
-/* The inverse; 0 and *ticks set when ft is a whole number of ticks. */
-RM_HIDDEN int rm_procid_ticks(FILETIME ft, uint64_t *ticks);
+/* The inverse; 0 and *start_ticks set when ft is after the boot. */
+RM_HIDDEN int rm_procid_ticks(FILETIME ft, uint64_t *start_ticks);
 
 /* ---- text.c: WCHAR (UTF-16) <-> file-system bytes ---------------------------
  * File names are bytes on Linux. A name that is not valid UTF-8 crosses the
@@ -299,6 +329,17 @@ RM_HIDDEN int rm_restart_cmd_load(const rm_handle_info *h, const rm_procid *id,
                                   rm_restart_cmd *out, rm_runas *as);
 RM_HIDDEN int rm_restart_cmd_parse(rm_restart_cmd *c);
 RM_HIDDEN void rm_restart_cmd_free(rm_restart_cmd *c);
+/* 1 with *child set when the registration `blob` is a PyInstaller one-file
+ * bootloader's, restarted through its child (its own registration). */
+RM_HIDDEN int rm_restart_through(const char *blob, size_t len,
+                                 rm_procid *child);
+/* 1 when the registration `blob` is rstrtmgr launch's, which the program
+ * RmRestart starts from it keeps (rm_restart_register_again). */
+RM_HIDDEN int rm_restart_keeps(const char *blob, size_t len);
+/* Records `blob` for the started program id when it keeps its registration
+ * and runs as the caller; 0, or -1. */
+RM_HIDDEN int rm_restart_register_again(const rm_procid *id, const char *blob,
+                                        size_t len);
 
 /* ---- unit.c: systemd services ---------------------------------------------- */
 /* Appends the pids of each unit's cgroup (and its descendants) to *out;

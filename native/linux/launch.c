@@ -366,7 +366,8 @@ static int take_report(rm_launch *l, rm_progress *p)
     case REPORT_STARTED:
         l->started = 1;
         l->pid = (pid_t)r.pid;
-        l->ticks = r.ticks;
+        /* The watcher reads clock ticks; the identity is finer (procid.c). */
+        l->ticks = rm_procid_start_of(l->pid, r.ticks);
         if (l->settle_ms == 0)
             l->result = RSTRTMGR_RESTART_RUNNING;
         rm_progress_step(p);

@@ -51,6 +51,50 @@ typedef struct disk_record {
     uint32_t tail_len;
 } disk_record;
 
+static int wide_terminated(const WCHAR *s, size_t cap)
+{
+    for (size_t i = 0; i < cap; i++)
+        if (s[i] == 0)
+            return 1;
+    return 0;
+}
+
+/* Every field as outcome_write writes them: what the facade would otherwise
+ * be handed (an unknown type, a date past the year 9999) is corruption. */
+static int disk_record_valid(const disk_record *r)
+{
+    const RM_PROCESS_INFO *in = &r->info;
+    const DWORD statuses = RmStatusRunning | RmStatusStopped |
+                           RmStatusStoppedOther | RmStatusRestarted |
+                           RmStatusErrorOnStop | RmStatusErrorOnRestart |
+                           RmStatusShutdownMasked | RmStatusRestartMasked;
+    /* A start within 2,000 years of boot, FILETIME units. */
+    const uint64_t max_start = 630000000000000000ULL;
+    int type_known = 0;
+    switch (in->ApplicationType) {
+    case RmUnknownApp:
+    case RmMainWindow:
+    case RmOtherWindow:
+    case RmService:
+    case RmExplorer:
+    case RmConsole:
+    case RmCritical:
+        type_known = 1;
+        break;
+    }
+    return r->pid > 0 && (uint32_t)r->pid <= RM_PID_MAX && r->group >= 0 &&
+           r->group <= 2 && r->start_ticks < max_start && type_known &&
+           in->Process.dwProcessId == (DWORD)r->pid &&
+           (in->AppStatus & ~statuses) == 0 &&
+           (in->bRestartable == 0 || in->bRestartable == 1) &&
+           wide_terminated(in->strAppName, CCH_RM_MAX_APP_NAME + 1) &&
+           wide_terminated(in->strServiceShortName, CCH_RM_MAX_SVC_NAME + 1) &&
+           memchr(r->unit, '\0', sizeof r->unit) != NULL &&
+           memchr(r->exe, '\0', sizeof r->exe) != NULL &&
+           (r->other_user == 0 || r->other_user == 1) && r->new_pid >= 0 &&
+           (uint32_t)r->new_pid <= RM_PID_MAX && r->new_ticks < max_start;
+}
+
 /* A copy of len bytes of p, or NULL (len 0, or out of memory). */
 static char *copy_of(const char *p, uint32_t len)
 {
@@ -81,10 +125,14 @@ DWORD rm_outcome_read(int sessfd, rm_outcome *out)
         off += sizeof r;
         rm_stopped *x = rm_outcome_add(out);
         if (x == NULL || r.cmd_len > (size_t)n - off ||
-            r.tail_len > (size_t)n - off - r.cmd_len) {
+            r.tail_len > (size_t)n - off - r.cmd_len ||
+            !disk_record_valid(&r)) {
             free(buf);
             rm_outcome_free(out);
-            return x == NULL ? ERROR_OUTOFMEMORY : ERROR_WRITE_FAULT;
+            if (x == NULL)
+                return ERROR_OUTOFMEMORY;
+            rm_detail_set("the session's shutdown state is not readable");
+            return ERROR_WRITE_FAULT;
         }
         x->id.pid = r.pid;
         x->id.start_ticks = r.start_ticks;
@@ -118,6 +166,11 @@ DWORD rm_outcome_read(int sessfd, rm_outcome *out)
         }
     }
     free(buf);
+    if (off != n) { /* a record cut short */
+        rm_outcome_free(out);
+        rm_detail_set("the session's shutdown state is not readable");
+        return ERROR_WRITE_FAULT;
+    }
     return ERROR_SUCCESS;
 }
 

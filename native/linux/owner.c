@@ -248,7 +248,7 @@ int rm_registration_open(const rm_handle_info *h, const rm_procid *id,
      * process's, whose start time is checked. */
     int ok = whole_owner(pd, &uid, &gid) == 0 &&
              rm_pstat_at(pd, "stat", &ps) == 0 &&
-             ps.start_ticks == id->start_ticks;
+             rm_procid_refine(pd, id->pid, ps.start_ticks) == id->start_ticks;
     if (ok && fd < 0)
         fd = open_users_record(pd, name, uid);
     else if (fd >= 0 && (!ok || uid != me)) {

@@ -4,13 +4,22 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "internal.h"
 
 /* FILETIME of the Unix epoch: 100 ns intervals from 1601 to 1970. */
 #define EPOCH_AS_FILETIME 116444736000000000ULL
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+/* statfs(2)'s f_type of pidfs, where pidfds live since Linux 6.9. */
+#define PIDFS_MAGIC 0x50494446
 
 int rm_pstat_at(int dirfd, const char *name, rm_pstat *out)
 {
@@ -57,7 +66,38 @@ static int is_dead(char state)
     return state == 'Z' || state == 'X' || state == 'x';
 }
 
-int rm_procid_of(pid_t pid, rm_procid *out)
+static uint64_t ticks_per_second(void)
+{
+    long hz = sysconf(_SC_CLK_TCK);
+    return hz > 0 && hz <= 10000000 ? (uint64_t)hz : 100;
+}
+
+/* FILETIME units (100 ns) in a clock tick. */
+static uint64_t tick_units(void) { return 10000000ULL / ticks_per_second(); }
+
+/* The sub-tick part of the identity of the process behind pidfd: its pidfs
+ * inode number (unique for the boot) folded into 1 .. units-1; 0 where
+ * pidfds are not pidfs inodes (before Linux 6.9 they share one anon inode),
+ * so the identity falls back to the tick. */
+static uint64_t pidfd_subtick(int pidfd)
+{
+    struct statfs sfs;
+    struct stat st;
+    uint64_t units = tick_units();
+    if (pidfd < 0 || units < 2 || fstatfs(pidfd, &sfs) != 0 ||
+        (unsigned long)sfs.f_type != PIDFS_MAGIC || fstat(pidfd, &st) != 0)
+        return 0;
+    return 1 + (uint64_t)st.st_ino % (units - 1);
+}
+
+/* Whether the process of a pidfd has exited (its pidfd polls readable). */
+static int pidfd_exited(int pidfd)
+{
+    struct pollfd p = {pidfd, POLLIN, 0};
+    return poll(&p, 1, 0) != 0;
+}
+
+int rm_procid_of_pidfd(int pidfd, pid_t pid, rm_procid *out)
 {
     char path[64];
     rm_pstat ps;
@@ -66,9 +106,50 @@ int rm_procid_of(pid_t pid, rm_procid *out)
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     if (rm_pstat_at(AT_FDCWD, path, &ps) != 0 || is_dead(ps.state))
         return -1;
+    /* Alive after the read: the pid was not reused, the ticks are its own. */
+    if (pidfd >= 0 && pidfd_exited(pidfd))
+        return -1;
     out->pid = pid;
-    out->start_ticks = ps.start_ticks;
+    out->start_ticks = ps.start_ticks * tick_units() + pidfd_subtick(pidfd);
     return 0;
+}
+
+int rm_procid_of(pid_t pid, rm_procid *out)
+{
+    if (pid <= 0)
+        return -1;
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0 && errno == ESRCH)
+        return -1;
+    /* Without a pidfd (an old kernel, a seccomp filter) the tick is all. */
+    int rc = rm_procid_of_pidfd(fd, pid, out);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+uint64_t rm_procid_start_of(pid_t pid, uint64_t ticks)
+{
+    rm_procid id;
+    uint64_t units = tick_units();
+    if (rm_procid_of(pid, &id) == 0 && id.start_ticks / units == ticks)
+        return id.start_ticks;
+    return ticks * units;
+}
+
+uint64_t rm_procid_refine(int procdir, pid_t pid, uint64_t ticks)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0)
+        return ticks * tick_units();
+    char buf[8];
+    /* The /proc directory still names a live process after the pidfd was
+     * opened: the pid was not reused in between, the pidfd is its. */
+    uint64_t start = rm_read_small_at(procdir, "stat", buf, sizeof buf) > 0
+                         ? ticks * tick_units() + pidfd_subtick(fd)
+                         : UINT64_MAX;
+    close(fd);
+    return start;
 }
 
 rm_procid rm_procid_self(void)
@@ -112,30 +193,21 @@ static uint64_t boot_time_seconds(void)
     return b;
 }
 
-static uint64_t ticks_per_second(void)
-{
-    long hz = sysconf(_SC_CLK_TCK);
-    return hz > 0 ? (uint64_t)hz : 100;
-}
-
 FILETIME rm_procid_filetime(uint64_t start_ticks)
 {
-    uint64_t hz = ticks_per_second();
-    uint64_t t = EPOCH_AS_FILETIME + boot_time_seconds() * 10000000ULL +
-                 start_ticks * (10000000ULL / hz);
+    uint64_t t =
+        EPOCH_AS_FILETIME + boot_time_seconds() * 10000000ULL + start_ticks;
     FILETIME ft = {(DWORD)(t & 0xFFFFFFFFu), (DWORD)(t >> 32)};
     return ft;
 }
 
 int rm_procid_ticks(FILETIME ft, uint64_t *ticks)
 {
-    uint64_t hz = ticks_per_second();
     uint64_t t = ((uint64_t)ft.dwHighDateTime << 32) | ft.dwLowDateTime;
     uint64_t base = EPOCH_AS_FILETIME + boot_time_seconds() * 10000000ULL;
-    uint64_t unit = 10000000ULL / hz;
-    if (t < base || (t - base) % unit != 0)
+    if (t < base || t - base == UINT64_MAX)
         return -1;
-    *ticks = (t - base) / unit;
+    *ticks = t - base;
     return 0;
 }
 
@@ -176,10 +248,11 @@ DWORD rstrtmgr_process_start_time(DWORD dwProcessId, FILETIME *pStartTime)
         rm_detail_set("cannot read process %u: %s", pid, strerror(errno));
         return ERROR_ACCESS_DENIED;
     }
-    if (r <= 0 || is_dead(ps.state)) {
+    rm_procid id;
+    if (r <= 0 || is_dead(ps.state) || rm_procid_of((pid_t)pid, &id) != 0) {
         rm_detail_set("no live process has pid %u", pid);
         return ERROR_INVALID_PARAMETER;
     }
-    *pStartTime = rm_procid_filetime(ps.start_ticks);
+    *pStartTime = rm_procid_filetime(id.start_ticks);
     return ERROR_SUCCESS;
 }

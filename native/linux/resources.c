@@ -249,6 +249,13 @@ DWORD WINAPI RmRegisterResources(DWORD dwSessionHandle, UINT nFiles,
     for (UINT i = 0; rc == ERROR_SUCCESS && i < nServices; i++)
         rc = add_service(&b, rgsServiceNames[i], i);
     free(dc);
+    if (rc == ERROR_SUCCESS && b.len > RM_STORE_FILE_MAX) {
+        /* Readers refuse larger store files (rm_open_store_file). */
+        rm_detail_set("the resources of one call take %zu bytes, more than "
+                      "the %u a batch may hold; register them in several "
+                      "calls", b.len, (unsigned)RM_STORE_FILE_MAX);
+        rc = ERROR_BAD_ARGUMENTS;
+    }
     if (rc != ERROR_SUCCESS) {
         free(b.p);
         return rc;
@@ -351,6 +358,14 @@ static DWORD parse_batch(rm_resources *r, const char *p, size_t len,
             return ERROR_WRITE_FAULT;
         const char *text = p + off;
         off += rc.len;
+        /* Every value checked: a path is absolute, a unit name at most 255
+         * bytes, neither holds a NUL, a process has a pid Linux can give. */
+        if ((rc.kind == REC_FILE &&
+             (rc.len == 0 || text[0] != '/' || memchr(text, 0, rc.len))) ||
+            (rc.kind == REC_SERVICE &&
+             (rc.len == 0 || rc.len > MAX_UNIT_NAME || memchr(text, 0, rc.len))) ||
+            (rc.kind == REC_PROC && (rc.a == 0 || rc.a > RM_PID_MAX)))
+            return ERROR_WRITE_FAULT;
         if (rc.kind == REC_FILE || rc.kind == REC_SERVICE) {
             if (rc.kind == REC_FILE && (rc.flags & REC_HAS_ID) &&
                 rm_fidset_put(&r->ids, rc.a, rc.b, 1) != 0)
@@ -439,6 +454,39 @@ static uint64_t read_generation(int dirfd)
     return gen;
 }
 
+/* The session's batch files as they are now, in one value: each one's name,
+ * inode, size, type, owner and change time (which every write, rename or
+ * chown moves). A batch replaced behind the store's back (not by
+ * RmRegisterResources, which writes a new generation) changes it, and is
+ * then read, and judged, again. 0 when the directory cannot be read. */
+static uint64_t batches_fingerprint(int dirfd)
+{
+    DIR *d = rm_open_dir_at(dirfd);
+    if (d == NULL)
+        return 0;
+    uint64_t fp = 0x9E3779B97F4A7C15ULL;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, BATCH_PREFIX, strlen(BATCH_PREFIX)) != 0)
+            continue;
+        struct stat st;
+        if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            fp = 0;
+            break;
+        }
+        uint64_t x = hash_bytes(de->d_name, strlen(de->d_name));
+        x = rm_mix64(x ^ (uint64_t)st.st_ino);
+        x = rm_mix64(x ^ (uint64_t)st.st_dev);
+        x = rm_mix64(x ^ (uint64_t)st.st_size);
+        x = rm_mix64(x ^ ((uint64_t)st.st_mode << 32 | (uint64_t)st.st_uid));
+        x = rm_mix64(x ^ ((uint64_t)st.st_ctim.tv_sec * 1000000000u +
+                          (uint64_t)st.st_ctim.tv_nsec));
+        fp += x; /* whatever order readdir gives */
+    }
+    closedir(d);
+    return fp;
+}
+
 DWORD rm_resources_load(const rm_handle_info *h, rm_resources *out)
 {
     memset(out, 0, sizeof *out);
@@ -447,7 +495,13 @@ DWORD rm_resources_load(const rm_handle_info *h, rm_resources *out)
     DWORD rc = rm_store_open_session(h, &st, &dirfd);
     if (rc != ERROR_SUCCESS)
         return rc;
+    /* What is kept is used while the generation and the batch files are
+     * those it was parsed from. */
     uint64_t gen = read_generation(dirfd);
+    if (gen != 0) {
+        uint64_t fp = batches_fingerprint(dirfd);
+        gen = fp != 0 ? rm_mix64(gen) ^ fp : 0;
+    }
     if (gen != 0 && rm_regcache_get(h, gen, out)) {
         close(dirfd);
         rm_store_close(&st);

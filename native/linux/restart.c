@@ -130,6 +130,10 @@ static int finish_one(pending *pd, const rm_launch *l)
     free(pd->groups);
     int ok = x->result == RSTRTMGR_RESTART_RUNNING;
     x->info.AppStatus = ok ? RmStatusRestarted : RmStatusErrorOnRestart;
+    /* A program of rstrtmgr launch stays restartable (the caller's own). */
+    if (ok && l->started && !x->other_user &&
+        rm_restart_keeps(x->cmd, x->cmd_len))
+        rm_restart_register_again(&x->new_id, x->cmd, x->cmd_len);
     return !ok;
 }
 

@@ -66,11 +66,12 @@ static int blob_add(char **buf, size_t *len, size_t *cap, const char *s)
     return 0;
 }
 
-DWORD rstrtmgr_register_restart(const char *const *argv, UINT argc,
-                                const char *cwd, const char *const *envp,
-                                UINT envc)
+/* Records the registration of process id: argv, cwd, envp, then `mark` (a
+ * last field with no "=", so never an environment entry) unless NULL. */
+static DWORD register_for(const rm_procid *id, const char *const *argv,
+                          UINT argc, const char *cwd, const char *const *envp,
+                          UINT envc, const char *mark)
 {
-    rm_detail_clear();
     if (argv == NULL || argc == 0 || cwd == NULL || cwd[0] != '/' ||
         (envc > 0 && envp == NULL)) {
         rm_detail_set("a restart registration needs a command line of at "
@@ -89,6 +90,8 @@ DWORD rstrtmgr_register_restart(const char *const *argv, UINT argc,
     bad |= blob_add(&buf, &len, &cap, num);
     for (UINT i = 0; i < envc && !bad; i++)
         bad |= envp[i] == NULL || blob_add(&buf, &len, &cap, envp[i]);
+    if (mark != NULL && !bad)
+        bad |= blob_add(&buf, &len, &cap, mark);
     if (bad) {
         free(buf);
         rm_detail_set("the restart command line is NULL somewhere or larger "
@@ -96,7 +99,6 @@ DWORD rstrtmgr_register_restart(const char *const *argv, UINT argc,
                       RESTART_MAX_BYTES);
         return ERROR_BAD_ARGUMENTS;
     }
-    rm_procid self = rm_procid_self();
     rm_store st;
     DWORD rc = rm_store_open_locked(NULL, &st);
     if (rc != ERROR_SUCCESS) {
@@ -105,7 +107,7 @@ DWORD rstrtmgr_register_restart(const char *const *argv, UINT argc,
     }
     int dirfd = restart_dirfd(st.dirfd, 1);
     char name[64];
-    entry_name(&self, name, sizeof name);
+    entry_name(id, name, sizeof name);
     if (dirfd < 0 || rm_replace_file_at(dirfd, name, buf, len) != 0) {
         rm_detail_set("cannot record the restart command in the store %s: %s",
                       st.path, strerror(errno));
@@ -117,6 +119,124 @@ DWORD rstrtmgr_register_restart(const char *const *argv, UINT argc,
     }
     rm_store_close(&st);
     free(buf);
+    return rc;
+}
+
+DWORD rstrtmgr_register_restart(const char *const *argv, UINT argc,
+                                const char *cwd, const char *const *envp,
+                                UINT envc)
+{
+    rm_detail_clear();
+    rm_procid self = rm_procid_self();
+    return register_for(&self, argv, argc, cwd, envp, envc, NULL);
+}
+
+/* ---- PyInstaller one-file programs: the bootloader and its child ---------- */
+
+/* The last field of a bootloader's registration: the child it is restarted
+ * through, "rstrtmgr-restarted-through PID-TICKS". */
+#define THROUGH_MARK "rstrtmgr-restarted-through "
+
+/* Whether process pid runs the same executable as this process, as this
+ * user. */
+static int runs_this_program(pid_t pid)
+{
+    char path[64];
+    struct stat mine, theirs, dir;
+    snprintf(path, sizeof path, "/proc/%d", (int)pid);
+    if (stat(path, &dir) != 0 || dir.st_uid != geteuid())
+        return 0;
+    snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+    return stat("/proc/self/exe", &mine) == 0 && stat(path, &theirs) == 0 &&
+           mine.st_dev == theirs.st_dev && mine.st_ino == theirs.st_ino;
+}
+
+DWORD rstrtmgr_register_restart_bootloader(const char *const *argv,
+                                           UINT argc, const char *cwd,
+                                           const char *const *envp, UINT envc)
+{
+    rm_detail_clear();
+    rm_procid self = rm_procid_self(), parent;
+    if (rm_procid_of(getppid(), &parent) != 0 ||
+        !runs_this_program(parent.pid)) {
+        rm_detail_set("the parent process is not this program's bootloader "
+                      "(the same executable, run by the same user)");
+        return ERROR_INVALID_PARAMETER;
+    }
+    char mark[96];
+    snprintf(mark, sizeof mark, THROUGH_MARK "%d-%" PRIu64, (int)self.pid,
+             self.start_ticks);
+    return register_for(&parent, argv, argc, cwd, envp, envc, mark);
+}
+
+/* The last field of a registration, where the marks are; "" if none. */
+static const char *last_field(const char *blob, size_t len)
+{
+    if (len < 2 || blob[len - 1] != '\0')
+        return "";
+    const char *last = blob + len - 1;
+    while (last > blob && last[-1] != '\0')
+        last--;
+    return last;
+}
+
+int rm_restart_through(const char *blob, size_t len, rm_procid *child)
+{
+    const char *last = last_field(blob, len);
+    int pid;
+    uint64_t ticks;
+    char tail;
+    if (strncmp(last, THROUGH_MARK, strlen(THROUGH_MARK)) != 0 ||
+        sscanf(last + strlen(THROUGH_MARK), "%d-%" SCNu64 "%c", &pid, &ticks,
+               &tail) != 2)
+        return 0;
+    child->pid = pid;
+    child->start_ticks = ticks;
+    return 1;
+}
+
+/* ---- rstrtmgr launch: registrations that outlive a restart ---------------- */
+
+/* The last field of a launcher's registration: RmRestart registers the
+ * program it starts from it with the same record. */
+#define KEEP_MARK "rstrtmgr-keep-registered"
+
+DWORD rstrtmgr_register_launch(const char *const *argv, UINT argc,
+                               const char *cwd, const char *const *envp,
+                               UINT envc)
+{
+    rm_detail_clear();
+    rm_procid self = rm_procid_self();
+    return register_for(&self, argv, argc, cwd, envp, envc, KEEP_MARK);
+}
+
+int rm_restart_keeps(const char *blob, size_t len)
+{
+    return strcmp(last_field(blob, len), KEEP_MARK) == 0;
+}
+
+int rm_restart_register_again(const rm_procid *id, const char *blob,
+                              size_t len)
+{
+    /* Only a program that runs as the caller: a record from another user's
+     * store never enters the caller's, where the caller would trust it. */
+    char path[64];
+    struct stat dir;
+    snprintf(path, sizeof path, "/proc/%d", (int)id->pid);
+    if (stat(path, &dir) != 0 || dir.st_uid != geteuid() ||
+        !rm_restart_keeps(blob, len))
+        return -1;
+    rm_store st;
+    if (rm_store_open_locked(NULL, &st) != ERROR_SUCCESS)
+        return -1;
+    int dirfd = restart_dirfd(st.dirfd, 1), rc = -1;
+    char name[64];
+    entry_name(id, name, sizeof name);
+    if (dirfd >= 0 && rm_procid_alive(id))
+        rc = rm_replace_file_at(dirfd, name, blob, len);
+    if (dirfd >= 0)
+        close(dirfd);
+    rm_store_close(&st);
     return rc;
 }
 
@@ -146,9 +266,13 @@ DWORD rstrtmgr_unregister_restart(void)
 int rm_restart_registered(const rm_handle_info *h, const rm_procid *id)
 {
     int fd = rm_registration_open(h, id, NULL);
+    struct stat st;
+    /* One rm_restart_cmd_load would refuse is no registration. */
+    int found = fd >= 0 && fstat(fd, &st) == 0 &&
+                (uint64_t)st.st_size <= RESTART_MAX_BYTES;
     if (fd >= 0)
         close(fd);
-    return fd >= 0;
+    return found;
 }
 
 void rm_restart_cmd_free(rm_restart_cmd *c)

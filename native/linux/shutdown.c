@@ -28,18 +28,39 @@
 
 /* ---- timeouts ------------------------------------------------------------ */
 
-static void timeouts_read(int sessfd, DWORD *app_ms, DWORD *svc_ms)
+/* The session's timeouts, "<app ms> <service ms>\n" as
+ * rstrtmgr_set_shutdown_timeouts writes them; anything else is corruption. */
+static DWORD timeouts_read(int sessfd, DWORD *app_ms, DWORD *svc_ms)
 {
     *app_ms = DEFAULT_APP_MS;
     *svc_ms = DEFAULT_SERVICE_MS;
     size_t n;
     char *buf = rm_read_file_at(sessfd, TIMEOUTS_NAME, &n);
-    unsigned a, s;
-    if (buf != NULL && sscanf(buf, "%u %u", &a, &s) == 2) {
-        *app_ms = a;
-        *svc_ms = s;
+    if (buf == NULL)
+        return errno == ENOENT   ? ERROR_SUCCESS
+               : errno == ENOMEM ? ERROR_OUTOFMEMORY
+                                 : ERROR_WRITE_FAULT;
+    unsigned long long v[2] = {0, 0};
+    char *p = buf, *end = buf;
+    int ok = n > 0 && n < 32 && strlen(buf) == n;
+    for (int i = 0; i < 2 && ok; i++) {
+        ok = *p >= '0' && *p <= '9';
+        errno = 0;
+        if (ok)
+            v[i] = strtoull(p, &end, 10);
+        ok = ok && errno == 0 && v[i] <= 0xFFFFFFFFu &&
+             *end == (i == 0 ? ' ' : '\n');
+        p = end + 1;
     }
+    ok = ok && *p == '\0';
     free(buf);
+    if (!ok) {
+        rm_detail_set("the session's shutdown timeouts are not readable");
+        return ERROR_WRITE_FAULT;
+    }
+    *app_ms = (DWORD)v[0];
+    *svc_ms = (DWORD)v[1];
+    return ERROR_SUCCESS;
 }
 
 DWORD rstrtmgr_set_shutdown_timeouts(DWORD dwSessionHandle, DWORD dwAppMs,
@@ -79,7 +100,9 @@ static int pidfd_for(const rm_procid *id)
     int fd = (int)syscall(SYS_pidfd_open, id->pid, 0);
     if (fd < 0)
         return -1;
-    if (!rm_procid_alive(id)) {
+    rm_procid now;
+    if (rm_procid_of_pidfd(fd, id->pid, &now) != 0 ||
+        now.start_ticks != id->start_ticks) {
         close(fd);
         return -1;
     }
@@ -179,6 +202,30 @@ static int shutdown_group(rm_outcome *s, int group, ULONG flags, DWORD app_ms,
     return cancelled;
 }
 
+/* A PyInstaller one-file program is two processes, a bootloader and its
+ * child, that stop together; both registered, it is started again once:
+ * through the child's registration when the child is stopped too. */
+static void restart_bootloaders_through_children(rm_outcome *s)
+{
+    for (size_t i = 0; i < s->count; i++) {
+        rm_stopped *x = &s->items[i];
+        rm_procid child;
+        if (x->cmd == NULL || !rm_restart_through(x->cmd, x->cmd_len, &child))
+            continue;
+        for (size_t j = 0; j < s->count; j++) {
+            const rm_stopped *y = &s->items[j];
+            if (j != i && y->cmd != NULL && y->group >= 0 &&
+                y->id.pid == child.pid &&
+                y->id.start_ticks == child.start_ticks) {
+                free(x->cmd);
+                x->cmd = NULL;
+                x->cmd_len = 0;
+                break;
+            }
+        }
+    }
+}
+
 /* Builds the shutdown plan from the current list and the filters; 350 when
  * nothing may be touched. */
 static DWORD plan(const rm_handle_info *h, const rm_list *l,
@@ -227,6 +274,7 @@ static DWORD plan(const rm_handle_info *h, const rm_list *l,
             x->other_user = as.other_user;
         }
     }
+    restart_bootloaders_through_children(s);
     return ERROR_SUCCESS;
 }
 
@@ -247,9 +295,10 @@ DWORD WINAPI RmShutdown(DWORD dwSessionHandle, ULONG lActionFlags,
     if (rc != ERROR_SUCCESS)
         return rc;
     DWORD app_ms, svc_ms;
-    timeouts_read(sessfd, &app_ms, &svc_ms);
     rm_filters f;
-    rc = rm_filters_read(sessfd, &f);
+    rc = timeouts_read(sessfd, &app_ms, &svc_ms);
+    if (rc == ERROR_SUCCESS)
+        rc = rm_filters_read(sessfd, &f);
     close(sessfd);
     rm_store_close(&st);
     if (rc != ERROR_SUCCESS)

@@ -133,9 +133,18 @@ static long lock_timeout_ms(void)
 static DWORD take_lock(rm_store *st)
 {
     int fd = openat(st->dirfd, "lock",
-                    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+                    O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+                    0600);
+    struct stat lst;
+    if (fd >= 0 && (fstat(fd, &lst) != 0 || !S_ISREG(lst.st_mode) ||
+                    lst.st_uid != geteuid())) {
+        close(fd);
+        fd = -1;
+        errno = EINVAL;
+    }
     if (fd < 0) {
-        rm_detail_set("cannot open the lock of the session store %s: %s",
+        rm_detail_set("cannot open the lock of the session store %s: %s; it "
+                      "must be a regular file of this user",
                       st->path, strerror(errno));
         return ERROR_WRITE_FAULT;
     }
@@ -255,23 +264,48 @@ static int session_dir(rm_store *st, const char *key, int create)
     return openat(sd, key, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
-static int parse_record(char *text, rm_session *out)
+/* A participant line, every field checked: "p <16 hex> <pid> <start>
+ * <0|1>" (further fields would be another version's). */
+static int parse_participant(const char *line, rm_participant *p)
 {
-    if (strncmp(text, RECORD_MAGIC, strlen(RECORD_MAGIC)) != 0)
+    const char *q = line + 2;
+    if (line[1] != ' ' || strspn(q, "0123456789abcdef") != 16 || q[16] != ' ')
+        return -1;
+    p->id = strtoull(q, NULL, 16);
+    q += 17;
+    uint64_t v[3];
+    for (int i = 0; i < 3; i++) {
+        char *end;
+        if (*q < '0' || *q > '9')
+            return -1;
+        errno = 0;
+        v[i] = strtoull(q, &end, 10);
+        if (errno != 0 || (*end != ' ' && *end != '\0') ||
+            (i < 2 && *end != ' '))
+            return -1;
+        q = *end == ' ' ? end + 1 : end;
+    }
+    if (v[0] == 0 || v[0] > RM_PID_MAX || v[2] > 1)
+        return -1;
+    p->proc.pid = (pid_t)v[0];
+    p->proc.start_ticks = v[1];
+    p->primary = (int)v[2];
+    return 0;
+}
+
+static int parse_record(char *text, size_t len, rm_session *out)
+{
+    if (strlen(text) != len || len == 0 || text[len - 1] != '\n' ||
+        strncmp(text, RECORD_MAGIC, strlen(RECORD_MAGIC)) != 0)
         return -1;
     char *save = NULL;
     for (char *line = strtok_r(text + strlen(RECORD_MAGIC), "\n", &save);
          line != NULL; line = strtok_r(NULL, "\n", &save)) {
         rm_participant p;
-        int pid, primary;
-        if (sscanf(line, "p %" SCNx64 " %d %" SCNu64 " %d", &p.id, &pid,
-                   &p.proc.start_ticks, &primary) == 4) {
-            p.proc.pid = pid;
-            p.primary = primary != 0;
-            if (rm_session_add(out, &p) != 0)
-                return -1;
-        }
-        /* Unknown lines are other versions' fields: ignored. */
+        if (line[0] != 'p')
+            continue; /* another version's kind of line */
+        if (parse_participant(line, &p) != 0 || rm_session_add(out, &p) != 0)
+            return -1;
     }
     return 0;
 }
@@ -296,7 +330,7 @@ DWORD rm_store_read_session(rm_store *st, const char *key, rm_session *out)
             return ERROR_SESSION_CREDENTIAL_CONFLICT;
         return store_io_error(st, "read", key);
     }
-    int bad = parse_record(text, out);
+    int bad = parse_record(text, len, out);
     free(text);
     if (bad) {
         rm_session_free(out);
@@ -374,6 +408,16 @@ DWORD rm_store_remove_session(rm_store *st, const char *key)
     return ERROR_SUCCESS;
 }
 
+static void sweep_subdir(int parent, const char *name)
+{
+    int fd =
+        openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+        rm_sweep_leftovers_at(fd);
+        close(fd);
+    }
+}
+
 static int is_key(const char *name)
 {
     size_t i;
@@ -419,6 +463,7 @@ DWORD rm_store_reclaim(rm_store *st, size_t *live)
         }
         if (alive) {
             (*live)++;
+            sweep_subdir(sd, de->d_name);
             continue;
         }
         if (RM_GROW(dead, capdead, ndead + 1, 8) != 0) {
@@ -428,6 +473,11 @@ DWORD rm_store_reclaim(rm_store *st, size_t *live)
         memcpy(dead[ndead++], de->d_name, CCH_RM_SESSION_KEY + 1);
     }
     closedir(d);
+    /* Every start and join sweeps what killed updates left anywhere; any
+     * other call sweeps its own session (rm_store_open_session). */
+    rm_sweep_leftovers_at(sd);
+    rm_sweep_leftovers_at(st->dirfd);
+    sweep_subdir(st->dirfd, "restart");
     for (size_t i = 0; i < ndead && rc == ERROR_SUCCESS; i++)
         rc = rm_store_remove_session(st, dead[i]);
     free(dead);
@@ -453,6 +503,8 @@ DWORD rm_store_open_session(const rm_handle_info *h, rm_store *st, int *sessfd)
                       st->path, strerror(errno));
         rc = ERROR_WRITE_FAULT;
     }
+    if (rc == ERROR_SUCCESS)
+        rm_sweep_leftovers_at(*sessfd);
     if (rc != ERROR_SUCCESS)
         rm_store_close(st);
     return rc;

@@ -80,21 +80,38 @@ ssize_t rm_read_small_at(int dirfd, const char *name, char *buf, size_t size)
     return n;
 }
 
+int rm_open_store_file(int dirfd, const char *name, struct stat *st)
+{
+    int fd = openat(dirfd, name,
+                    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int e = 0;
+    if (fstat(fd, st) != 0)
+        e = errno;
+    else if (!S_ISREG(st->st_mode))
+        e = EINVAL;
+    else if (st->st_uid != geteuid())
+        e = EPERM; /* planted by someone else (root, in a user's store) */
+    else if ((uint64_t)st->st_size > RM_STORE_FILE_MAX)
+        e = EFBIG;
+    if (e != 0) {
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
 char *rm_read_file_at(int dirfd, const char *name, size_t *len)
 {
-    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    int fd = rm_open_store_file(dirfd, name, &st);
     if (fd < 0)
         return NULL;
-    struct stat st;
-    char *buf = NULL;
-    int e = 0;
-    if (fstat(fd, &st) != 0)
-        e = errno;
-    else if (!S_ISREG(st.st_mode))
-        e = EINVAL;
-    else if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
-        e = ENOMEM;
-    else {
+    char *buf = malloc((size_t)st.st_size + 1);
+    int e = buf == NULL ? ENOMEM : 0;
+    if (buf != NULL) {
         size_t n = 0;
         while (n < (size_t)st.st_size) {
             ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
@@ -110,6 +127,19 @@ char *rm_read_file_at(int dirfd, const char *name, size_t *len)
     close(fd);
     errno = e;
     return buf;
+}
+
+void rm_sweep_leftovers_at(int dirfd)
+{
+    DIR *d = rm_open_dir_at(dirfd);
+    if (d == NULL)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0)
+            unlinkat(dirfd, de->d_name, 0);
+    rewinddir(d); /* the offset is shared: leave it where callers expect */
+    closedir(d);
 }
 
 static int write_all(int fd, const char *buf, size_t len)

@@ -26,6 +26,24 @@ DWORD rstrtmgr_restart_outcome(DWORD dwSessionHandle,
     return ERROR_CALL_NOT_IMPLEMENTED;
 }
 
+DWORD rstrtmgr_register_restart_bootloader(const char *const *argv,
+                                           UINT argc, const char *cwd,
+                                           const char *const *envp, UINT envc)
+{
+    /* The Restart Manager restarts the registered process's own image. */
+    (void)argv, (void)argc, (void)cwd, (void)envp, (void)envc;
+    return ERROR_CALL_NOT_IMPLEMENTED;
+}
+
+DWORD rstrtmgr_register_launch(const char *const *argv, UINT argc,
+                               const char *cwd, const char *const *envp,
+                               UINT envc)
+{
+    /* rstrtmgr launch is the Linux backend's. */
+    (void)argv, (void)argc, (void)cwd, (void)envp, (void)envc;
+    return ERROR_CALL_NOT_IMPLEMENTED;
+}
+
 DWORD rstrtmgr_shutdown_list(DWORD dwSessionHandle, UINT *pnProcInfoNeeded,
                              UINT *pnProcInfo, RM_PROCESS_INFO rgAffectedApps[],
                              LPDWORD lpdwRebootReasons)
