@@ -169,6 +169,29 @@ DWORD rstrtmgr_shutdown_list(DWORD dwSessionHandle, UINT *pnProcInfoNeeded,
                              UINT *pnProcInfo, RM_PROCESS_INFO rgAffectedApps[],
                              LPDWORD lpdwRebootReasons);
 
+#define RSTRTMGR_TREE_ONE_FILE_SYSTEM 0x1
+DWORD rstrtmgr_register_tree(DWORD dwSessionHandle, LPCWSTR root,
+                             const LPCWSTR *includes, UINT nIncludes,
+                             const LPCWSTR *excludes, UINT nExcludes,
+                             DWORD flags);
+DWORD rstrtmgr_register_stale(DWORD dwSessionHandle, const LPCWSTR *paths,
+                              UINT nPaths);
+#define RSTRTMGR_USES_FD 0x1
+#define RSTRTMGR_USES_MAPPING 0x2
+#define RSTRTMGR_USES_EXE 0x4
+#define RSTRTMGR_USES_CWD 0x8
+#define RSTRTMGR_USES_DELETED 0x100
+void rstrtmgr_set_list_details(BOOL bDetails);
+DWORD rstrtmgr_last_list_process(UINT iEntry, DWORD *pdwUid, WCHAR *cmdline,
+                                 UINT cchCmdline, UINT *pcchNeeded,
+                                 UINT *pnFiles);
+DWORD rstrtmgr_last_list_file(UINT iEntry, UINT iFile, DWORD *pdwUses,
+                              WCHAR *path, UINT cchPath, UINT *pcchNeeded);
+DWORD rstrtmgr_process_identity(const RM_UNIQUE_PROCESS *pProcess,
+                                WCHAR *user, UINT cchUser,
+                                UINT *pcchUserNeeded, WCHAR *cmdline,
+                                UINT cchCmdline, UINT *pcchCmdlineNeeded);
+
 extern "Python" void _rstrtmgr_progress(UINT);
 
 DWORD rstrtmgr_set_restart_settle_time(DWORD dwSessionHandle, DWORD dwSettleMs);
@@ -208,10 +231,14 @@ LINUX_SOURCES = [
     "native/linux/store.c",
     "native/linux/session.c",
     "native/linux/resources.c",
+    "native/linux/tree.c",
+    "native/linux/stale.c",
     "native/linux/filters.c",
     "native/linux/owner.c",
     "native/linux/restartreg.c",
     "native/linux/unit.c",
+    "native/linux/appname.c",
+    "native/linux/usage.c",
     "native/linux/holder.c",
     "native/linux/scan.c",
     "native/linux/getlist.c",
@@ -231,6 +258,7 @@ WINDOWS_SOURCES = [
     "native/windows/restart.c",
     "native/windows/rsm.c",
     "native/windows/unsupported.c",
+    "native/windows/whouses.c",
 ]
 
 SOURCE = '#include "rstrtmgr_ext.h"\n'

@@ -118,6 +118,68 @@ DWORD rstrtmgr_register_launch(const char *const *argv, UINT argc,
                                const char *cwd, const char *const *envp,
                                UINT envc);
 
+/* Registers the files of the directory tree at `root` (a full path) and,
+ * on Linux, its directories (a working directory in the tree uses it):
+ * RmRegisterResources refuses directories, as Windows does. Patterns are
+ * fnmatch(3) patterns with FNM_NOESCAPE, without FNM_PATHNAME (so "*"
+ * matches "/" too); one with a "/" matches the
+ * path relative to root, one without the entry's name. `includes` (none:
+ * all) select files; `excludes` drop files and directories (an excluded
+ * directory is not entered). Symbolic links are never followed;
+ * RSTRTMGR_TREE_ONE_FILE_SYSTEM keeps to root's file system. All or
+ * nothing: 160 (bad arguments, root not a directory), 3 (root missing),
+ * 5 (root unreadable), 29, 14. ERROR_CALL_NOT_IMPLEMENTED (120) on
+ * Windows: the facade walks the tree there and registers its files. */
+#define RSTRTMGR_TREE_ONE_FILE_SYSTEM 0x1
+DWORD rstrtmgr_register_tree(DWORD dwSessionHandle, LPCWSTR root,
+                             const LPCWSTR *includes, UINT nIncludes,
+                             const LPCWSTR *excludes, UINT nExcludes,
+                             DWORD flags);
+
+/* What an upgrade left behind: the session's list then also holds the
+ * processes that execute, map or hold open a file deleted or replaced
+ * since they opened it, under one of `paths` (full paths); with nPaths 0,
+ * the processes whose executable or mappings are such files anywhere.
+ * 120 on Windows. */
+DWORD rstrtmgr_register_stale(DWORD dwSessionHandle, const LPCWSTR *paths,
+                              UINT nPaths);
+
+/* How a listed process uses a file (rstrtmgr_last_list_file). */
+#define RSTRTMGR_USES_FD 0x1
+#define RSTRTMGR_USES_MAPPING 0x2
+#define RSTRTMGR_USES_EXE 0x4
+#define RSTRTMGR_USES_CWD 0x8
+#define RSTRTMGR_USES_DELETED 0x100 /* deleted or replaced since */
+
+/* Whether this thread's next RmGetList calls also record, per entry, every
+ * registered file the process uses and its command line (a second pass
+ * over each listed process: off by default). */
+void rstrtmgr_set_list_details(BOOL bDetails);
+/* Entry iEntry of this thread's last RmGetList (in rgAffectedApps order):
+ * its real uid, its command line (arguments each NUL-terminated, then one
+ * more NUL; empty without details) and how many files
+ * rstrtmgr_last_list_file reports. 160 for no such entry, 234 with the
+ * WCHARs needed. Windows: 120 (the facade asks Windows itself). */
+DWORD rstrtmgr_last_list_process(UINT iEntry, DWORD *pdwUid, WCHAR *cmdline,
+                                 UINT cchCmdline, UINT *pcchNeeded,
+                                 UINT *pnFiles);
+/* File iFile of entry iEntry: RSTRTMGR_USES_* and its path as the kernel
+ * names it (without " (deleted)"). 160, 234 as above; 120 on Windows. */
+DWORD rstrtmgr_last_list_file(UINT iEntry, UINT iFile, DWORD *pdwUses,
+                              WCHAR *path, UINT cchPath, UINT *pcchNeeded);
+
+/* Windows: who the listed process *pProcess (pid and start time) is: its
+ * user ("DOMAIN\name") and its arguments (each NUL-terminated, then one
+ * more NUL; CommandLineToArgvW's split), what Windows tells about a process
+ * beside the Restart Manager. An empty string for what could not be read;
+ * 87 when the pid names another process now, 5 when neither could be
+ * read, 234 with the WCHARs needed. 120 on Linux, whose details come with
+ * the list (rstrtmgr_last_list_process). */
+DWORD rstrtmgr_process_identity(const RM_UNIQUE_PROCESS *pProcess,
+                                WCHAR *user, UINT cchUser,
+                                UINT *pcchUserNeeded, WCHAR *cmdline,
+                                UINT cchCmdline, UINT *pcchCmdlineNeeded);
+
 /* The list this thread's last RmShutdown on dwSessionHandle ended with, as
  * RmGetList would give it then (each holder's status; the processes it saw
  * exit listed from the session's record), without another scan: its

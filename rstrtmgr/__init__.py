@@ -8,6 +8,7 @@ and this package is the Pythonic facade over it.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 from ._enums import (
     AppStatus,
@@ -39,18 +40,54 @@ from ._errors import (
 from ._installer import shut_down
 from ._restart import register_application_restart, unregister_application_restart
 from ._session import NO_SESSION, Session
-from ._types import Filter, ListResult, ProcessInfo, RestartOutcome, UniqueProcess
+from ._types import (
+    FileUse,
+    Filter,
+    ListResult,
+    ProcessInfo,
+    RestartOutcome,
+    UniqueProcess,
+)
 
 __version__ = "0.1.0"
 
 
 def who_uses(
     *paths: str | bytes | os.PathLike[str] | os.PathLike[bytes],
+    details: bool = True,
 ) -> ListResult:
-    """The processes that use any of ``paths`` now: a one-call RmGetList."""
+    """The processes that use any of ``paths`` now: a one-call RmGetList.
+
+    A directory stands for every file under it (``Session.register_tree``).
+    With ``details`` (the default) each process says which of the files it
+    uses and how, its user and its command line, where the backend can.
+    """
     with Session() as session:
-        session.register(files=paths)
-        return session.get_list()
+        files = []
+        for p in paths:
+            native = os.fsencode(p) if not isinstance(p, str) else p
+            if os.path.isdir(native):
+                session.register_tree(p)
+            else:
+                files.append(p)
+        session.register(files=files)
+        return session.get_list(details=details)
+
+
+def who_uses_stale(
+    paths: Iterable[str | bytes | os.PathLike[str] | os.PathLike[bytes]] | None = None,
+    *,
+    details: bool = True,
+) -> ListResult:
+    """The processes that still use files an upgrade deleted or replaced.
+
+    Under ``paths`` (files or directories: a venv, ``/usr/lib``), any use
+    (executable, mapping, open file) counts; with None, executables and
+    mappings anywhere (needrestart's question). Linux only.
+    """
+    with Session() as session:
+        session.register_stale(None if paths is None else list(paths))
+        return session.get_list(details=details)
 
 
 __all__ = [
@@ -59,6 +96,7 @@ __all__ = [
     "AppType",
     "BadArgumentsError",
     "CancelledError",
+    "FileUse",
     "Filter",
     "FilterAction",
     "FilterTrigger",
@@ -88,4 +126,5 @@ __all__ = [
     "shut_down",
     "unregister_application_restart",
     "who_uses",
+    "who_uses_stale",
 ]

@@ -25,6 +25,7 @@ import argparse
 import os
 import signal
 import sys
+from collections.abc import Sequence
 
 from . import __version__
 from ._cli_display import ProgressDisplay
@@ -37,7 +38,7 @@ from ._cli_installer import (
     shutdown_failure,
     signal_name,
 )
-from ._enums import RebootReason
+from ._cli_list import add_list_parser, table, without_self
 from ._errors import (
     RebootRequiredError,
     RestartFailedError,
@@ -45,6 +46,7 @@ from ._errors import (
     ShutdownFailedError,
 )
 from ._installer import restart_what_stopped
+from ._json import result_json
 from ._restart import (
     register_launch,
     resolve_program,
@@ -52,13 +54,6 @@ from ._restart import (
 )
 from ._session import Session
 from ._types import ListResult
-
-# json and typing are imported where used: a command's start-up is most of
-# `rstrtmgr list`'s time.
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing costs every command a few ms: for mypy only
-    from collections.abc import Sequence
-    from typing import Any
 
 __all__ = ["main"]
 
@@ -76,111 +71,21 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_SETTLE_TIME = 2.0
 
 
-def _display(text: str) -> str:
-    """Show a name that is not UTF-8 with its raw bytes escaped."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-def _reason_names(result: ListResult) -> list[str]:
-    flags = result.reboot_reasons
-    return [str(r.name).lower() for r in type(flags) if r and r in flags]
-
-
-def _list_json(result: ListResult) -> dict[str, Any]:
-    return {
-        "processes": [
-            {
-                "pid": p.pid,
-                "start_time": p.start_time.isoformat(),
-                "start_filetime": p.start_filetime,
-                "app_name": _display(p.app_name),
-                "service_name": p.service_name,
-                "app_type": p.app_type.name.lower(),
-                "status": str(p.status.name or int(p.status)).lower(),
-                "ts_session_id": p.ts_session_id,
-                "restartable": p.restartable,
-            }
-            for p in result.processes
-        ],
-        "reboot_reasons": _reason_names(result),
-        "uninspected": result.uninspected,
-    }
-
-
-def _list_table(result: ListResult) -> str:
-    rows = [("PID", "NAME", "TYPE", "STATUS", "RESTART", "SERVICE", "STARTED")]
-    for p in result.processes:
-        rows.append(
-            (
-                str(p.pid),
-                _display(p.app_name),
-                p.app_type.name.lower(),
-                str(p.status.name or int(p.status)).lower(),
-                "yes" if p.restartable else "no",
-                p.service_name or "-",
-                p.start_time.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
-            )
-        )
-    lines = []
-    if result.processes:
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        lines = [
-            "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-            for r in rows
-        ]
-    else:
-        lines.append("no process uses these files")
-    reasons = _reason_names(result)
-    if reasons:
-        lines.append("reboot reasons: " + ", ".join(reasons))
-    if result.uninspected:
-        why = (
-            "access was refused even to root, as in some containers"
-            if hasattr(os, "geteuid") and os.geteuid() == 0
-            else "other users' processes: run as root to see them"
-        )
-        lines.append(
-            f"{result.uninspected} process(es) could not be looked into ({why})"
-        )
-    return "\n".join(lines)
-
-
-def _without_self(result: ListResult) -> ListResult:
-    """The result without this command's own process, which is no user's."""
-    others = [p for p in result.processes if p.pid != os.getpid()]
-    if len(others) == len(result.processes):
-        return result
-    reasons = result.reboot_reasons & ~RebootReason.DETECTED_SELF
-    return ListResult(others, RebootReason(reasons), result.uninspected)
-
-
-def _cmd_list(args: argparse.Namespace) -> int:
-    paths = [os.path.abspath(os.fsencode(p)) for p in args.paths]
-    with Session() as session:
-        session.register(files=paths)
-        result = session.get_list()
-    result = _without_self(result)
-    _print_result(result, args.json)
-    if result.processes:
-        return EXIT_IN_USE
-    return EXIT_UNKNOWN if result.uninspected else EXIT_FREE
-
-
 def _print_result(result: ListResult, as_json: bool) -> None:
-    result = _without_self(result)
+    result = without_self(result)
     if as_json:
         import json  # noqa: PLC0415 - only for --json
 
-        print(json.dumps(_list_json(result), indent=2))
+        print(json.dumps(result_json(result), indent=2))
     else:
-        print(_list_table(result))
+        print(table(result))
 
 
 def _registered_list(session: Session, args: argparse.Namespace) -> ListResult:
     """Register PATH... with the session; the list before anything is shut down."""
     paths = [os.path.abspath(os.fsencode(p)) for p in args.paths]
     session.register(files=paths)
-    return _without_self(session.get_list())
+    return without_self(session.get_list())
 
 
 def _blind(command: str, before: ListResult, args: argparse.Namespace) -> bool:
@@ -396,16 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--version", action="version", version=f"%(prog)s {__version__}"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    p = sub.add_parser(
-        "list",
-        help="list the processes that use the files",
-        description="List the processes that use PATH... (open, mapped, "
-        "executed). Exit status: 0 none, 1 in use, 3 none found but some "
-        "processes could not be looked into, 4 error.",
-    )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="a file")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=_cmd_list)
+    add_list_parser(sub)
     p = sub.add_parser(
         "shutdown",
         help="close the processes that use the files",
@@ -455,8 +351,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    # Everything after the first "--" is a command line, never our options.
+    # Everything after the first "--" is a command line, never our options;
+    # for `list`, "--" ends the options and paths follow.
     split = argv.index("--") if "--" in argv else len(argv)
+    if argv[:1] == ["list"]:
+        split = len(argv)
     args = build_parser().parse_args(argv[:split])
     args.command_line = argv[split + 1 :]
     try:

@@ -51,7 +51,24 @@ def wide_string(buf: Any) -> str:
     return text.split("\0", 1)[0]
 
 
-class CProcessInfo:
+class _Values:
+    """Compared and shown by its fields, as the named tuples these were."""
+
+    __slots__: tuple[str, ...] = ()
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and all(
+            getattr(self, n) == getattr(other, n) for n in type(self).__slots__
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in type(self).__slots__)
+        return f"{type(self).__name__}({fields})"
+
+
+class CProcessInfo(_Values):
     """The fields of one RM_PROCESS_INFO, as Python values."""
 
     __slots__ = (
@@ -139,7 +156,7 @@ def _process_infos(infos: Any, count: int) -> list[CProcessInfo]:
     ]
 
 
-class CFilter:
+class CFilter(_Values):
     """One RM_FILTER_INFO record: its action, trigger and the one target it names."""
 
     __slots__ = ("action", "path", "process", "service", "trigger")
@@ -280,38 +297,76 @@ def register_resources(
     )
 
 
-class CList:
-    """What one RmGetList call answered."""
+class CDetail(_Values):
+    """Who one entry is: rstrtmgr_last_list_* (Linux), or Windows' own word."""
 
-    __slots__ = ("code", "needed", "processes", "reboot_reasons", "uninspected")
+    __slots__ = ("command_line", "files", "uid", "user")
 
     def __init__(
+        self,
+        uid: int | None,
+        command_line: tuple[str, ...],
+        files: tuple[tuple[str, int], ...] | None,
+        user: str | None = None,
+    ) -> None:
+        self.uid = uid
+        self.command_line = command_line
+        #: (path, RSTRTMGR_USES_* bits) of each registered file it uses; None
+        #: where the backend cannot tell (Windows).
+        self.files = files
+        #: The user's name where the system gives it directly (Windows).
+        self.user = user
+
+
+class CList(_Values):
+    """What one RmGetList call answered."""
+
+    __slots__ = (
+        "code",
+        "details",
+        "needed",
+        "processes",
+        "reboot_reasons",
+        "uninspected",
+    )
+
+    def __init__(  # noqa: PLR0917 - what RmGetList answers
         self,
         code: int,
         needed: int,
         processes: list[CProcessInfo],
         reboot_reasons: int,
         uninspected: int,
+        details: list[CDetail] | None = None,
     ) -> None:
         self.code = code
         self.needed = needed
         self.processes = processes
         self.reboot_reasons = reboot_reasons
         self.uninspected = uninspected
+        #: With details, one per process; None where the backend has none.
+        self.details = details
 
 
-def get_list(handle: int, size: int) -> CList:
-    """One RmGetList call with room for ``size`` entries."""
+def get_list(handle: int, size: int, details: bool = False) -> CList:
+    """One RmGetList call with room for ``size`` entries (and their details)."""
     needed = ffi.new("UINT *")
     count = ffi.new("UINT *", size)
     reasons = ffi.new("DWORD *")
     infos = ffi.new("RM_PROCESS_INFO[]", size) if size else ffi.NULL
-    code = int(lib.RmGetList(handle, needed, count, infos, reasons))
+    lib.rstrtmgr_set_list_details(details)
+    try:
+        code = int(lib.RmGetList(handle, needed, count, infos, reasons))
+    finally:
+        lib.rstrtmgr_set_list_details(False)
     if code != 0:
         return CList(code, int(needed[0]), [], 0, 0)
     uninspected = int(lib.rstrtmgr_last_uninspected())
     processes = _process_infos(infos, int(count[0]))
-    return CList(code, int(needed[0]), processes, int(reasons[0]), uninspected)
+    found = _last_details(len(processes)) if details else None
+    if details and found is None:
+        found = [_identity(p.pid, p.start_time) for p in processes]
+    return CList(code, int(needed[0]), processes, int(reasons[0]), uninspected, found)
 
 
 def shutdown_list(handle: int, size: int) -> CList:
@@ -330,6 +385,101 @@ def shutdown_list(handle: int, size: int) -> CList:
     uninspected = int(lib.rstrtmgr_last_uninspected())
     processes = _process_infos(infos, int(count[0]))
     return CList(code, int(needed[0]), processes, int(reasons[0]), uninspected)
+
+
+_ERROR_CALL_NOT_IMPLEMENTED = 120
+
+
+def _wide_strings(buf: Any, cch: int) -> tuple[str, ...]:
+    """A double-NUL-terminated list of WCHAR strings."""
+    text = bytes(ffi.buffer(buf, cch * 2)).decode("utf-16-le", "surrogatepass")
+    return tuple(text.rstrip("\0").split("\0")) if text.strip("\0") else ()
+
+
+def _last_details(count: int) -> list[CDetail] | None:
+    """The details of the entries of this thread's last RmGetList."""
+    uid = ffi.new("DWORD *")
+    needed = ffi.new("UINT *")
+    nfiles = ffi.new("UINT *")
+    uses = ffi.new("DWORD *")
+    out = []
+    for i in range(count):
+        size = 1024
+        for _ in range(3):
+            buf = ffi.new("WCHAR[]", size)
+            code = int(
+                lib.rstrtmgr_last_list_process(i, uid, buf, size, needed, nfiles)
+            )
+            if code != 234:  # ERROR_MORE_DATA
+                break
+            size = int(needed[0])
+        if code == _ERROR_CALL_NOT_IMPLEMENTED:
+            return None
+        if code != 0:
+            out.append(CDetail(None, (), None))
+            continue
+        command_line = _wide_strings(buf, int(needed[0]))
+        files = []
+        for k in range(int(nfiles[0])):
+            path = ffi.new("WCHAR[]", 4100)
+            if lib.rstrtmgr_last_list_file(i, k, uses, path, 4100, needed) == 0:
+                files.append((wide_string(path), int(uses[0])))
+        known = int(uid[0]) != 0xFFFFFFFF
+        out.append(
+            CDetail(
+                int(uid[0]) if known else None,
+                command_line,
+                tuple(files) if known else None,
+            )
+        )
+    return out
+
+
+def _identity(pid: int, start_time: int) -> CDetail:
+    """Windows: the user and command line of a listed process."""
+    proc = ffi.new("RM_UNIQUE_PROCESS *")
+    fill_unique(proc, pid, start_time)
+    need_user = ffi.new("UINT *")
+    need_line = ffi.new("UINT *")
+    size_user, size_line = 256, 1024
+    for _ in range(3):
+        user = ffi.new("WCHAR[]", size_user)
+        line = ffi.new("WCHAR[]", size_line)
+        code = int(
+            lib.rstrtmgr_process_identity(
+                proc, user, size_user, need_user, line, size_line, need_line
+            )
+        )
+        if code != 234:  # ERROR_MORE_DATA
+            break
+        size_user = max(size_user, int(need_user[0]))
+        size_line = max(size_line, int(need_line[0]))
+    if code != 0:
+        return CDetail(None, (), None)
+    name = wide_string(user) or None
+    return CDetail(None, _wide_strings(line, size_line), None, name)
+
+
+def register_tree(
+    handle: int, root: str, include: Sequence[str], exclude: Sequence[str], flags: int
+) -> int:
+    """rstrtmgr_register_tree's return code (120 where the backend has none)."""
+    keep_i = [ffi.new("WCHAR[]", p) for p in include]
+    keep_e = [ffi.new("WCHAR[]", p) for p in exclude]
+    inc = ffi.new("LPCWSTR[]", keep_i) if keep_i else ffi.NULL
+    exc = ffi.new("LPCWSTR[]", keep_e) if keep_e else ffi.NULL
+    return int(
+        lib.rstrtmgr_register_tree(
+            handle, root, inc, len(keep_i), exc, len(keep_e), flags
+        )
+    )
+
+
+def register_stale(handle: int, paths: Sequence[str]) -> int:
+    """rstrtmgr_register_stale's return code (120 where the backend has none)."""
+    keep = [ffi.new("WCHAR[]", p) for p in paths]
+    arr = ffi.new("LPCWSTR[]", keep) if keep else ffi.NULL
+    return int(lib.rstrtmgr_register_stale(handle, arr, len(keep)))
 
 
 def set_shutdown_timeouts(handle: int, app_ms: int, service_ms: int) -> int:
@@ -352,7 +502,7 @@ def set_restart_settle_time(handle: int, settle_ms: int) -> int:
     return int(lib.rstrtmgr_set_restart_settle_time(handle, settle_ms))
 
 
-class CRestartOutcome:
+class CRestartOutcome(_Values):
     """One RSTRTMGR_RESTART_OUTCOME and its output, as Python values."""
 
     __slots__ = ("code", "new_process", "output", "process", "result", "settle_ms")

@@ -43,6 +43,8 @@ _CHUNK = 50_000
 _LIST_FIRST_SIZE = 256
 #: RmGetList rounds before giving up on a list that keeps growing.
 _LIST_RETRIES = 10
+#: What a project extension returns where the backend has no such call.
+_ERROR_CALL_NOT_IMPLEMENTED = 120
 
 
 def _wide_path(value: object) -> str:
@@ -83,8 +85,9 @@ def _wide_path(value: object) -> str:
 
 
 def _list_result(answer: _marshal.CList) -> ListResult:
+    details = list(answer.details) if answer.details else None
     return ListResult(
-        ProcessInfo._many_from_c(answer.processes),
+        ProcessInfo._many_from_c(answer.processes, details),
         RebootReason(answer.reboot_reasons),
         answer.uninspected,
     )
@@ -316,17 +319,94 @@ class Session(Closing):
             "RmRegisterResources",
         )
 
-    def get_list(self) -> ListResult:
+    def register_tree(
+        self,
+        root: str | bytes | os.PathLike[str] | os.PathLike[bytes],
+        *,
+        include: Iterable[str] | str = (),
+        exclude: Iterable[str] | str = (),
+        one_file_system: bool = False,
+    ) -> None:
+        """Register the files of the directory tree at ``root``.
+
+        ``include`` patterns (none: every file) select files, ``exclude``
+        patterns drop files and whole directories; a pattern with a ``/``
+        matches the path relative to ``root``, one without the name (see
+        :mod:`rstrtmgr._trees`). Symbolic links are not followed;
+        ``one_file_system`` keeps to root's file system. On Linux the
+        backend walks the tree (and a working directory in it counts as a
+        use); elsewhere the facade walks it and registers its files.
+        Nothing is registered when the walk fails.
+        """
+        text = _wide_path(root)
+        native: str | bytes = (
+            text if sys.platform == "win32" else text.encode("utf-8", "surrogateescape")
+        )
+        if not os.path.lexists(native):
+            raise FileNotFoundError(2, "no such directory", os.fsdecode(native))
+        if not os.path.isdir(native):
+            raise BadArgumentsError(
+                BadArgumentsError.code,
+                f"register_tree: {text!r} is not a directory; register a file "
+                "with register(files=...)",
+            )
+        # The tree walk (and the typing it needs) only for those who walk.
+        from ._trees import check_patterns, walk_tree  # noqa: PLC0415
+
+        inc = check_patterns(include, "include")
+        exc = check_patterns(exclude, "exclude")
+        flags = (
+            _marshal.constant("RSTRTMGR_TREE_ONE_FILE_SYSTEM") if one_file_system else 0
+        )
+        with self._using() as handle:
+            code = _marshal.register_tree(handle, text, inc, exc, flags)
+        if code == _ERROR_CALL_NOT_IMPLEMENTED:
+            files = walk_tree(
+                os.fsdecode(native), inc, exc, one_file_system=one_file_system
+            )
+            self.register(files=files)
+            return
+        check(code, "rstrtmgr_register_tree")
+
+    def register_stale(
+        self,
+        paths: Iterable[str | bytes | os.PathLike[str] | os.PathLike[bytes]]
+        | str
+        | bytes
+        | os.PathLike[str]
+        | os.PathLike[bytes]
+        | None = None,
+    ) -> None:
+        """List also the processes that use files deleted or replaced since.
+
+        What an upgrade left behind (needrestart's question): processes
+        that execute, map or hold open a file that was deleted or replaced
+        under one of ``paths`` (files or directories); with None, those whose
+        executable or mappings are such files anywhere. Linux only
+        (NotImplementedOnPlatformError elsewhere).
+        """
+        texts = (
+            [] if paths is None else [_wide_path(p) for p in iter_items(paths, "paths")]
+        )
+        if paths is not None and not texts:
+            raise ValueError("register_stale: give paths, or None for anywhere")
+        with self._using() as handle:
+            check(_marshal.register_stale(handle, texts), "rstrtmgr_register_stale")
+
+    def get_list(self, *, details: bool = False) -> ListResult:
         """The processes that use the registered resources, computed now.
 
         Also the session's reboot reasons and how many processes could not be
         looked into (another user's, when not root; always 0 on Windows).
+        With ``details``, each process also tells which registered files it
+        uses and how, its user and its command line, where the backend can
+        (Linux): a second look at each listed process.
         """
         # Room for the usual list at once: on Linux each call is a whole scan.
         size = max(_LIST_FIRST_SIZE, self._last_count + 16)
         with self._using() as handle:
             for _ in range(_LIST_RETRIES):
-                answer = _marshal.get_list(handle, size)
+                answer = _marshal.get_list(handle, size, details)
                 if answer.code == 0:
                     self._last_count = len(answer.processes)
                     break

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math as _math
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from . import _marshal
 from ._enums import AppStatus, AppType, FilterAction, FilterTrigger, RebootReason
@@ -31,7 +31,14 @@ if TYPE_CHECKING:
             """The start time, seconds since the Unix epoch."""
 
 
-__all__ = ["Filter", "ListResult", "ProcessInfo", "RestartOutcome", "UniqueProcess"]
+__all__ = [
+    "FileUse",
+    "Filter",
+    "ListResult",
+    "ProcessInfo",
+    "RestartOutcome",
+    "UniqueProcess",
+]
 
 #: FILETIME of the Unix epoch: 100 ns intervals from 1601 to 1970.
 _EPOCH_AS_FILETIME = 116_444_736_000_000_000
@@ -343,7 +350,13 @@ class RestartOutcome(_Record):
 
 
 class ProcessInfo(_Record):
-    """RM_PROCESS_INFO: one process that uses the session's resources."""
+    """RM_PROCESS_INFO: one process that uses the session's resources.
+
+    ``uid``, ``user``, ``command_line`` and ``files`` are filled by
+    ``get_list(details=True)`` where the system can tell: all of them on
+    Linux; ``user`` and ``command_line`` on Windows, whose Restart Manager
+    does not say which file a process uses. None otherwise.
+    """
 
     __match_args__ = (
         "pid",
@@ -357,6 +370,10 @@ class ProcessInfo(_Record):
         "restartable",
         "restarted_pid",
         "restart_outcome",
+        "uid",
+        "user",
+        "command_line",
+        "files",
     )
     __slots__ = _fields = __match_args__
     pid: int
@@ -374,6 +391,13 @@ class ProcessInfo(_Record):
     restarted_pid: int | None
     #: What RmRestart did to it (Linux); None when it did nothing.
     restart_outcome: RestartOutcome | None
+    #: Its real user id, and that user's name (None when it has none).
+    uid: int | None
+    user: str | None
+    #: Its arguments, argv[0] first.
+    command_line: tuple[str, ...] | None
+    #: The registered files (those of registered trees included) it uses.
+    files: tuple[FileUse, ...] | None
 
     def __init__(  # noqa: PLR0917 - the fields of RM_PROCESS_INFO
         self,
@@ -388,6 +412,10 @@ class ProcessInfo(_Record):
         restartable: bool,
         restarted_pid: int | None = None,
         restart_outcome: RestartOutcome | None = None,
+        uid: int | None = None,
+        user: str | None = None,
+        command_line: tuple[str, ...] | None = None,
+        files: tuple[FileUse, ...] | None = None,
     ) -> None:
         """A process as RmGetList lists it."""
         # One call per field: lists convert hundreds of these at a time.
@@ -403,6 +431,10 @@ class ProcessInfo(_Record):
         init(self, "restartable", restartable)
         init(self, "restarted_pid", restarted_pid)
         init(self, "restart_outcome", restart_outcome)
+        init(self, "uid", uid)
+        init(self, "user", user)
+        init(self, "command_line", command_line)
+        init(self, "files", files)
 
     @property
     def unique_process(self) -> UniqueProcess:
@@ -410,11 +442,18 @@ class ProcessInfo(_Record):
         return UniqueProcess(self.pid, self.start_filetime)
 
     @classmethod
-    def _many_from_c(cls, infos: list[_marshal.CProcessInfo]) -> list[ProcessInfo]:
-        """The entries of a list; the enum members are looked up in a table."""
+    def _many_from_c(
+        cls,
+        infos: list[_marshal.CProcessInfo],
+        details: Sequence[_marshal.CDetail | None] | None = None,
+    ) -> list[ProcessInfo]:
+        """The entries of a list, with their details when given.
+
+        The enum members are looked up in a table, not called for.
+        """
         invalid = _marshal.INVALID_TS_SESSION
         to_datetime = _datetime_of()
-        return [
+        out = [
             cls(
                 info.pid,
                 to_datetime(info.start_time),
@@ -428,10 +467,65 @@ class ProcessInfo(_Record):
             )
             for info in infos
         ]
+        for i, detail in enumerate(details or ()):
+            if detail is not None:
+                uid = detail.uid
+                out[i] = out[i]._replace(
+                    uid=uid,
+                    user=detail.user or (None if uid is None else _user_name(uid)),
+                    command_line=detail.command_line or None,
+                    files=None
+                    if detail.files is None
+                    else tuple(FileUse._from_c(p, how) for p, how in detail.files),
+                )
+        return out
 
     @classmethod
-    def _from_c(cls, info: _marshal.CProcessInfo) -> ProcessInfo:
-        return cls._many_from_c([info])[0]
+    def _from_c(
+        cls, info: _marshal.CProcessInfo, detail: _marshal.CDetail | None = None
+    ) -> ProcessInfo:
+        return cls._many_from_c([info], [detail])[0]
+
+
+def _user_name(uid: int) -> str | None:
+    try:
+        import pwd  # noqa: PLC0415 - POSIX only
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return None
+
+
+#: RSTRTMGR_USES_* bits and their names, in the order they are listed.
+_USES = (
+    ("fd", "RSTRTMGR_USES_FD"),
+    ("mapping", "RSTRTMGR_USES_MAPPING"),
+    ("executable", "RSTRTMGR_USES_EXE"),
+    ("cwd", "RSTRTMGR_USES_CWD"),
+)
+
+
+class FileUse(_Record):
+    """How a listed process uses one file."""
+
+    __match_args__ = ("path", "uses", "deleted")
+    __slots__ = _fields = __match_args__
+    #: The file's path as the system names it (without " (deleted)").
+    path: str
+    #: How: any of "fd", "mapping", "executable", "cwd".
+    uses: tuple[str, ...]
+    #: Deleted or replaced since the process opened it.
+    deleted: bool
+
+    def __init__(self, path: str, uses: tuple[str, ...], deleted: bool = False) -> None:
+        """One file and how it is used."""
+        self._set(path=path, uses=uses, deleted=deleted)
+
+    @classmethod
+    def _from_c(cls, path: str, how: int) -> FileUse:
+        names = tuple(n for n, c in _USES if how & _marshal.constant(c))
+        deleted = bool(how & _marshal.constant("RSTRTMGR_USES_DELETED"))
+        return cls(path, names, deleted)
 
 
 class ListResult(_Record):

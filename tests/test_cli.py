@@ -39,7 +39,7 @@ def test_list_in_use_table_and_json(tmp_path: Path) -> None:
         assert js.returncode == 1
         data = json.loads(js.stdout)
         assert [p["pid"] for p in data["processes"]] == [child.pid]
-        assert data["processes"][0]["status"] == "running"
+        assert data["processes"][0]["status"] == ["running"]
     free = cli("list", "--json", str(path))
     assert json.loads(free.stdout)["processes"] == []
     assert free.returncode == (3 if json.loads(free.stdout)["uninspected"] else 0)
@@ -48,7 +48,7 @@ def test_list_in_use_table_and_json(tmp_path: Path) -> None:
 def test_list_usage_and_errors(tmp_path: Path) -> None:
     assert cli("list").returncode == 2
     assert cli().returncode == 2
-    bad = cli("list", str(tmp_path))  # a directory
+    bad = cli("list", "--no-recursive", str(tmp_path))  # a directory
     assert bad.returncode == 4
     assert "director" in bad.stderr
 
@@ -68,7 +68,7 @@ def test_shutdown_closes_the_users(tmp_path: Path) -> None:
         assert child.wait(timeout=30) == -15
         [entry] = json.loads(done.stdout)["processes"]
         assert entry["pid"] == child.pid
-        assert entry["status"] == "stopped"
+        assert entry["status"] == ["stopped"]
 
 
 def test_shutdown_that_fails_exits_5(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ DWORD WINAPI RmGetList(DWORD dwSessionHandle, UINT *pnProcInfoNeeded,
     if (rc == ERROR_SUCCESS)
         rc = rm_outcome_annotate(&h, &l);
     if (rc == ERROR_SUCCESS) {
+        rm_usage_keep(&l);
         last_uninspected = l.uninspected;
         *pnProcInfoNeeded = (UINT)l.count;
         *lpdwRebootReasons = l.reasons;

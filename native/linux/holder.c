@@ -60,19 +60,25 @@ static DWORD read_session(int pd)
     return (DWORD)strtoul(buf, NULL, 10); /* unset is 4294967295, i.e. -1 */
 }
 
-/* comm is cut at 15 bytes; argv[0] then gives the whole name, as ps does. */
+/* comm is cut at 15 bytes; argv[0] then gives the whole name, as ps does.
+ * An interpreter running a script is named after the script. */
 static void app_name(int pd, const char *comm, char *out, size_t size)
 {
     snprintf(out, size, "%s", comm);
-    if (strlen(comm) < 15)
+    int interpreter = rm_is_interpreter(comm);
+    if (strlen(comm) < 15 && !interpreter)
         return;
-    char buf[1024];
-    if (rm_read_small_at(pd, "cmdline", buf, sizeof buf) <= 0)
+    char buf[4096];
+    ssize_t n = rm_read_small_at(pd, "cmdline", buf, sizeof buf);
+    if (n <= 0)
+        return;
+    if (interpreter && rm_script_name(comm, buf, (size_t)n, out, size))
         return;
     const char *base = strrchr(buf, '/');
     base = base != NULL ? base + 1 : buf;
-    if (strncmp(base, comm, 15) == 0)
-        snprintf(out, size, "%s", base);
+    size_t blen = strlen(base);
+    if (strlen(comm) >= 15 && strncmp(base, comm, 15) == 0 && blen < size)
+        memcpy(out, base, blen + 1);
 }
 
 /* The processes a system cannot lose: the init of this pid namespace, and
@@ -182,6 +188,7 @@ void rm_holder_ctx_init(rm_holder_ctx *c, const rm_handle_info *h,
     c->self = rm_procid_self();
     c->ruid = getuid();
     c->euid = geteuid();
+    c->details = rm_usage_wanted();
     char buf[32];
     int fd = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
     c->self_session = (DWORD)RM_INVALID_TS_SESSION;
@@ -215,9 +222,10 @@ int rm_holder_add(const rm_holder_ctx *c, int pd, pid_t pid, unsigned why,
     if (RM_GROW(out->items, out->cap, out->count + 1, 16) != 0)
         return -1;
     /* status is the dearest of a process's files: its uids are read for
-     * kill(2)'s rule (root may signal anyone) and for a critical name. */
+     * kill(2)'s rule (root may signal anyone), for a critical name, and
+     * for the details of a list that asks for them (the user). */
     uid_t ids[3] = {(uid_t)-1, (uid_t)-1, (uid_t)-1};
-    if (c->euid != 0 || critical_named(ps->comm))
+    if (c->euid != 0 || critical_named(ps->comm) || c->details)
         read_ids(pd, ids);
     hd.uid = ids[0];
     hd.why = why;
@@ -262,6 +270,8 @@ int rm_holder_add(const rm_holder_ctx *c, int pd, pid_t pid, unsigned why,
 
 void rm_list_free(rm_list *l)
 {
+    for (size_t i = 0; i < l->count; i++)
+        rm_usage_free(l->items[i].usage);
     free(l->items);
     memset(l, 0, sizeof *l);
 }

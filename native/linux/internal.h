@@ -238,6 +238,10 @@ typedef struct rm_resources {
     size_t nprocs, procs_cap;
     char **services; /* unit names with their suffix, e.g. "ssh.service" */
     size_t nservices, services_cap;
+    size_t ndirs; /* directories of registered trees: working dirs count */
+    char **stale; /* paths under which deleted files count (trailing-free) */
+    size_t nstale;
+    int stale_anywhere; /* deleted executables and mappings count anywhere */
     /* Set when this is a view of regcache.c's copy: read-only, and
      * rm_resources_free releases the view instead of freeing the arrays. */
     struct rm_regcache_entry *shared;
@@ -270,6 +274,29 @@ RM_HIDDEN int rm_resources_has_id(const rm_resources *r, uint64_t dev,
 /* Whether `path` (len bytes, not NUL-terminated) is a registered path. */
 RM_HIDDEN int rm_resources_has_path(const rm_resources *r, const char *path,
                                     size_t len);
+/* Whether `path` (len bytes) is one of the stale paths or under one. */
+RM_HIDDEN int rm_resources_stale_path(const rm_resources *r, const char *path,
+                                      size_t len);
+
+/* A batch of registrations that the project's own calls (trees, stale
+ * files) build and store as RmRegisterResources does: all or nothing. */
+typedef struct rm_batch rm_batch;
+RM_HIDDEN rm_batch *rm_batch_new(void);
+RM_HIDDEN void rm_batch_free(rm_batch *b);
+/* A file (or, is_dir, a tree's directory) by its canonical path and id. */
+RM_HIDDEN DWORD rm_batch_add_file(rm_batch *b, const char *path, size_t len,
+                                  uint64_t dev, uint64_t ino, int is_dir);
+/* A path under which deleted files count; len 0: anywhere. */
+RM_HIDDEN DWORD rm_batch_add_stale(rm_batch *b, const char *prefix,
+                                   size_t len);
+RM_HIDDEN DWORD rm_batch_commit(const rm_handle_info *h, const rm_batch *b);
+
+/* ---- stale.c: what counts as an upgrade's leftover ------------------------- */
+/* Whether a deleted file the kernel names `path` (len bytes, without the
+ * suffix) is stale for the session: under one of its stale paths, or, when
+ * `code` (an executable or a mapping), anywhere when it asked so. */
+RM_HIDDEN int rm_stale_name(const rm_resources *r, const char *path,
+                            size_t len, int code);
 
 /* ---- filters.c: RmAddFilter, RmRemoveFilter, RmGetFilterList --------------- */
 typedef struct rm_filter {
@@ -351,6 +378,45 @@ RM_HIDDEN int rm_systemd_running(void);
  * succeeded. */
 RM_HIDDEN int rm_systemctl(const char *verb, const char *unit);
 
+/* ---- appname.c: a process's human name ------------------------------------- */
+/* Whether comm names an interpreter (python3.11, perl, bash, node, ...). */
+RM_HIDDEN int rm_is_interpreter(const char *comm);
+/* For an interpreter (comm) running a script, the script's file name (or
+ * python's -m module) from its cmdline (len bytes) into out: 1, else 0. */
+RM_HIDDEN int rm_script_name(const char *comm, const char *cmdline,
+                             size_t len, char *out, size_t size);
+
+/* ---- usage.c: the detail of each holder (rstrtmgr_last_list_*) ------------ */
+typedef struct rm_use {
+    uint64_t dev, ino;
+    unsigned how; /* RSTRTMGR_USES_* */
+    char *path;   /* as the kernel names it, without " (deleted)" */
+} rm_use;
+
+typedef struct rm_usage {
+    char *cmdline; /* /proc/PID/cmdline: NUL-terminated arguments */
+    size_t cmdline_len;
+    rm_use *files;
+    size_t nfiles, cap;
+} rm_usage;
+
+/* Whether this thread asked for details (rstrtmgr_set_list_details). */
+RM_HIDDEN int rm_usage_wanted(void);
+RM_HIDDEN rm_usage *rm_usage_new(void);
+RM_HIDDEN void rm_usage_free(rm_usage *u);
+/* Adds a use of the file (dev, ino) named path (len bytes), merged with an
+ * earlier use of the same file; 0, or -1 when out of memory. */
+RM_HIDDEN int rm_usage_add(rm_usage *u, uint64_t dev, uint64_t ino,
+                           unsigned how, const char *path, size_t len);
+/* Adds `how` to an earlier use of (dev, ino): 1, or 0 when there is none. */
+RM_HIDDEN int rm_usage_mark(rm_usage *u, uint64_t dev, uint64_t ino,
+                            unsigned how);
+RM_HIDDEN int rm_usage_read_cmdline(rm_usage *u, int pd);
+/* Moves the holders' usage into this thread's last-list detail, in the
+ * list's order (what rstrtmgr_last_list_* report). */
+typedef struct rm_list rm_list;
+RM_HIDDEN void rm_usage_keep(rm_list *l);
+
 /* ---- holder.c: one process that uses a session's resources ----------------
  * The list RmGetList reports and RmShutdown acts on, computed afresh each
  * time: RmShutdown calls rm_list_compute, then signals each holder through
@@ -362,6 +428,7 @@ enum {
     RM_HOLD_EXE = 0x4,        /* its executable */
     RM_HOLD_REGISTERED = 0x8, /* registered as a process */
     RM_HOLD_SERVICE = 0x10,   /* a process of a registered service */
+    RM_HOLD_CWD = 0x20,       /* its working directory (a tree's) */
 };
 
 typedef struct rm_holder {
@@ -372,6 +439,7 @@ typedef struct rm_holder {
     DWORD reasons;    /* the reboot reasons this holder causes */
     char unit[256];   /* its system service ("" when none), e.g. "ssh.service" */
     RM_PROCESS_INFO info;
+    rm_usage *usage;  /* with details: every use; owned, rm_list_free frees */
 } rm_holder;
 
 typedef struct rm_list {
@@ -388,6 +456,7 @@ typedef struct rm_holder_ctx {
     rm_procid self;
     uid_t ruid, euid;
     DWORD self_session; /* the caller's login session */
+    int details;        /* the caller's rm_usage_wanted(), for every thread */
 } rm_holder_ctx;
 
 RM_HIDDEN void rm_holder_ctx_init(rm_holder_ctx *c, const rm_handle_info *h,

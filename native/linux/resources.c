@@ -19,8 +19,11 @@
 
 /* One record of a batch file. The store is private to one user on one
  * machine, so native byte order is fine; `len` bytes of text follow. */
-enum { REC_FILE = 'F', REC_PROC = 'P', REC_SERVICE = 'S' };
-enum { REC_HAS_ID = 0x1 };
+enum { REC_FILE = 'F', REC_PROC = 'P', REC_SERVICE = 'S', REC_STALE = 'D' };
+/* REC_IS_DIR: a directory of a registered tree (its users: a working
+ * directory or an open directory). REC_STALE's text is a path under which
+ * deleted files count, or empty for anywhere. */
+enum { REC_HAS_ID = 0x1, REC_IS_DIR = 0x2 };
 typedef struct rec {
     uint8_t kind;
     uint8_t flags;
@@ -217,6 +220,41 @@ static DWORD add_process(buf *b, const RM_UNIQUE_PROCESS *p)
     return buf_add(b, &r, sizeof r) == 0 ? ERROR_SUCCESS : ERROR_OUTOFMEMORY;
 }
 
+/* Stores one call's records as a new batch file of the session. */
+static DWORD write_batch(const rm_handle_info *h, const buf *b)
+{
+    rm_store st;
+    int dirfd = -1;
+    DWORD rc = rm_store_open_session(h, &st, &dirfd);
+    if (rc == ERROR_SUCCESS) {
+        char name[64];
+        unsigned char r[8];
+        if (rm_random(r, sizeof r) != 0) {
+            rm_detail_set("the kernel's random generator failed: %s",
+                          strerror(errno));
+            rc = ERROR_WRITE_FAULT;
+        } else {
+            snprintf(name, sizeof name,
+                     BATCH_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x", r[0],
+                     r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+            /* A new generation first: if the batch then fails, readers
+             * merely parse the same registrations again. */
+            uint64_t gen;
+            if (rm_random(&gen, sizeof gen) != 0 ||
+                rm_replace_file_at(dirfd, GENERATION, (const char *)&gen,
+                                   sizeof gen) != 0 ||
+                rm_replace_file_at(dirfd, name, b->p, b->len) != 0) {
+                rm_detail_set("cannot write to session %s in the store %s: "
+                              "%s", h->key, st.path, strerror(errno));
+                rc = ERROR_WRITE_FAULT;
+            }
+        }
+        close(dirfd);
+        rm_store_close(&st);
+    }
+    return rc;
+}
+
 DWORD WINAPI RmRegisterResources(DWORD dwSessionHandle, UINT nFiles,
                                  LPCWSTR rgsFileNames[], UINT nApplications,
                                  RM_UNIQUE_PROCESS rgApplications[],
@@ -261,35 +299,7 @@ DWORD WINAPI RmRegisterResources(DWORD dwSessionHandle, UINT nFiles,
         return rc;
     }
 
-    rm_store st;
-    int dirfd = -1;
-    rc = rm_store_open_session(&h, &st, &dirfd);
-    if (rc == ERROR_SUCCESS) {
-        char name[64];
-        unsigned char r[8];
-        if (rm_random(r, sizeof r) != 0) {
-            rm_detail_set("the kernel's random generator failed: %s",
-                          strerror(errno));
-            rc = ERROR_WRITE_FAULT;
-        } else {
-            snprintf(name, sizeof name,
-                     BATCH_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x", r[0],
-                     r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
-            /* A new generation first: if the batch then fails, readers
-             * merely parse the same registrations again. */
-            uint64_t gen;
-            if (rm_random(&gen, sizeof gen) != 0 ||
-                rm_replace_file_at(dirfd, GENERATION, (const char *)&gen,
-                                   sizeof gen) != 0 ||
-                rm_replace_file_at(dirfd, name, b.p, b.len) != 0) {
-                rm_detail_set("cannot write to session %s in the store %s: "
-                              "%s", h.key, st.path, strerror(errno));
-                rc = ERROR_WRITE_FAULT;
-            }
-        }
-        close(dirfd);
-        rm_store_close(&st);
-    }
+    rc = write_batch(&h, &b);
     free(b.p);
     return rc;
 }
@@ -307,6 +317,7 @@ void rm_resources_free(rm_resources *r)
     free(r->arena);
     free(r->procs);
     free(r->services);
+    free(r->stale);
     memset(r, 0, sizeof *r);
 }
 
@@ -343,7 +354,7 @@ static int cmp_proc(const void *a, const void *b)
 /* Arena offsets are stored while loading (the arena moves as it grows) and
  * turned into pointers at the end. */
 static DWORD parse_batch(rm_resources *r, const char *p, size_t len,
-                         buf *paths, buf *services)
+                         buf *paths, buf *services, buf *stale)
 {
     size_t off = strlen(BATCH_MAGIC);
     if (len < off || memcmp(p, BATCH_MAGIC, off) != 0)
@@ -370,6 +381,8 @@ static DWORD parse_batch(rm_resources *r, const char *p, size_t len,
             if (rc.kind == REC_FILE && (rc.flags & REC_HAS_ID) &&
                 rm_fidset_put(&r->ids, rc.a, rc.b, 1) != 0)
                 return ERROR_OUTOFMEMORY;
+            if (rc.kind == REC_FILE && (rc.flags & REC_IS_DIR))
+                r->ndirs++;
             size_t at = r->arena_len;
             if (RM_GROW(r->arena, r->arena_cap, r->arena_len + rc.len + 1,
                         65536) != 0)
@@ -380,6 +393,19 @@ static DWORD parse_batch(rm_resources *r, const char *p, size_t len,
             if (buf_add(rc.kind == REC_FILE ? paths : services, &at,
                         sizeof at) != 0)
                 return ERROR_OUTOFMEMORY;
+        } else if (rc.kind == REC_STALE) {
+            if (rc.len == 0) {
+                r->stale_anywhere = 1;
+                continue;
+            }
+            size_t at = r->arena_len;
+            if (RM_GROW(r->arena, r->arena_cap, r->arena_len + rc.len + 1,
+                        65536) != 0 ||
+                buf_add(stale, &at, sizeof at) != 0)
+                return ERROR_OUTOFMEMORY;
+            memcpy(r->arena + at, text, rc.len);
+            r->arena[at + rc.len] = '\0';
+            r->arena_len += rc.len + 1;
         } else if (rc.kind == REC_PROC) {
             if (RM_GROW(r->procs, r->procs_cap, r->nprocs + 1, 16) != 0)
                 return ERROR_OUTOFMEMORY;
@@ -487,6 +513,23 @@ static uint64_t batches_fingerprint(int dirfd)
     return fp;
 }
 
+static DWORD build_stale(rm_resources *r, const buf *stale)
+{
+    size_t n = stale->len / sizeof(size_t);
+    if (n == 0)
+        return ERROR_SUCCESS;
+    r->stale = malloc(n * sizeof *r->stale);
+    if (r->stale == NULL)
+        return ERROR_OUTOFMEMORY;
+    for (size_t i = 0; i < n; i++) {
+        size_t at;
+        memcpy(&at, stale->p + i * sizeof at, sizeof at);
+        r->stale[i] = r->arena + at;
+    }
+    r->nstale = n;
+    return ERROR_SUCCESS;
+}
+
 DWORD rm_resources_load(const rm_handle_info *h, rm_resources *out)
 {
     memset(out, 0, sizeof *out);
@@ -507,7 +550,7 @@ DWORD rm_resources_load(const rm_handle_info *h, rm_resources *out)
         rm_store_close(&st);
         return ERROR_SUCCESS;
     }
-    buf paths = {0}, services = {0};
+    buf paths = {0}, services = {0}, stale = {0};
     DIR *d = rm_open_dir_at(dirfd);
     if (d == NULL) {
         rm_detail_set("cannot list session %s in the store %s: %s", h->key,
@@ -526,7 +569,7 @@ DWORD rm_resources_load(const rm_handle_info *h, rm_resources *out)
             rc = ERROR_WRITE_FAULT;
             break;
         }
-        rc = parse_batch(out, text, len, &paths, &services);
+        rc = parse_batch(out, text, len, &paths, &services, &stale);
         free(text);
         if (rc == ERROR_WRITE_FAULT)
             rm_detail_set("%s of session %s in the store %s is not readable",
@@ -540,13 +583,81 @@ DWORD rm_resources_load(const rm_handle_info *h, rm_resources *out)
         rc = build_paths(out, &paths);
     if (rc == ERROR_SUCCESS)
         rc = build_services(out, &services);
+    if (rc == ERROR_SUCCESS)
+        rc = build_stale(out, &stale);
     if (rc == ERROR_SUCCESS && out->nprocs > 1)
         qsort(out->procs, out->nprocs, sizeof *out->procs, cmp_proc);
     free(paths.p);
     free(services.p);
+    free(stale.p);
     if (rc != ERROR_SUCCESS)
         rm_resources_free(out);
     else if (gen != 0)
         rm_regcache_put(h, gen, out);
     return rc;
+}
+
+/* ---- batches built by the project's own registration calls ---------------- */
+
+struct rm_batch {
+    buf b;
+};
+
+rm_batch *rm_batch_new(void)
+{
+    rm_batch *b = calloc(1, sizeof *b);
+    if (b != NULL && buf_add(&b->b, BATCH_MAGIC, strlen(BATCH_MAGIC)) != 0) {
+        free(b);
+        b = NULL;
+    }
+    return b;
+}
+
+void rm_batch_free(rm_batch *b)
+{
+    if (b != NULL)
+        free(b->b.p);
+    free(b);
+}
+
+DWORD rm_batch_add_file(rm_batch *b, const char *path, size_t len,
+                        uint64_t dev, uint64_t ino, int is_dir)
+{
+    rec r = {.kind = REC_FILE,
+             .flags = REC_HAS_ID | (is_dir ? REC_IS_DIR : 0),
+             .len = (uint32_t)len,
+             .a = dev,
+             .b = ino};
+    if (len >= PATH_MAX || buf_add(&b->b, &r, sizeof r) != 0 ||
+        buf_add(&b->b, path, len) != 0)
+        return len >= PATH_MAX ? ERROR_BAD_ARGUMENTS : ERROR_OUTOFMEMORY;
+    return ERROR_SUCCESS;
+}
+
+DWORD rm_batch_add_stale(rm_batch *b, const char *prefix, size_t len)
+{
+    rec r = {.kind = REC_STALE, .len = (uint32_t)len};
+    if (len >= PATH_MAX || buf_add(&b->b, &r, sizeof r) != 0 ||
+        buf_add(&b->b, prefix, len) != 0)
+        return len >= PATH_MAX ? ERROR_BAD_ARGUMENTS : ERROR_OUTOFMEMORY;
+    return ERROR_SUCCESS;
+}
+
+DWORD rm_batch_commit(const rm_handle_info *h, const rm_batch *b)
+{
+    return write_batch(h, &b->b);
+}
+
+int rm_resources_stale_path(const rm_resources *r, const char *path,
+                            size_t len)
+{
+    for (size_t i = 0; i < r->nstale; i++) {
+        size_t n = strlen(r->stale[i]);
+        if (n == 1 && r->stale[i][0] == '/')
+            return 1;
+        if (n <= len && memcmp(r->stale[i], path, n) == 0 &&
+            (n == len || path[n] == '/'))
+            return 1;
+    }
+    return 0;
 }

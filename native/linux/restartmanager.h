@@ -36,6 +36,7 @@ typedef struct _FILETIME {
 
 /* winerror.h */
 #define ERROR_SUCCESS 0
+#define ERROR_PATH_NOT_FOUND 3
 #define ERROR_ACCESS_DENIED 5
 #define ERROR_INVALID_HANDLE 6
 #define ERROR_OUTOFMEMORY 14

@@ -1,0 +1,184 @@
+"""``rstrtmgr list``: who uses files, trees, or what an upgrade left behind."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from ._enums import RebootReason
+from ._errors import RestartManagerError
+from ._json import display, error_json, flag_names, result_json
+from ._session import Session
+from ._types import ListResult, ProcessInfo
+
+__all__ = ["add_list_parser", "cmd_list", "table", "without_self"]
+
+EXIT_FREE = 0
+EXIT_IN_USE = 1
+EXIT_UNKNOWN = 3
+EXIT_ERROR = 4
+
+
+def add_list_parser(sub: Any) -> None:
+    """Add the ``list`` subcommand to the subparsers ``sub``."""
+    p = sub.add_parser(
+        "list",
+        usage="%(prog)s [options] [--] PATH...",
+        help="list the processes that use the files",
+        description="List the processes that use PATH... (open, mapped, "
+        "executed, or as working directory): a directory means every file "
+        "under it. With --stale, the processes that use files deleted or "
+        "replaced since they opened them (an upgrade's leftovers) under "
+        "PATH..., or anywhere without PATH. '--' ends the options. Exit "
+        "status: 0 none, 1 in use, 3 none found but some processes could "
+        "not be looked into, 4 error.",
+    )
+    p.add_argument("paths", nargs="*", metavar="PATH", help="a file or directory")
+    p.add_argument("--json", action="store_true", help="print JSON (schema 1)")
+    p.add_argument(
+        "-t", "--pids", action="store_true", help="print only the pids, one a line"
+    )
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="show files and command lines"
+    )
+    p.add_argument(
+        "--no-recursive",
+        action="store_true",
+        help="refuse a directory instead of searching the files under it",
+    )
+    p.add_argument(
+        "--stale",
+        action="store_true",
+        help="processes using deleted or replaced files (under PATH...)",
+    )
+    p.set_defaults(func=cmd_list)
+
+
+def without_self(result: ListResult) -> ListResult:
+    """The result without this command's own process, which is no user's."""
+    others = [p for p in result.processes if p.pid != os.getpid()]
+    if len(others) == len(result.processes):
+        return result
+    reasons = result.reboot_reasons & ~RebootReason.DETECTED_SELF
+    return ListResult(others, RebootReason(reasons), result.uninspected)
+
+
+def _lookup(args: argparse.Namespace) -> tuple[ListResult, list[str]]:
+    paths = [os.path.abspath(os.fsencode(p)) for p in args.paths]
+    missing = [os.fsdecode(p) for p in paths if not os.path.lexists(p)]
+    for m in missing:
+        print(
+            f"rstrtmgr list: warning: {display(m)} does not exist (searched "
+            "anyway: a deleted file can still be held)",
+            file=sys.stderr,
+        )
+    with Session() as session:
+        if args.stale:
+            session.register_stale(paths or None)
+        else:
+            files = []
+            for p in paths:
+                if os.path.isdir(p):
+                    if args.no_recursive:
+                        raise IsADirectoryError(
+                            f"{os.fsdecode(p)} is a directory; directories are "
+                            "not resources (leave out --no-recursive to search "
+                            "the files under it)"
+                        )
+                    session.register_tree(p)
+                else:
+                    files.append(p)
+            session.register(files=files)
+        result = session.get_list(details=True)
+    return without_self(result), missing
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """Run ``list``; the exit status."""
+    if not args.paths and not args.stale:
+        print("rstrtmgr list: give at least one PATH (or --stale)", file=sys.stderr)
+        return 2
+    try:
+        result, missing = _lookup(args)
+    except (RestartManagerError, ValueError, OSError) as e:
+        if args.json:
+            print(json.dumps(error_json(e), indent=2))
+        print(f"rstrtmgr list: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.pids:
+        for p in result.processes:
+            print(p.pid)
+    elif args.json:
+        print(json.dumps(result_json(result, missing), indent=2))
+    else:
+        print(table(result, verbose=args.verbose, missing=missing))
+    if result.processes:
+        return EXIT_IN_USE
+    return EXIT_UNKNOWN if result.uninspected else EXIT_FREE
+
+
+def _uses_line(p: ProcessInfo) -> list[str]:
+    lines = []
+    if p.files is not None:
+        for f in p.files:
+            gone = " (deleted)" if f.deleted else ""
+            lines.append(f"    {','.join(f.uses)} {display(f.path)}{gone}")
+    elif sys.platform == "win32":  # pragma: no cover - Windows only
+        lines.append("    files: not available (the Restart Manager does not say)")
+    if p.command_line is not None:
+        lines.append("    command: " + " ".join(display(a) for a in p.command_line))
+    return lines
+
+
+def table(
+    result: ListResult, *, verbose: bool = False, missing: list[str] | None = None
+) -> str:
+    """The human table of a result."""
+    head = ("PID", "USER", "NAME", "TYPE", "STATUS", "RESTART", "SERVICE", "STARTED")
+    rows = [head]
+    for p in result.processes:
+        user = p.user or (str(p.uid) if p.uid is not None else "-")
+        rows.append(
+            (
+                str(p.pid),
+                user,
+                display(p.app_name),
+                p.app_type.name.lower(),
+                ",".join(flag_names(p.status)) or "unknown",
+                "yes" if p.restartable else "no",
+                p.service_name or "-",
+                p.start_time.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+            )
+        )
+    lines: list[str] = []
+    if result.processes:
+        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+        fmt = [
+            "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+            for r in rows
+        ]
+        lines.append(fmt[0])
+        for line, p in zip(fmt[1:], result.processes, strict=True):
+            lines.append(line)
+            if verbose:
+                lines += _uses_line(p)
+    else:
+        lines.append("no process uses these files")
+    for m in missing or ():
+        lines.append(f"not found: {display(m)}")
+    reasons = flag_names(result.reboot_reasons)
+    if reasons:
+        lines.append("reboot reasons: " + ", ".join(reasons))
+    if result.uninspected:
+        why = (
+            "access was refused even to root, as in some containers"
+            if hasattr(os, "geteuid") and os.geteuid() == 0
+            else "other users' processes: run as root to see them"
+        )
+        lines.append(
+            f"{result.uninspected} process(es) could not be looked into ({why})"
+        )
+    return "\n".join(lines)
