@@ -467,12 +467,15 @@ class ProcessInfo(_Record):
             )
             for info in infos
         ]
+        names: dict[int, str | None] = {}  # one passwd look-up per user
         for i, detail in enumerate(details or ()):
             if detail is not None:
                 uid = detail.uid
+                if uid is not None and uid not in names:
+                    names[uid] = _user_name(uid)
                 out[i] = out[i]._replace(
                     uid=uid,
-                    user=detail.user or (None if uid is None else _user_name(uid)),
+                    user=detail.user or (None if uid is None else names[uid]),
                     command_line=detail.command_line or None,
                     files=None
                     if detail.files is None
@@ -503,6 +506,9 @@ _USES = (
     ("executable", "RSTRTMGR_USES_EXE"),
     ("cwd", "RSTRTMGR_USES_CWD"),
 )
+#: The same with their values, read once: a list converts thousands.
+_USES_BITS = tuple((name, _marshal.constant(c)) for name, c in _USES)
+_USES_DELETED = _marshal.constant("RSTRTMGR_USES_DELETED")
 
 
 class FileUse(_Record):
@@ -523,8 +529,8 @@ class FileUse(_Record):
 
     @classmethod
     def _from_c(cls, path: str, how: int) -> FileUse:
-        names = tuple(n for n, c in _USES if how & _marshal.constant(c))
-        deleted = bool(how & _marshal.constant("RSTRTMGR_USES_DELETED"))
+        names = tuple(n for n, bit in _USES_BITS if how & bit)
+        deleted = bool(how & _USES_DELETED)
         return cls(path, names, deleted)
 
 
