@@ -14,12 +14,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from support import PACKAGE_ROOT, child_env
+from support import PACKAGE_ROOT, alive, child_env, wait_for
 
 # argv[1] is held open, argv[2] is the log; {register} runs first. On SIGTERM
 # the application waits REPLACE_TEST_TERM_DELAY seconds (a slow exit), after
@@ -71,25 +71,6 @@ def terms(log: Path) -> list[int]:
         return []
     lines = log.read_text().splitlines()
     return [e["term"] for e in map(json.loads, lines) if "term" in e]
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie does not)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except FileNotFoundError:
-        return False
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 30) -> bool:
-    """Poll ``predicate`` until it holds, for at most ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return bool(predicate())
 
 
 def kill_started(log: Path) -> None:

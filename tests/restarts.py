@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
+
+from support import alive
 
 # Holds argv[1] open and registers the restart command given as JSON in
 # argv[2] ({"argv": [...], "cwd": "...", "env": {...}}; cwd and env default
@@ -33,25 +34,6 @@ assert rc == 0, rc
 def spec(argv: list[str], **extra: object) -> str:
     """The JSON argument of REGISTER_EXACTLY."""
     return json.dumps({"argv": argv, **extra})
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie does not)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except FileNotFoundError:
-        return False
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 30) -> bool:
-    """Poll ``predicate`` until it holds or ``timeout`` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def kill_all(pids: Iterable[int | None]) -> None:

@@ -15,6 +15,7 @@ from support import LINUX, WINE
 
 import rstrtmgr
 from rstrtmgr._errors import error_for
+from rstrtmgr._restart import register_argv
 from rstrtmgr._rstrtmgr import ffi, lib
 
 CODES = {
@@ -178,12 +179,17 @@ def test_register_application_restart_arguments() -> None:
 
 @pytest.mark.skipif(sys.platform != "win32", reason="kernel32's limit")
 def test_restart_command_line_fits_kernel32() -> None:
-    # At most 1023 characters once quoted as the MS C runtime parses them.
-    rstrtmgr.register_application_restart(["x" * 1023])
-    rstrtmgr.register_application_restart([" " * 1021])  # 1023 with its quotes
-    rstrtmgr.register_application_restart(['"' * 511])  # each " as \": 1022
+    # At most 1023 characters once argv[1:] is quoted as the MS C runtime
+    # parses it. register_application_restart() puts the interpreter's own
+    # arguments (the script) first; register_argv() is the whole command.
+    def register(args: list[str]) -> None:
+        register_argv([os.fsencode(a) for a in (sys.executable, *args)])
+
+    register(["x" * 1023])
+    register([" " * 1021])  # 1023 with its quotes
+    register(['"' * 511])  # each " as \": 1022
     # Quoted, a last backslash is doubled: 1 + 1019 + 2 + 1 characters.
-    rstrtmgr.register_application_restart([" " * 1019 + "\\"])
+    register([" " * 1019 + "\\"])
     too_long = (
         ["x" * 1024],
         [" " * 1022],
@@ -193,7 +199,7 @@ def test_restart_command_line_fits_kernel32() -> None:
     )
     for args in too_long:
         with pytest.raises(ValueError, match="1023"):
-            rstrtmgr.register_application_restart(args)
+            register(args)
     rstrtmgr.unregister_application_restart()
 
 

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from apps import alive, cli, store_record, wait_for
-from support import LINUX, OTHER_UID, ROOT, child_env
+from apps import cli, store_record
+from support import LINUX, OTHER_UID, ROOT, alive, child_env, wait_for
 
 pytestmark = [pytest.mark.behaviour, pytest.mark.linux_backend]
 if not LINUX:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import select
 import struct
 import subprocess
 import sys
-import termios
 import time
 from pathlib import Path
 
@@ -26,6 +24,9 @@ SLOW_EXIT = "1.5"  # seconds each application takes to exit after SIGTERM
 
 def run_on_terminal(*args: str) -> tuple[int, str, str]:
     """Run the CLI with its stderr on a pseudo-terminal: status, stdout, tty."""
+    import fcntl  # POSIX only: imported here so that collection works on Windows
+    import termios
+
     leader, follower = os.openpty()
     # 160 columns: room for the whole line, which is cut to the width.
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 160, 0, 0))

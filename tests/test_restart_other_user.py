@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 from holders import HOLD_FD, holder
-from restarts import REGISTER_EXACTLY, kill_all, spec, wait_for
-from support import LINUX, OTHER_UID, child_env
+from restarts import REGISTER_EXACTLY, kill_all, spec
+from support import LINUX, OTHER_UID, child_env, wait_for
 
 import rstrtmgr
 from rstrtmgr import AppStatus

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 from holders import holder
-from restarts import REGISTER_EXACTLY, alive, kill_all, pids_in, spec, wait_for
-from support import LINUX
+from restarts import REGISTER_EXACTLY, kill_all, pids_in, spec
+from support import LINUX, alive, wait_for
 
 import rstrtmgr
 from rstrtmgr import AppStatus

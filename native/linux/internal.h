@@ -223,6 +223,13 @@ RM_HIDDEN DWORD rm_handle_get_primary(DWORD handle, rm_handle_info *out,
  * rm_store_open_session does. */
 RM_HIDDEN DWORD rm_open_primary(DWORD handle, rm_handle_info *h, rm_store *st,
                                 int *sessfd, const char *what);
+/* A per-session setting of the primary's (the shutdown timeouts, the settle
+ * time): checks the handle (6) and its role (1219, `refusal` as the detail),
+ * then replaces the session's file `name` with `len` bytes of `text`
+ * (ERROR_WRITE_FAULT, saying it cannot record `what`). */
+RM_HIDDEN DWORD rm_primary_set_file(DWORD handle, const char *refusal,
+                                    const char *name, const char *what,
+                                    const char *text, size_t len);
 
 /* ---- resources.c: what a session has registered ----------------------------
  * Each RmRegisterResources call appends one batch file "batch-<random>" to

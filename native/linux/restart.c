@@ -35,26 +35,11 @@ static DWORD settle_read(int sessfd)
 DWORD rstrtmgr_set_restart_settle_time(DWORD dwSessionHandle, DWORD dwSettleMs)
 {
     rm_detail_clear();
-    rm_handle_info h;
-    DWORD rc = rm_handle_get_primary(dwSessionHandle, &h,
-                                     "only the session's primary restarts");
-    if (rc != ERROR_SUCCESS)
-        return rc;
-    rm_store st;
-    int sessfd;
-    rc = rm_store_open_session(&h, &st, &sessfd);
-    if (rc != ERROR_SUCCESS)
-        return rc;
     char buf[32];
     int n = snprintf(buf, sizeof buf, "%u\n", (unsigned)dwSettleMs);
-    if (rm_replace_file_at(sessfd, SETTLE_NAME, buf, (size_t)n) != 0) {
-        rm_detail_set("cannot record the session's settle time: %s",
-                      strerror(errno));
-        rc = ERROR_WRITE_FAULT;
-    }
-    close(sessfd);
-    rm_store_close(&st);
-    return rc;
+    return rm_primary_set_file(dwSessionHandle,
+                               "only the session's primary restarts",
+                               SETTLE_NAME, "settle time", buf, (size_t)n);
 }
 
 /* ---- one restart ----------------------------------------------------------- */

@@ -312,3 +312,25 @@ DWORD rm_open_primary(DWORD handle, rm_handle_info *h, rm_store *st,
     DWORD rc = rm_handle_get_primary(handle, h, refusal);
     return rc != ERROR_SUCCESS ? rc : rm_store_open_session(h, st, sessfd);
 }
+
+DWORD rm_primary_set_file(DWORD handle, const char *refusal, const char *name,
+                          const char *what, const char *text, size_t len)
+{
+    rm_handle_info h;
+    DWORD rc = rm_handle_get_primary(handle, &h, refusal);
+    if (rc != ERROR_SUCCESS)
+        return rc;
+    rm_store st;
+    int sessfd;
+    rc = rm_store_open_session(&h, &st, &sessfd);
+    if (rc != ERROR_SUCCESS)
+        return rc;
+    if (rm_replace_file_at(sessfd, name, text, len) != 0) {
+        rm_detail_set("cannot record the session's %s: %s", what,
+                      strerror(errno));
+        rc = ERROR_WRITE_FAULT;
+    }
+    close(sessfd);
+    rm_store_close(&st);
+    return rc;
+}

@@ -67,27 +67,12 @@ DWORD rstrtmgr_set_shutdown_timeouts(DWORD dwSessionHandle, DWORD dwAppMs,
                                      DWORD dwServiceMs)
 {
     rm_detail_clear();
-    rm_handle_info h;
-    DWORD rc = rm_handle_get_primary(dwSessionHandle, &h,
-                                     "only the session's primary shuts down");
-    if (rc != ERROR_SUCCESS)
-        return rc;
-    rm_store st;
-    int sessfd;
-    rc = rm_store_open_session(&h, &st, &sessfd);
-    if (rc != ERROR_SUCCESS)
-        return rc;
     char buf[64];
     int n = snprintf(buf, sizeof buf, "%u %u\n", (unsigned)dwAppMs,
                      (unsigned)dwServiceMs);
-    if (rm_replace_file_at(sessfd, TIMEOUTS_NAME, buf, (size_t)n) != 0) {
-        rm_detail_set("cannot record the session's timeouts: %s",
-                      strerror(errno));
-        rc = ERROR_WRITE_FAULT;
-    }
-    close(sessfd);
-    rm_store_close(&st);
-    return rc;
+    return rm_primary_set_file(dwSessionHandle,
+                               "only the session's primary shuts down",
+                               TIMEOUTS_NAME, "timeouts", buf, (size_t)n);
 }
 
 /* ---- signalling exactly one process -------------------------------------- */
