@@ -166,6 +166,9 @@ DWORD rstrtmgr_register_restart(const char *const *argv, UINT argc,
                                 const char *cwd, const char *const *envp,
                                 UINT envc);
 DWORD rstrtmgr_unregister_restart(void);
+DWORD rstrtmgr_shutdown_list(DWORD dwSessionHandle, UINT *pnProcInfoNeeded,
+                             UINT *pnProcInfo, RM_PROCESS_INFO rgAffectedApps[],
+                             LPDWORD lpdwRebootReasons);
 
 #define RSTRTMGR_TREE_ONE_FILE_SYSTEM 0x1
 DWORD rstrtmgr_register_tree(DWORD dwSessionHandle, LPCWSTR root,
@@ -247,6 +250,8 @@ LINUX_SOURCES = [
     "native/linux/restartlog.c",
     "native/linux/restart.c",
     "native/linux/unsupported.c",
+    "native/linux/regcache.c",
+    "native/linux/shutdownlist.c",
 ]
 WINDOWS_SOURCES = [
     "native/windows/ext.c",

@@ -180,4 +180,14 @@ DWORD rstrtmgr_process_identity(const RM_UNIQUE_PROCESS *pProcess,
                                 UINT *pcchUserNeeded, WCHAR *cmdline,
                                 UINT cchCmdline, UINT *pcchCmdlineNeeded);
 
+/* The list this thread's last RmShutdown on dwSessionHandle ended with, as
+ * RmGetList would give it then (each holder's status; the processes it saw
+ * exit listed from the session's record), without another scan: its
+ * rstrtmgr_last_uninspected is the shutdown's scan's. Taken by the first
+ * successful call. ERROR_REQUEST_OUT_OF_SEQUENCE (776) when there is none
+ * to take, ERROR_MORE_DATA as RmGetList; 120 on Windows. */
+DWORD rstrtmgr_shutdown_list(DWORD dwSessionHandle, UINT *pnProcInfoNeeded,
+                             UINT *pnProcInfo, RM_PROCESS_INFO rgAffectedApps[],
+                             LPDWORD lpdwRebootReasons);
+
 #endif

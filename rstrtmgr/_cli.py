@@ -22,7 +22,6 @@ and its signal handling are in ``_cli_installer``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -75,6 +74,8 @@ DEFAULT_SETTLE_TIME = 2.0
 def _print_result(result: ListResult, as_json: bool) -> None:
     result = without_self(result)
     if as_json:
+        import json  # noqa: PLC0415 - only for --json
+
         print(json.dumps(result_json(result), indent=2))
     else:
         print(table(result))

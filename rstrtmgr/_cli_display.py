@@ -14,9 +14,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import TextIO
 
 from ._types import ProcessInfo
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs every command a few ms: for mypy only
+    from typing import TextIO
 
 __all__ = ["ProgressDisplay"]
 

@@ -20,15 +20,18 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from types import FrameType, TracebackType
-from typing import Any
 
 from ._enums import AppStatus, AppType
 from ._errors import RebootRequiredError, ShutdownFailedError
 from ._types import ListResult, ProcessInfo
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs every command a few ms: for mypy only
+    import subprocess
+    from types import FrameType, TracebackType
+    from typing import Any
 
 __all__ = [
     "SignalGuard",
@@ -116,6 +119,8 @@ class SignalGuard:
     def run(self, command: Sequence[str]) -> tuple[int, str]:
         """Run ``command`` to its end; its status and what to say about it."""
         try:
+            import subprocess  # noqa: PLC0415 - only when a command runs
+
             child = subprocess.Popen(command)
         except OSError as e:
             return 127, f"cannot run {command[0]}: {e.strerror}"

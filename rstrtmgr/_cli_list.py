@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from typing import Any
 
 from ._enums import RebootReason
 from ._errors import RestartManagerError
 from ._json import display, error_json, flag_names, result_json
 from ._session import Session
 from ._types import ListResult, ProcessInfo
+
+# json and typing are imported where used: a command's start-up is most of
+# `rstrtmgr list`'s time.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["add_list_parser", "cmd_list", "table", "without_self"]
 
@@ -105,6 +109,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         result, missing = _lookup(args)
     except (RestartManagerError, ValueError, OSError) as e:
         if args.json:
+            import json  # noqa: PLC0415 - see above
+
             print(json.dumps(error_json(e), indent=2))
         print(f"rstrtmgr list: {e}", file=sys.stderr)
         return EXIT_ERROR
@@ -112,6 +118,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         for p in result.processes:
             print(p.pid)
     elif args.json:
+        import json  # noqa: PLC0415 - see above
+
         print(json.dumps(result_json(result, missing), indent=2))
     else:
         print(table(result, verbose=args.verbose, missing=missing))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import TypeVar
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs `import rstrtmgr` a few ms: for mypy only
+    from types import TracebackType
+    from typing import TypeVar
 
-_T = TypeVar("_T", bound="Closing")
+    _T = TypeVar("_T", bound="Closing")
 
 
 class Closing:

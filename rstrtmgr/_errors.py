@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import errno
 import sys
-from typing import Any, ClassVar
 
 from ._rstrtmgr import ffi, lib
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs `import rstrtmgr` a few ms: for mypy only
+    from typing import Any, ClassVar
 
 __all__ = [
     "BadArgumentsError",

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from typing import Any
 
 from ._errors import RestartManagerError
 from ._types import ListResult, ProcessInfo
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs every command a few ms: for mypy only
+    from typing import Any
 
 __all__ = ["SCHEMA_VERSION", "display", "error_json", "flag_names", "result_json"]
 

@@ -22,8 +22,14 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TypeVar
+
+from ._types import _Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs `import rstrtmgr` a few ms: for mypy only
+    from typing import TypeVar
+
+    _AnyStr = TypeVar("_AnyStr", str, bytes)
 
 __all__ = ["ProgramStart", "restart_environment"]
 
@@ -32,8 +38,6 @@ _VALUE_OPTIONS = frozenset("WX")
 # Options after which the rest of the command line is the program's.
 _PROGRAM_OPTIONS = frozenset("cm")
 _LONG_VALUE_OPTIONS = frozenset({"--check-hash-based-pycs"})
-
-_AnyStr = TypeVar("_AnyStr", str, bytes)
 
 
 def _interpreter_part(orig_argv: Sequence[str]) -> tuple[int, bool]:
@@ -67,10 +71,11 @@ def _interpreter_part(orig_argv: Sequence[str]) -> tuple[int, bool]:
     return i + 1, orig_argv[i] != "-"
 
 
-@dataclass(frozen=True)
-class ProgramStart:
+class ProgramStart(_Record):
     """The facts of how a program was started, from which its restart follows."""
 
+    __match_args__ = ("executable", "orig_argv", "main_file", "frozen")
+    __slots__ = _fields = __match_args__
     #: The program itself: the interpreter, or the frozen executable.
     executable: str
     #: The command line as the operating system started it (sys.orig_argv).
@@ -79,6 +84,21 @@ class ProgramStart:
     main_file: str | None
     #: True for a frozen program (PyInstaller sets ``sys.frozen``).
     frozen: bool
+
+    def __init__(
+        self,
+        executable: str,
+        orig_argv: Sequence[str],
+        main_file: str | None,
+        frozen: bool,
+    ) -> None:
+        """How a program was started."""
+        self._set(
+            executable=executable,
+            orig_argv=orig_argv,
+            main_file=main_file,
+            frozen=frozen,
+        )
 
     @classmethod
     def current(cls) -> ProgramStart:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import contextmanager
-from typing import Any
 
 from . import _marshal
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs `import rstrtmgr` a few ms: for mypy only
+    from collections.abc import Iterator
+    from typing import Any
 
 __all__ = ["Progress", "reporting"]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Mapping, Sequence
 
@@ -35,6 +34,8 @@ def _resolve_program(program: bytes) -> bytes:
     if _WINDOWS:  # pragma: no cover - Windows restarts its own image
         return program
     if b"/" not in program:
+        import shutil  # noqa: PLC0415 - rarely needed, and dear to import
+
         found = shutil.which(os.fsdecode(program))
         return os.fsencode(found) if found else program
     return os.path.abspath(program)
@@ -143,6 +144,8 @@ def resolve_program(name: str) -> bytes | None:
     """The absolute path that ``name`` runs (PATH lookup, as execvp); None if none."""
     if os.sep in name:
         return os.fsencode(os.path.abspath(name))
+    import shutil  # noqa: PLC0415 - rarely needed, and dear to import
+
     found = shutil.which(name)
     return os.fsencode(os.path.abspath(found)) if found else None
 

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import ntpath
 import os
-import re
 import sys
 import threading
 import weakref
@@ -27,7 +24,6 @@ from ._errors import (
     error_for,
 )
 from ._progress import Progress, in_callback_of, reporting
-from ._trees import check_patterns, walk_tree
 from ._types import (
     Filter,
     ListResult,
@@ -58,6 +54,14 @@ def _wide_path(value: object) -> str:
     surrogates U+DC80..U+DCFF (Python's surrogateescape), which the backend
     turns back into the very same bytes.
     """
+    if type(value) is str and value.isascii() and sys.platform != "win32":
+        # The usual case, checked without the round trip through bytes,
+        # which gives back the very same str for ASCII.
+        if "\0" in value:
+            raise ValueError(f"file name {value!r} contains a NUL byte")
+        if not value.startswith("/"):
+            raise ValueError(f"file name {value!r} is not a full path")
+        return value
     if value is None or not isinstance(value, (str, bytes, os.PathLike)):
         raise TypeError(
             f"a file is a str, bytes or path-like object, not {type(value).__name__}"
@@ -67,6 +71,8 @@ def _wide_path(value: object) -> str:
         text = os.fsdecode(path)
         if "\0" in text:
             raise ValueError(f"file name {text!r} contains a NUL character")
+        import ntpath  # noqa: PLC0415 - Windows only
+
         if not ntpath.isabs(text):
             raise ValueError(f"file name {text!r} is not a full path")
         return text
@@ -76,6 +82,15 @@ def _wide_path(value: object) -> str:
     if not raw.startswith(b"/"):
         raise ValueError(f"file name {os.fsdecode(raw)!r} is not a full path")
     return raw.decode("utf-8", "surrogateescape")
+
+
+def _list_result(answer: _marshal.CList) -> ListResult:
+    details = list(answer.details) if answer.details else None
+    return ListResult(
+        ProcessInfo._many_from_c(answer.processes, details),
+        RebootReason(answer.reboot_reasons),
+        answer.uninspected,
+    )
 
 
 def _service_name(value: object) -> str:
@@ -117,7 +132,7 @@ __all__ = ["NO_SESSION", "Session"]
 #: The handle value that names no session (0 is a valid handle).
 NO_SESSION = _marshal.NO_SESSION
 
-_KEY = re.compile(r"[0-9A-Fa-f]{32}")
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 
 def _end_abandoned(handle: int, pid: int) -> None:
@@ -153,7 +168,7 @@ class Session(Closing):
         """Join the session that another participant started, by its key."""
         if not isinstance(key, str):
             raise TypeError(f"a session key is a str, not {type(key).__name__}")
-        if not _KEY.fullmatch(key):
+        if len(key) != 32 or not _HEX_DIGITS.issuperset(key):
             raise BadArgumentsError(
                 160,
                 f"RmJoinSession: {key!r} is not a session key; "
@@ -272,22 +287,23 @@ class Session(Closing):
         paths = [_wide_path(f) for f in iter_items(files, "files")]
         procs = [to_unique_process(p) for p in iter_items(processes, "processes")]
         names = [_service_name(s) for s in iter_items(services, "services")]
-        total = len(paths) + len(procs) + len(names)
-        if total > _CHUNK:
-            # More than one call: the backend cannot check the later chunks
-            # before the first is stored, so what it would refuse is refused
-            # here first.
+        # The Linux backend takes any number in one call, and checks every
+        # path (stats it once) before it stores any.
+        chunk = _CHUNK if sys.platform == "win32" else max(len(paths), len(procs), 1)
+        if len(paths) + len(procs) + len(names) > chunk:  # pragma: no cover
+            # More than one call (Windows): the backend cannot check the
+            # later chunks before the first is stored, so what it would
+            # refuse is refused here first.
             for text in paths:
-                native = text.encode("utf-8", "surrogateescape")
-                if os.path.isdir(text if sys.platform == "win32" else native):
+                if os.path.isdir(text):
                     raise ValueError(
                         f"{text!r} is a directory; directories are not resources"
                     )
         with self._using() as handle:
-            for start in range(0, len(paths), _CHUNK):
-                self._register_chunk(handle, paths[start : start + _CHUNK], [], [])
-            for start in range(0, len(procs), _CHUNK):
-                self._register_chunk(handle, [], procs[start : start + _CHUNK], [])
+            for start in range(0, len(paths), chunk):
+                self._register_chunk(handle, paths[start : start + chunk], [], [])
+            for start in range(0, len(procs), chunk):
+                self._register_chunk(handle, [], procs[start : start + chunk], [])
             if names:
                 self._register_chunk(handle, [], [], names)
 
@@ -334,6 +350,9 @@ class Session(Closing):
                 f"register_tree: {text!r} is not a directory; register a file "
                 "with register(files=...)",
             )
+        # The tree walk (and the typing it needs) only for those who walk.
+        from ._trees import check_patterns, walk_tree  # noqa: PLC0415
+
         inc = check_patterns(include, "include")
         exc = check_patterns(exclude, "exclude")
         flags = (
@@ -401,28 +420,36 @@ class Session(Closing):
                     f"RmGetList: the list kept growing over {_LIST_RETRIES} "
                     "rounds; try again",
                 )
-        found: list[_marshal.CDetail | None] = (
-            list(answer.details) if answer.details else [None] * len(answer.processes)
-        )
-        processes = [
-            ProcessInfo._from_c(info, d)
-            for info, d in zip(answer.processes, found, strict=True)
-        ]
-        if any(p.status in _RESTART_STATUSES for p in processes):
-            processes = self._with_restart_outcomes(processes)
-        return ListResult(
-            processes, RebootReason(answer.reboot_reasons), answer.uninspected
-        )
+        return self._with_restart_outcomes(_list_result(answer))
 
     # ---- shutdown, restart, filters --------------------------------------
 
-    def _fail(self, code: int, call: str) -> RestartManagerError:
-        """The error for a failed shutdown or restart, with the statuses."""
-        error = error_for(code, call)
+    def _fail(
+        self, error: RestartManagerError, after: ListResult | None = None
+    ) -> RestartManagerError:
+        """The error of a failed shutdown or restart, with the statuses."""
+        if after is not None:
+            error.processes = tuple(after.processes)
+            return error
         # The statuses are a courtesy: the error itself is what matters.
         with contextlib.suppress(RestartManagerError):
             error.processes = tuple(self.get_list().processes)
         return error
+
+    def _shutdown_list(self, handle: int) -> ListResult | None:
+        """The list this thread's RmShutdown just ended with, without a scan.
+
+        None where the backend keeps none (Windows): get_list() then.
+        """
+        size = max(_LIST_FIRST_SIZE, self._last_count + 16)
+        for _ in range(2):  # the kept list does not grow: one MORE_DATA at most
+            answer = _marshal.shutdown_list(handle, size)
+            if answer.code == 0:
+                return _list_result(answer)
+            if answer.code != MoreDataError.code:
+                return None
+            size = answer.needed
+        return None
 
     def shutdown(
         self,
@@ -443,8 +470,10 @@ class Session(Closing):
         ``progress`` is called with the percentage done, 0 to 100; an
         exception it raises cancels the shutdown and is re-raised here, and
         so does Ctrl-C while the shutdown waits (Linux).
-        Returns the list with each process's status; a failure raises the
-        matching error with the statuses in its ``processes``.
+        Returns the list with each process's status, the one the shutdown
+        acted on (Linux: without scanning again, so a process that began using
+        the files meanwhile is in the next :meth:`get_list`); a failure raises
+        the matching error with the statuses in its ``processes``.
         """
         self._not_from_own_callback("shutdown")
         flags = (ShutdownType.FORCE if force else 0) | (
@@ -459,12 +488,20 @@ class Session(Closing):
                 )
             with reporting(handle, progress) as callback:
                 code = _marshal.shutdown(handle, int(flags), callback)
-        if code:
-            raise self._fail(code, "RmShutdown")
-        return self.get_list()
+            # The error first: it reads the detail of this thread's last call.
+            error = error_for(code, "RmShutdown") if code else None
+            after = self._shutdown_list(handle)
+        if after is not None:
+            after = self._with_restart_outcomes(after)
+        if error is not None:
+            raise self._fail(error, after)
+        return after if after is not None else self.get_list()
 
-    def _with_restart_outcomes(self, processes: list[ProcessInfo]) -> list[ProcessInfo]:
-        """The processes, those RmRestart acted on with its outcome and new pid."""
+    def _with_restart_outcomes(self, result: ListResult) -> ListResult:
+        """The list, the processes RmRestart acted on with its outcome and new pid."""
+        processes = result.processes
+        if not any(p.status in _RESTART_STATUSES for p in processes):
+            return result
         out = []
         with self._using() as handle:
             for p in processes:
@@ -477,13 +514,12 @@ class Session(Closing):
                 outcome = RestartOutcome._from_c(c)
                 new = outcome.new_process
                 out.append(
-                    dataclasses.replace(
-                        p,
+                    p._replace(
                         restarted_pid=new.pid if new is not None else None,
                         restart_outcome=outcome,
                     )
                 )
-        return out
+        return ListResult(out, result.reboot_reasons, result.uninspected)
 
     def _restart_failed(self) -> RestartManagerError:
         """RestartFailedError with the statuses and each failure's outcome."""
@@ -539,7 +575,7 @@ class Session(Closing):
         if code == RestartFailedError.code:
             raise self._restart_failed()
         if code:
-            raise self._fail(code, "RmRestart")
+            raise self._fail(error_for(code, "RmRestart"))
         return self.get_list()
 
     def cancel(self) -> None:

@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 import math as _math
 import os
-import signal as _signal
 import sys
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from . import _marshal
 from ._enums import AppStatus, AppType, FilterAction, FilterTrigger, RebootReason
+
+# The records are plain classes, and datetime and typing are imported only
+# where they are needed: dataclasses (through inspect) alone cost a third of
+# `import rstrtmgr`.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import datetime as _dt
+    from typing import Protocol, TypeVar
+
+    _R = TypeVar("_R", bound="_Record")
+
+    class ProcessLike(Protocol):
+        """What psutil.Process offers: a pid and its start time in Unix seconds."""
+
+        @property
+        def pid(self) -> int:
+            """The process id."""
+
+        def create_time(self) -> float:
+            """The start time, seconds since the Unix epoch."""
+
 
 __all__ = [
     "FileUse",
@@ -29,13 +46,23 @@ _FILETIME_UNITS = 10_000_000
 _ERROR_ACCESS_DENIED = 5
 _LINUX = sys.platform.startswith("linux")
 
+#: The members by value, for converting lists without an enum call each.
+_APP_TYPES = {int(t): t for t in AppType}
+_APP_STATUSES = {int(s): s for s in AppStatus}
+
+
+def _datetime_of() -> Callable[[int], _dt.datetime]:
+    """FILETIME -> aware UTC datetime (datetime is imported on first use)."""
+    import datetime  # noqa: PLC0415 - not every importer needs it
+
+    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+    delta = datetime.timedelta
+    return lambda ft: epoch + delta(microseconds=(ft - _EPOCH_AS_FILETIME) // 10)
+
 
 def filetime_to_datetime(filetime: int) -> _dt.datetime:
     """An aware UTC datetime for a FILETIME (100 ns units since 1601)."""
-    micros = (filetime - _EPOCH_AS_FILETIME) // 10
-    return _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(
-        microseconds=micros
-    )
+    return _datetime_of()(filetime)
 
 
 def _clock_ticks() -> int:
@@ -54,40 +81,102 @@ def _start_filetime(pid: int) -> int:
     return filetime
 
 
-@runtime_checkable
-class ProcessLike(Protocol):
-    """What psutil.Process offers: a pid and its start time in Unix seconds."""
+class _Record:
+    """A frozen record, compared, hashed, shown and pickled by its fields.
 
-    @property
-    def pid(self) -> int:
-        """The process id."""
+    What ``@dataclass(frozen=True)`` gave, for the fields ``_fields`` names
+    in order (a subclass's ``__slots__``).
+    """
 
-    def create_time(self) -> float:
-        """The start time, seconds since the Unix epoch."""
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def _set(self, **values: object) -> None:
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, _Record):
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._fields)
+        return f"{type(self).__name__}({fields})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), self._values())
+
+    def _replace(self: _R, **changes: object) -> _R:
+        """A copy with some fields changed (dataclasses.replace)."""
+        copy = object.__new__(type(self))
+        for name in self._fields:
+            object.__setattr__(copy, name, changes.pop(name, getattr(self, name)))
+        if changes:
+            raise TypeError(
+                f"{type(self).__name__} has no field {next(iter(changes))!r}"
+            )
+        return copy
 
 
-@dataclass(frozen=True, order=True)
-class UniqueProcess:
+class UniqueProcess(_Record):
     """RM_UNIQUE_PROCESS: a pid and its start time, so a reused pid never matches.
 
     ``start_time`` is a FILETIME (100 ns intervals since 1601, UTC) exactly as
     the backend reports it; on Linux it is the boot time plus the start time
-    of ``/proc/PID/stat`` in clock ticks.
+    of ``/proc/PID/stat`` in clock ticks. Ordered by pid, then start time.
     """
 
+    __match_args__ = ("pid", "start_time")
+    __slots__ = _fields = __match_args__
     pid: int
     start_time: int
 
-    def __post_init__(self) -> None:
+    def __init__(self, pid: int, start_time: int) -> None:
         """Check the fields fit RM_UNIQUE_PROCESS."""
-        for name in ("pid", "start_time"):
-            value = getattr(self, name)
+        for name, value in (("pid", pid), ("start_time", start_time)):
             if not isinstance(value, int) or isinstance(value, bool):
                 raise TypeError(f"UniqueProcess.{name} must be an int, not {value!r}")
-        if not 0 <= self.pid <= 0xFFFFFFFF:
-            raise ValueError(f"pid {self.pid} does not fit a DWORD")
-        if not 0 <= self.start_time < 1 << 64:
-            raise ValueError(f"start time {self.start_time} is not a FILETIME")
+        if not 0 <= pid <= 0xFFFFFFFF:
+            raise ValueError(f"pid {pid} does not fit a DWORD")
+        if not 0 <= start_time < 1 << 64:
+            raise ValueError(f"start time {start_time} is not a FILETIME")
+        self._set(pid=pid, start_time=start_time)
+
+    def _order(self, other: object) -> tuple[tuple[int, int], tuple[int, int]] | None:
+        if other.__class__ is not self.__class__ or not isinstance(
+            other, UniqueProcess
+        ):
+            return None
+        return (self.pid, self.start_time), (other.pid, other.start_time)
+
+    def __lt__(self, other: object) -> bool:
+        keys = self._order(other)
+        return NotImplemented if keys is None else keys[0] < keys[1]
+
+    def __le__(self, other: object) -> bool:
+        keys = self._order(other)
+        return NotImplemented if keys is None else keys[0] <= keys[1]
+
+    def __gt__(self, other: object) -> bool:
+        keys = self._order(other)
+        return NotImplemented if keys is None else keys[0] > keys[1]
+
+    def __ge__(self, other: object) -> bool:
+        keys = self._order(other)
+        return NotImplemented if keys is None else keys[0] >= keys[1]
 
     @classmethod
     def of(cls, pid: int) -> UniqueProcess:
@@ -152,8 +241,8 @@ def to_unique_process(value: object) -> UniqueProcess:
         raise TypeError(f"{value!r} is not a process")
     if isinstance(value, int):
         return UniqueProcess.of(value)
-    if isinstance(value, ProcessLike):
-        return UniqueProcess.from_process(value)
+    if hasattr(value, "pid") and callable(getattr(value, "create_time", None)):
+        return UniqueProcess.from_process(value)  # type: ignore[arg-type]
     raise TypeError(
         "a process is a pid (int), a UniqueProcess, or an object with .pid and "
         f".create_time() such as psutil.Process, not {type(value).__name__}"
@@ -165,8 +254,7 @@ _RESTART_KILLED = _marshal.constant("RSTRTMGR_RESTART_KILLED")
 _RESTART_NOT_STARTED = _marshal.constant("RSTRTMGR_RESTART_NOT_STARTED")
 
 
-@dataclass(frozen=True)
-class RestartOutcome:
+class RestartOutcome(_Record):
     """What RmRestart did to one process it had shut down (Linux backend).
 
     A started program is watched for the session's settle time: one that
@@ -175,20 +263,51 @@ class RestartOutcome:
     (at most 4096 bytes, in the order written).
     """
 
+    __match_args__ = (
+        "process",
+        "new_process",
+        "exit_code",
+        "signal",
+        "error",
+        "output",
+        "settle_time",
+    )
+    __slots__ = _fields = __match_args__
     #: The process as it was shut down.
     process: UniqueProcess
     #: The process started in its place; None when none started.
     new_process: UniqueProcess | None
     #: Its exit status, when it exited within the settle time.
-    exit_code: int | None = None
+    exit_code: int | None
     #: The signal that ended it within the settle time.
-    signal: int | None = None
+    signal: int | None
     #: The errno of a start that failed before the program ran (its
     #: credentials, its directory, the exec); 0 when a service did not start.
-    error: int | None = None
-    output: str = ""
+    error: int | None
+    output: str
     #: How long it was watched, in seconds (0: not checked).
-    settle_time: float = 0.0
+    settle_time: float
+
+    def __init__(  # noqa: PLR0917 - the fields of RSTRTMGR_RESTART_OUTCOME
+        self,
+        process: UniqueProcess,
+        new_process: UniqueProcess | None,
+        exit_code: int | None = None,
+        signal: int | None = None,
+        error: int | None = None,
+        output: str = "",
+        settle_time: float = 0.0,
+    ) -> None:
+        """One process's restart and how it ended."""
+        self._set(
+            process=process,
+            new_process=new_process,
+            exit_code=exit_code,
+            signal=signal,
+            error=error,
+            output=output,
+            settle_time=settle_time,
+        )
 
     @property
     def survived(self) -> bool:
@@ -207,8 +326,10 @@ class RestartOutcome:
         if self.exit_code is not None:
             return f"exited with status {self.exit_code}"
         if self.signal is not None:
+            import signal  # noqa: PLC0415 - only to name a signal
+
             try:
-                name = _signal.Signals(self.signal).name
+                name = signal.Signals(self.signal).name
             except ValueError:
                 name = f"signal {self.signal}"
             return f"killed by {name}"
@@ -228,8 +349,7 @@ class RestartOutcome:
         )
 
 
-@dataclass(frozen=True)
-class ProcessInfo:
+class ProcessInfo(_Record):
     """RM_PROCESS_INFO: one process that uses the session's resources.
 
     ``uid``, ``user``, ``command_line`` and ``files`` are filled by
@@ -238,6 +358,24 @@ class ProcessInfo:
     does not say which file a process uses. None otherwise.
     """
 
+    __match_args__ = (
+        "pid",
+        "start_time",
+        "start_filetime",
+        "app_name",
+        "service_name",
+        "app_type",
+        "status",
+        "ts_session_id",
+        "restartable",
+        "restarted_pid",
+        "restart_outcome",
+        "uid",
+        "user",
+        "command_line",
+        "files",
+    )
+    __slots__ = _fields = __match_args__
     pid: int
     start_time: _dt.datetime
     start_filetime: int
@@ -250,16 +388,53 @@ class ProcessInfo:
     restartable: bool
     #: The pid of the process RmRestart started in this one's place (Linux:
     #: ``OLD -> NEW``); None when it was not restarted.
-    restarted_pid: int | None = None
+    restarted_pid: int | None
     #: What RmRestart did to it (Linux); None when it did nothing.
-    restart_outcome: RestartOutcome | None = None
+    restart_outcome: RestartOutcome | None
     #: Its real user id, and that user's name (None when it has none).
-    uid: int | None = None
-    user: str | None = None
+    uid: int | None
+    user: str | None
     #: Its arguments, argv[0] first.
-    command_line: tuple[str, ...] | None = None
+    command_line: tuple[str, ...] | None
     #: The registered files (those of registered trees included) it uses.
-    files: tuple[FileUse, ...] | None = None
+    files: tuple[FileUse, ...] | None
+
+    def __init__(  # noqa: PLR0917 - the fields of RM_PROCESS_INFO
+        self,
+        pid: int,
+        start_time: _dt.datetime,
+        start_filetime: int,
+        app_name: str,
+        service_name: str,
+        app_type: AppType,
+        status: AppStatus,
+        ts_session_id: int | None,
+        restartable: bool,
+        restarted_pid: int | None = None,
+        restart_outcome: RestartOutcome | None = None,
+        uid: int | None = None,
+        user: str | None = None,
+        command_line: tuple[str, ...] | None = None,
+        files: tuple[FileUse, ...] | None = None,
+    ) -> None:
+        """A process as RmGetList lists it."""
+        # One call per field: lists convert hundreds of these at a time.
+        init = object.__setattr__
+        init(self, "pid", pid)
+        init(self, "start_time", start_time)
+        init(self, "start_filetime", start_filetime)
+        init(self, "app_name", app_name)
+        init(self, "service_name", service_name)
+        init(self, "app_type", app_type)
+        init(self, "status", status)
+        init(self, "ts_session_id", ts_session_id)
+        init(self, "restartable", restartable)
+        init(self, "restarted_pid", restarted_pid)
+        init(self, "restart_outcome", restart_outcome)
+        init(self, "uid", uid)
+        init(self, "user", user)
+        init(self, "command_line", command_line)
+        init(self, "files", files)
 
     @property
     def unique_process(self) -> UniqueProcess:
@@ -267,37 +442,52 @@ class ProcessInfo:
         return UniqueProcess(self.pid, self.start_filetime)
 
     @classmethod
+    def _many_from_c(
+        cls,
+        infos: list[_marshal.CProcessInfo],
+        details: Sequence[_marshal.CDetail | None] | None = None,
+    ) -> list[ProcessInfo]:
+        """The entries of a list, with their details when given.
+
+        The enum members are looked up in a table, not called for.
+        """
+        invalid = _marshal.INVALID_TS_SESSION
+        to_datetime = _datetime_of()
+        out = [
+            cls(
+                info.pid,
+                to_datetime(info.start_time),
+                info.start_time,
+                info.app_name,
+                info.service_name,
+                _APP_TYPES.get(info.app_type, AppType.UNKNOWN),
+                _APP_STATUSES.get(info.status) or AppStatus(info.status),
+                None if info.ts_session_id == invalid else info.ts_session_id,
+                info.restartable,
+            )
+            for info in infos
+        ]
+        names: dict[int, str | None] = {}  # one passwd look-up per user
+        for i, detail in enumerate(details or ()):
+            if detail is not None:
+                uid = detail.uid
+                if uid is not None and uid not in names:
+                    names[uid] = _user_name(uid)
+                out[i] = out[i]._replace(
+                    uid=uid,
+                    user=detail.user or (None if uid is None else names[uid]),
+                    command_line=detail.command_line or None,
+                    files=None
+                    if detail.files is None
+                    else tuple(FileUse._from_c(p, how) for p, how in detail.files),
+                )
+        return out
+
+    @classmethod
     def _from_c(
         cls, info: _marshal.CProcessInfo, detail: _marshal.CDetail | None = None
     ) -> ProcessInfo:
-        try:
-            app_type = AppType(info.app_type)
-        except ValueError:
-            app_type = AppType.UNKNOWN
-        session = info.ts_session_id
-        extra: dict[str, object] = {}
-        if detail is not None:
-            uid = detail.uid
-            extra = {
-                "uid": uid,
-                "user": detail.user or (None if uid is None else _user_name(uid)),
-                "command_line": detail.command_line or None,
-                "files": None
-                if detail.files is None
-                else tuple(FileUse._from_c(p, how) for p, how in detail.files),
-            }
-        return cls(
-            pid=info.pid,
-            start_time=filetime_to_datetime(info.start_time),
-            start_filetime=info.start_time,
-            app_name=info.app_name,
-            service_name=info.service_name,
-            app_type=app_type,
-            status=AppStatus(info.status),
-            ts_session_id=None if session == _marshal.INVALID_TS_SESSION else session,
-            restartable=info.restartable,
-            **extra,  # type: ignore[arg-type]
-        )
+        return cls._many_from_c([info], [detail])[0]
 
 
 def _user_name(uid: int) -> str | None:
@@ -316,35 +506,57 @@ _USES = (
     ("executable", "RSTRTMGR_USES_EXE"),
     ("cwd", "RSTRTMGR_USES_CWD"),
 )
+#: The same with their values, read once: a list converts thousands.
+_USES_BITS = tuple((name, _marshal.constant(c)) for name, c in _USES)
+_USES_DELETED = _marshal.constant("RSTRTMGR_USES_DELETED")
 
 
-@dataclass(frozen=True)
-class FileUse:
+class FileUse(_Record):
     """How a listed process uses one file."""
 
+    __match_args__ = ("path", "uses", "deleted")
+    __slots__ = _fields = __match_args__
     #: The file's path as the system names it (without " (deleted)").
     path: str
     #: How: any of "fd", "mapping", "executable", "cwd".
     uses: tuple[str, ...]
     #: Deleted or replaced since the process opened it.
-    deleted: bool = False
+    deleted: bool
+
+    def __init__(self, path: str, uses: tuple[str, ...], deleted: bool = False) -> None:
+        """One file and how it is used."""
+        self._set(path=path, uses=uses, deleted=deleted)
 
     @classmethod
     def _from_c(cls, path: str, how: int) -> FileUse:
-        names = tuple(n for n, c in _USES if how & _marshal.constant(c))
-        deleted = bool(how & _marshal.constant("RSTRTMGR_USES_DELETED"))
+        names = tuple(n for n, bit in _USES_BITS if how & bit)
+        deleted = bool(how & _USES_DELETED)
         return cls(path, names, deleted)
 
 
-@dataclass(frozen=True)
-class ListResult:
+class ListResult(_Record):
     """What RmGetList answered: the processes, the reboot reasons, the blind spots."""
 
-    processes: list[ProcessInfo] = field(default_factory=list)
-    reboot_reasons: RebootReason = RebootReason.NONE
+    __match_args__ = ("processes", "reboot_reasons", "uninspected")
+    __slots__ = _fields = __match_args__
+    processes: list[ProcessInfo]
+    reboot_reasons: RebootReason
     #: Live processes whose files could not be looked into (another user's,
     #: when not root): they may use the files too. 0 where all are visible.
-    uninspected: int = 0
+    uninspected: int
+
+    def __init__(
+        self,
+        processes: list[ProcessInfo] | None = None,
+        reboot_reasons: RebootReason = RebootReason.NONE,
+        uninspected: int = 0,
+    ) -> None:
+        """A list, its reboot reasons and its blind spots."""
+        self._set(
+            processes=[] if processes is None else processes,
+            reboot_reasons=reboot_reasons,
+            uninspected=uninspected,
+        )
 
     @property
     def in_use(self) -> bool:
@@ -362,15 +574,29 @@ class ListResult:
         return {p.pid for p in self.processes}
 
 
-@dataclass(frozen=True)
-class Filter:
+class Filter(_Record):
     """One entry of RmGetFilterList: what a filter applies to and prevents."""
 
+    __match_args__ = ("action", "trigger", "path", "process", "service")
+    __slots__ = _fields = __match_args__
     action: FilterAction
     trigger: FilterTrigger
-    path: str | None = None
-    process: UniqueProcess | None = None
-    service: str | None = None
+    path: str | None
+    process: UniqueProcess | None
+    service: str | None
+
+    def __init__(
+        self,
+        action: FilterAction,
+        trigger: FilterTrigger,
+        path: str | None = None,
+        process: UniqueProcess | None = None,
+        service: str | None = None,
+    ) -> None:
+        """A filter's action and its one target."""
+        self._set(
+            action=action, trigger=trigger, path=path, process=process, service=service
+        )
 
     @classmethod
     def _from_c(cls, record: _marshal.CFilter) -> Filter:

@@ -6,6 +6,8 @@ static _Thread_local UINT last_uninspected;
 
 UINT rstrtmgr_last_uninspected(void) { return last_uninspected; }
 
+void rm_last_uninspected_set(UINT n) { last_uninspected = n; }
+
 DWORD WINAPI RmGetList(DWORD dwSessionHandle, UINT *pnProcInfoNeeded,
                        UINT *pnProcInfo, RM_PROCESS_INFO rgAffectedApps[],
                        LPDWORD lpdwRebootReasons)

@@ -144,15 +144,20 @@ static uid_t read_euid(int pd)
                                                           : (uid_t)-1;
 }
 
-static int is_critical(int pd, pid_t pid, const char *comm, const uid_t ids[3])
+static int critical_named(const char *comm)
 {
-    if (pid == 1)
-        return 1;
     int named = 0;
     for (size_t i = 0; i < sizeof critical_names / sizeof critical_names[0];
          i++)
         named |= strcmp(comm, critical_names[i]) == 0;
-    if (!named || ids[0] != 0 || read_euid(pd) != 0)
+    return named;
+}
+
+static int is_critical(int pd, pid_t pid, const char *comm, const uid_t ids[3])
+{
+    if (pid == 1)
+        return 1;
+    if (!critical_named(comm) || ids[0] != 0 || read_euid(pd) != 0)
         return 0;
     return system_executable(pd) || system_unit_cgroup(pd);
 }
@@ -183,6 +188,7 @@ void rm_holder_ctx_init(rm_holder_ctx *c, const rm_handle_info *h,
     c->self = rm_procid_self();
     c->ruid = getuid();
     c->euid = geteuid();
+    c->details = rm_usage_wanted();
     char buf[32];
     int fd = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
     c->self_session = (DWORD)RM_INVALID_TS_SESSION;
@@ -215,8 +221,12 @@ int rm_holder_add(const rm_holder_ctx *c, int pd, pid_t pid, unsigned why,
         return 0;
     if (RM_GROW(out->items, out->cap, out->count + 1, 16) != 0)
         return -1;
-    uid_t ids[3];
-    read_ids(pd, ids);
+    /* status is the dearest of a process's files: its uids are read for
+     * kill(2)'s rule (root may signal anyone), for a critical name, and
+     * for the details of a list that asks for them (the user). */
+    uid_t ids[3] = {(uid_t)-1, (uid_t)-1, (uid_t)-1};
+    if (c->euid != 0 || critical_named(ps->comm) || c->details)
+        read_ids(pd, ids);
     hd.uid = ids[0];
     hd.why = why;
     hd.critical = is_critical(pd, pid, ps->comm, ids);

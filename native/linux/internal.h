@@ -249,6 +249,9 @@ typedef struct rm_resources {
     char **stale; /* paths under which deleted files count (trailing-free) */
     size_t nstale;
     int stale_anywhere; /* deleted executables and mappings count anywhere */
+    /* Set when this is a view of regcache.c's copy: read-only, and
+     * rm_resources_free releases the view instead of freeing the arrays. */
+    struct rm_regcache_entry *shared;
 } rm_resources;
 
 /* Checks a service name and writes its systemd unit name ("ssh" is
@@ -258,6 +261,21 @@ RM_HIDDEN long rm_unit_name(const WCHAR *name, char *unit, size_t size);
  * session is gone, ERROR_WRITE_FAULT, ERROR_OUTOFMEMORY. */
 RM_HIDDEN DWORD rm_resources_load(const rm_handle_info *h, rm_resources *out);
 RM_HIDDEN void rm_resources_free(rm_resources *r);
+
+/* ---- regcache.c: registrations parsed once per generation ------------------
+ * The generation is a random value RmRegisterResources writes with every
+ * batch; rm_resources_load reads it under the store lock. */
+typedef struct rm_regcache_entry rm_regcache_entry;
+/* 1 and *out a view of the session's registrations at `generation`; 0. */
+RM_HIDDEN int rm_regcache_get(const rm_handle_info *h, uint64_t generation,
+                              rm_resources *out);
+/* Keeps *res (freshly loaded, owned) for the session at `generation` and
+ * turns *res into a view of it; leaves it owned when out of memory. */
+RM_HIDDEN void rm_regcache_put(const rm_handle_info *h, uint64_t generation,
+                               rm_resources *res);
+RM_HIDDEN void rm_regcache_release(rm_resources *r);
+/* Drops what is kept of the session (it ended). */
+RM_HIDDEN void rm_regcache_forget(const rm_handle_info *h);
 RM_HIDDEN int rm_resources_has_id(const rm_resources *r, uint64_t dev,
                                   uint64_t ino);
 /* Whether `path` (len bytes, not NUL-terminated) is a registered path. */
@@ -445,6 +463,7 @@ typedef struct rm_holder_ctx {
     rm_procid self;
     uid_t ruid, euid;
     DWORD self_session; /* the caller's login session */
+    int details;        /* the caller's rm_usage_wanted(), for every thread */
 } rm_holder_ctx;
 
 RM_HIDDEN void rm_holder_ctx_init(rm_holder_ctx *c, const rm_handle_info *h,
@@ -597,5 +616,17 @@ RM_HIDDEN uint32_t rm_log_finish(rm_log *lg, const rm_procid *program,
                                  char **tail);
 /* Removes the logs of programs that are gone; trims the others. */
 RM_HIDDEN void rm_logs_prune(int storefd);
+
+/* ---- shutdownlist.c: the list a shutdown ends with ------------------------ */
+/* Keeps, for this thread's rstrtmgr_shutdown_list, the holders of l that
+ * are still running (takes l's items), to be given the statuses the
+ * session recorded when taken; s is the outcome of the shutdown just saved. */
+RM_HIDDEN void rm_shutdown_list_keep(DWORD handle, const rm_handle_info *h,
+                                     rm_list *l, const rm_outcome *s);
+/* Forgets what this thread kept: every RmShutdown starts so, so that a
+ * failed one never leaves an earlier one's list to be taken. */
+RM_HIDDEN void rm_shutdown_list_drop(void);
+/* getlist.c: sets what rstrtmgr_last_uninspected returns. */
+RM_HIDDEN void rm_last_uninspected_set(UINT n);
 
 #endif

@@ -13,6 +13,7 @@
 #include "internal.h"
 
 #define BATCH_PREFIX "batch-"
+#define GENERATION "generation"
 #define BATCH_MAGIC "rstrtmgr-batch 1\n"
 #define MAX_UNIT_NAME 255
 
@@ -236,7 +237,13 @@ static DWORD write_batch(const rm_handle_info *h, const buf *b)
             snprintf(name, sizeof name,
                      BATCH_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x", r[0],
                      r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
-            if (rm_replace_file_at(dirfd, name, b->p, b->len) != 0) {
+            /* A new generation first: if the batch then fails, readers
+             * merely parse the same registrations again. */
+            uint64_t gen;
+            if (rm_random(&gen, sizeof gen) != 0 ||
+                rm_replace_file_at(dirfd, GENERATION, (const char *)&gen,
+                                   sizeof gen) != 0 ||
+                rm_replace_file_at(dirfd, name, b->p, b->len) != 0) {
                 rm_detail_set("cannot write to session %s in the store %s: "
                               "%s", h->key, st.path, strerror(errno));
                 rc = ERROR_WRITE_FAULT;
@@ -301,6 +308,10 @@ DWORD WINAPI RmRegisterResources(DWORD dwSessionHandle, UINT nFiles,
 
 void rm_resources_free(rm_resources *r)
 {
+    if (r->shared != NULL) {
+        rm_regcache_release(r);
+        return;
+    }
     rm_fidset_free(&r->ids);
     free(r->paths);
     free(r->arena);
@@ -457,6 +468,51 @@ static DWORD build_services(rm_resources *r, const buf *services)
     return ERROR_SUCCESS;
 }
 
+/* The session's generation; 0 (never written) when it has none. */
+static uint64_t read_generation(int dirfd)
+{
+    size_t len = 0;
+    uint64_t gen = 0;
+    char *text = rm_read_file_at(dirfd, GENERATION, &len);
+    if (text != NULL && len == sizeof gen)
+        memcpy(&gen, text, sizeof gen);
+    free(text);
+    return gen;
+}
+
+/* The session's batch files as they are now, in one value: each one's name,
+ * inode, size, type, owner and change time (which every write, rename or
+ * chown moves). A batch replaced behind the store's back (not by
+ * RmRegisterResources, which writes a new generation) changes it, and is
+ * then read, and judged, again. 0 when the directory cannot be read. */
+static uint64_t batches_fingerprint(int dirfd)
+{
+    DIR *d = rm_open_dir_at(dirfd);
+    if (d == NULL)
+        return 0;
+    uint64_t fp = 0x9E3779B97F4A7C15ULL;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, BATCH_PREFIX, strlen(BATCH_PREFIX)) != 0)
+            continue;
+        struct stat st;
+        if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            fp = 0;
+            break;
+        }
+        uint64_t x = hash_bytes(de->d_name, strlen(de->d_name));
+        x = rm_mix64(x ^ (uint64_t)st.st_ino);
+        x = rm_mix64(x ^ (uint64_t)st.st_dev);
+        x = rm_mix64(x ^ (uint64_t)st.st_size);
+        x = rm_mix64(x ^ ((uint64_t)st.st_mode << 32 | (uint64_t)st.st_uid));
+        x = rm_mix64(x ^ ((uint64_t)st.st_ctim.tv_sec * 1000000000u +
+                          (uint64_t)st.st_ctim.tv_nsec));
+        fp += x; /* whatever order readdir gives */
+    }
+    closedir(d);
+    return fp;
+}
+
 static DWORD build_stale(rm_resources *r, const buf *stale)
 {
     size_t n = stale->len / sizeof(size_t);
@@ -482,6 +538,18 @@ DWORD rm_resources_load(const rm_handle_info *h, rm_resources *out)
     DWORD rc = rm_store_open_session(h, &st, &dirfd);
     if (rc != ERROR_SUCCESS)
         return rc;
+    /* What is kept is used while the generation and the batch files are
+     * those it was parsed from. */
+    uint64_t gen = read_generation(dirfd);
+    if (gen != 0) {
+        uint64_t fp = batches_fingerprint(dirfd);
+        gen = fp != 0 ? rm_mix64(gen) ^ fp : 0;
+    }
+    if (gen != 0 && rm_regcache_get(h, gen, out)) {
+        close(dirfd);
+        rm_store_close(&st);
+        return ERROR_SUCCESS;
+    }
     buf paths = {0}, services = {0}, stale = {0};
     DIR *d = rm_open_dir_at(dirfd);
     if (d == NULL) {
@@ -524,6 +592,8 @@ DWORD rm_resources_load(const rm_handle_info *h, rm_resources *out)
     free(stale.p);
     if (rc != ERROR_SUCCESS)
         rm_resources_free(out);
+    else if (gen != 0)
+        rm_regcache_put(h, gen, out);
     return rc;
 }
 

@@ -281,6 +281,7 @@ DWORD WINAPI RmEndSession(DWORD dwSessionHandle)
         pthread_mutex_lock(&table_lock);
         table_remove(dwSessionHandle);
         pthread_mutex_unlock(&table_lock);
+        rm_regcache_forget(&h);
     }
     rm_store_close(&st);
     return rc;

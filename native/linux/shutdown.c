@@ -267,6 +267,7 @@ DWORD WINAPI RmShutdown(DWORD dwSessionHandle, ULONG lActionFlags,
                         RM_WRITE_STATUS_CALLBACK fnStatus)
 {
     rm_detail_clear();
+    rm_shutdown_list_drop();
     rm_handle_info h;
     rm_store st;
     int sessfd;
@@ -295,16 +296,14 @@ DWORD WINAPI RmShutdown(DWORD dwSessionHandle, ULONG lActionFlags,
     memset(&s, 0, sizeof s);
     if (rc == ERROR_SUCCESS)
         rc = plan(&h, &l, &f, lActionFlags, &s);
-    rm_list_free(&l);
     rm_filters_free(&f);
+    rm_task t;
+    if (rc == ERROR_SUCCESS && rm_task_begin(&t, dwSessionHandle) != 0)
+        rc = ERROR_OUTOFMEMORY;
     if (rc != ERROR_SUCCESS) {
+        rm_list_free(&l);
         rm_outcome_free(&s);
         return rc;
-    }
-    rm_task t;
-    if (rm_task_begin(&t, dwSessionHandle) != 0) {
-        rm_outcome_free(&s);
-        return ERROR_OUTOFMEMORY;
     }
     rm_progress p = {fnStatus, 0, 0, 0};
     for (size_t i = 0; i < s.count; i++)
@@ -316,6 +315,9 @@ DWORD WINAPI RmShutdown(DWORD dwSessionHandle, ULONG lActionFlags,
         cancelled = shutdown_group(&s, g, lActionFlags, app_ms, svc_ms, &t, &p);
     rm_task_end(&t);
     rc = rm_outcome_save(&h, &s);
+    if (rc == ERROR_SUCCESS)
+        rm_shutdown_list_keep(dwSessionHandle, &h, &l, &s);
+    rm_list_free(&l);
     int failed = 0;
     for (size_t i = 0; i < s.count; i++)
         failed |= s.items[i].info.AppStatus == RmStatusErrorOnStop;

@@ -43,3 +43,13 @@ DWORD rstrtmgr_register_launch(const char *const *argv, UINT argc,
     (void)argv, (void)argc, (void)cwd, (void)envp, (void)envc;
     return ERROR_CALL_NOT_IMPLEMENTED;
 }
+
+DWORD rstrtmgr_shutdown_list(DWORD dwSessionHandle, UINT *pnProcInfoNeeded,
+                             UINT *pnProcInfo, RM_PROCESS_INFO rgAffectedApps[],
+                             LPDWORD lpdwRebootReasons)
+{
+    /* Windows keeps no list of its own: RmGetList after RmShutdown. */
+    (void)dwSessionHandle, (void)pnProcInfoNeeded, (void)pnProcInfo;
+    (void)rgAffectedApps, (void)lpdwRebootReasons;
+    return ERROR_CALL_NOT_IMPLEMENTED;
+}

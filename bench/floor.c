@@ -1,0 +1,375 @@
+/* The floor: a bare, single-threaded program doing only the syscalls needed
+ * to answer "which processes hold any of these files", and to shut 200
+ * polite holders down. bench/run.py builds it (cc -O2) and measures the
+ * library against it; it is a benchmark tool, not part of the package.
+ *
+ *   floor scan LIST       the pids that hold a file of LIST (one path a
+ *                         line), one a line; the time of the /proc walk (a
+ *                         second, warm walk) on stderr as "ns N"
+ *   floor shutdown LIST   the same walk, then SIGTERM to each holder through
+ *                         a pidfd and poll(2) until all are gone; the pids on
+ *                         stdout, "ns N" (walk + signals + wait) and "kill ns
+ *                         N" (signals + wait) on stderr
+ *   floor stat LIST       lstat(2) of every path (registration's floor);
+ *                         "ns N" on stderr
+ *   floor run CMD...      runs CMD; "run ns N rss K" on stderr after its
+ *                         own output: its wall time and peak RSS (KiB), the
+ *                         latter not inflated by a large parent (exec keeps
+ *                         the pre-exec footprint in ru_maxrss)
+ *   floor hold N FILE...  forks N holders, each holding FILE[i % count]
+ *                         open until a signal ends it; prints their pids,
+ *                         closes stdout and reaps them until none is left
+ *
+ * The walk: for each /proc/PID, stat of exe, then fstatat of each fd entry
+ * (following the magic link, no readlink), then the file-backed mappings
+ * through PROCMAP_QUERY (Linux 6.11+); a process's walk stops at its first
+ * match. Kernel threads and zombies have no exe and are skipped. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+struct procmap_query {
+    uint64_t size, query_flags, query_addr, vma_start, vma_end, vma_flags,
+        vma_page_size, vma_offset, inode;
+    uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+    uint64_t vma_name_addr, build_id_addr;
+};
+#define PROCMAP_QUERY _IOWR('f', 17, struct procmap_query)
+#define COVERING_OR_NEXT_VMA 0x10
+#define FILE_BACKED_VMA 0x20
+
+struct linux_dirent64 {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+typedef struct fid {
+    uint64_t dev, ino;
+} fid;
+
+static fid *ids;
+static size_t mask;
+static char dents[64 * 1024];
+
+static size_t slot(uint64_t dev, uint64_t ino)
+{
+    uint64_t x = ino ^ (dev * 0x9E3779B97F4A7C15ULL);
+    x ^= x >> 31;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 29;
+    return (size_t)x & mask;
+}
+
+static int has(uint64_t dev, uint64_t ino)
+{
+    for (size_t j = slot(dev, ino); ids[j].dev || ids[j].ino;
+         j = (j + 1) & mask)
+        if (ids[j].dev == dev && ids[j].ino == ino)
+            return 1;
+    return 0;
+}
+
+static char **read_list(const char *name, size_t *n)
+{
+    FILE *f = fopen(name, "r");
+    if (f == NULL) {
+        perror(name);
+        exit(2);
+    }
+    size_t cap = 1024;
+    char **v = malloc(cap * sizeof *v), *line = NULL;
+    size_t len = 0;
+    ssize_t got;
+    *n = 0;
+    while ((got = getline(&line, &len, f)) > 0) {
+        if (line[got - 1] == '\n')
+            line[--got] = '\0';
+        if (got == 0)
+            continue;
+        if (*n == cap)
+            v = realloc(v, (cap *= 2) * sizeof *v);
+        v[(*n)++] = strdup(line);
+    }
+    free(line);
+    fclose(f);
+    return v;
+}
+
+static void load_ids(const char *list)
+{
+    size_t n;
+    char **paths = read_list(list, &n);
+    size_t cap = 16;
+    while (cap < n * 2)
+        cap *= 2;
+    ids = calloc(cap, sizeof *ids);
+    mask = cap - 1;
+    for (size_t i = 0; i < n; i++) {
+        struct stat st;
+        if (stat(paths[i], &st) == 0) {
+            size_t j = slot(st.st_dev, st.st_ino);
+            while ((ids[j].dev || ids[j].ino) &&
+                   !(ids[j].dev == st.st_dev && ids[j].ino == st.st_ino))
+                j = (j + 1) & mask;
+            ids[j].dev = st.st_dev;
+            ids[j].ino = st.st_ino;
+        }
+        free(paths[i]);
+    }
+    free(paths);
+}
+
+static int fds_match(int pd)
+{
+    int dfd = openat(pd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return 0;
+    int found = 0;
+    long n;
+    while (!found && (n = syscall(SYS_getdents64, dfd, dents, sizeof dents)) > 0)
+        for (long off = 0; off < n && !found;) {
+            struct linux_dirent64 *d = (void *)(dents + off);
+            off += d->d_reclen;
+            struct stat st;
+            if (d->d_name[0] != '.' && fstatat(dfd, d->d_name, &st, 0) == 0)
+                found = has(st.st_dev, st.st_ino);
+        }
+    close(dfd);
+    return found;
+}
+
+static int maps_match(int pd)
+{
+    int mfd = openat(pd, "maps", O_RDONLY | O_CLOEXEC);
+    if (mfd < 0)
+        return 0;
+    struct procmap_query q;
+    uint64_t addr = 0;
+    int found = 0;
+    for (;;) {
+        memset(&q, 0, sizeof q);
+        q.size = sizeof q;
+        q.query_flags = COVERING_OR_NEXT_VMA | FILE_BACKED_VMA;
+        q.query_addr = addr;
+        if (ioctl(mfd, PROCMAP_QUERY, &q) != 0)
+            break;
+        if (has(makedev(q.dev_major, q.dev_minor), q.inode)) {
+            found = 1;
+            break;
+        }
+        addr = q.vma_end;
+    }
+    close(mfd);
+    return found;
+}
+
+/* The holders, in /proc order (pid order); returns their count. */
+static size_t walk(pid_t *out, size_t cap)
+{
+    int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    static pid_t pids[1 << 16];
+    size_t npids = 0, count = 0;
+    long n;
+    while ((n = syscall(SYS_getdents64, proc, dents, sizeof dents)) > 0)
+        for (long off = 0; off < n;) {
+            struct linux_dirent64 *d = (void *)(dents + off);
+            off += d->d_reclen;
+            if (d->d_name[0] >= '1' && d->d_name[0] <= '9' &&
+                npids < sizeof pids / sizeof pids[0])
+                pids[npids++] = (pid_t)atoi(d->d_name);
+        }
+    for (size_t i = 0; i < npids; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "%d", (int)pids[i]);
+        int pd = openat(proc, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (pd < 0)
+            continue;
+        struct stat st;
+        if (fstatat(pd, "exe", &st, 0) == 0 &&
+            (has(st.st_dev, st.st_ino) || fds_match(pd) || maps_match(pd)) &&
+            count < cap)
+            out[count++] = pids[i];
+        close(pd);
+    }
+    close(proc);
+    return count;
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static pid_t found[1 << 16];
+
+static int cmd_scan(const char *list)
+{
+    load_ids(list);
+    walk(found, sizeof found / sizeof found[0]); /* warms caches */
+    int64_t t = now_ns();
+    size_t n = walk(found, sizeof found / sizeof found[0]);
+    t = now_ns() - t;
+    for (size_t i = 0; i < n; i++)
+        printf("%d\n", (int)found[i]);
+    fprintf(stderr, "ns %lld\n", (long long)t);
+    return 0;
+}
+
+static int cmd_shutdown(const char *list)
+{
+    load_ids(list);
+    static struct pollfd pfd[1 << 16];
+    int64_t t = now_ns();
+    size_t n = walk(found, sizeof found / sizeof found[0]);
+    int64_t walked = now_ns();
+    size_t live = 0;
+    for (size_t i = 0; i < n; i++) {
+        int fd = (int)syscall(SYS_pidfd_open, found[i], 0);
+        if (fd < 0)
+            continue;
+        if (syscall(SYS_pidfd_send_signal, fd, SIGTERM, NULL, 0) != 0) {
+            close(fd);
+            continue;
+        }
+        pfd[live].fd = fd;
+        pfd[live++].events = POLLIN;
+    }
+    while (live > 0) {
+        if (poll(pfd, live, 30000) <= 0)
+            break;
+        for (size_t i = 0; i < live;) {
+            if (pfd[i].revents) {
+                close(pfd[i].fd);
+                pfd[i] = pfd[--live];
+            } else {
+                i++;
+            }
+        }
+    }
+    int64_t end = now_ns();
+    for (size_t i = 0; i < n; i++)
+        printf("%d\n", (int)found[i]);
+    fprintf(stderr, "ns %lld\nkill ns %lld\n", (long long)(end - t),
+            (long long)(end - walked));
+    return live == 0 ? 0 : 1;
+}
+
+static int cmd_stat(const char *list)
+{
+    size_t n;
+    char **paths = read_list(list, &n);
+    int64_t t = now_ns();
+    for (size_t i = 0; i < n; i++) {
+        struct stat st;
+        (void)lstat(paths[i], &st);
+    }
+    t = now_ns() - t;
+    fprintf(stderr, "ns %lld\n", (long long)t);
+    return 0;
+}
+
+static int cmd_hold(int n, char **files, int nfiles)
+{
+    int ready[2];
+    if (pipe(ready) != 0) {
+        perror("pipe");
+        return 1;
+    }
+    for (int i = 0; i < n; i++) {
+        pid_t pid = fork();
+        if (pid < 0) {
+            perror("fork");
+            return 1;
+        }
+        if (pid == 0) {
+            int fd = open(files[i % nfiles], O_RDONLY | O_CLOEXEC);
+            if (fd < 0 || write(ready[1], "r", 1) != 1)
+                _exit(3);
+            /* Nothing of the driver's (its pipe on stdout) stays open. */
+            close(ready[0]);
+            close(ready[1]);
+            close(0);
+            close(1);
+            close(2);
+            for (;;)
+                pause();
+        }
+        printf("%d\n", (int)pid);
+    }
+    close(ready[1]);
+    char c;
+    for (int got = 0; got < n && read(ready[0], &c, 1) == 1; got++)
+        ;
+    close(ready[0]);
+    fclose(stdout);
+    while (wait(NULL) > 0 || errno == EINTR)
+        ;
+    return 0;
+}
+
+static int cmd_run(char **argv)
+{
+    int64_t t = now_ns();
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        return 1;
+    }
+    if (pid == 0) {
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    int status;
+    struct rusage ru;
+    if (wait4(pid, &status, 0, &ru) != pid)
+        return 1;
+    t = now_ns() - t;
+    fprintf(stderr, "run ns %lld rss %ld\n", (long long)t, ru.ru_maxrss);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 3 && strcmp(argv[1], "run") == 0)
+        return cmd_run(argv + 2);
+    if (argc == 3 && strcmp(argv[1], "scan") == 0)
+        return cmd_scan(argv[2]);
+    if (argc == 3 && strcmp(argv[1], "shutdown") == 0)
+        return cmd_shutdown(argv[2]);
+    if (argc == 3 && strcmp(argv[1], "stat") == 0)
+        return cmd_stat(argv[2]);
+    if (argc >= 4 && strcmp(argv[1], "hold") == 0)
+        return cmd_hold(atoi(argv[2]), argv + 3, argc - 3);
+    fprintf(stderr, "usage: floor scan|shutdown|stat LIST | run CMD... | "
+                    "hold N FILE...\n");
+    return 2;
+}

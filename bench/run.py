@@ -1,0 +1,626 @@
+"""Benchmark: the library against the floor, fuser and lsof on one machine.
+
+``python bench/run.py [--rounds N] [--quick]`` builds ``bench/floor.c`` (the
+floor: a bare one-thread C program doing only the necessary syscalls), starts
+about 200 holder processes and 100,000 files, and measures in interleaved
+rounds:
+
+* ``get_list()`` for 1, 1,000 and 100,000 registered files (the same
+  holders), also with ``RSTRTMGR_SCAN_THREADS=1``, against the floor's walk;
+* registering 100,000 files, against the floor's lstat of each;
+* RmShutdown (raw, and ``Session.shutdown()``) of 200 polite holders against
+  the floor's walk + SIGTERM through pidfds + poll until all are gone;
+* ``rstrtmgr list`` as a whole process against fuser and lsof, 1 and 1,000
+  files, with each process's peak RSS;
+* ``import rstrtmgr`` (``-X importtime``, and wall time against ``-c pass``).
+
+Every tool's pid set is checked equal to the others'. Prints min, median and
+max of the rounds and the ratios of medians; ``--quick`` (3 rounds, no lsof
+on 1,000 files) keeps a run under about a minute. A benchmark, not a test:
+nothing asserts a time; a pid mismatch makes the exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import mmap
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import rstrtmgr  # noqa: E402
+from rstrtmgr._rstrtmgr import ffi, lib  # noqa: E402
+
+HOLDERS = 200
+HELD = 1000  # the files the holders use (4 KiB each)
+BIG = 100_000  # all registered files of the largest workload
+SHUTDOWN_HOLDERS = 200
+
+Sample = tuple[float, "set[int] | None", int]  # ms, pids, peak RSS KiB
+
+
+def start_holders(files: list[str]) -> list[int]:
+    """HOLDERS processes, each with five files open and one mapped."""
+    pids = []
+    for i in range(HOLDERS):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                held = [open(files[(i * 5 + k) % HELD], "rb") for k in range(5)]  # noqa: SIM115
+                with open(files[(i * 5 + 7) % HELD], "rb") as f:
+                    held.append(mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ))  # type: ignore[arg-type]
+                signal.pause()
+            finally:
+                os._exit(0)
+        pids.append(pid)
+    return pids
+
+
+#: Where child processes run: not a source tree, whose rstrtmgr `python -c`
+#: would import first.
+CHILD_CWD = tempfile.gettempdir()
+
+
+def process(
+    cmd: list[str], env: dict[str, str] | None = None
+) -> tuple[float, str, str, int]:
+    """Runs cmd; wall ms, stdout, stderr, 0."""
+    t = time.perf_counter()
+    p = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=CHILD_CWD,
+    )
+    out, err = p.communicate()
+    ms = (time.perf_counter() - t) * 1000
+    return ms, out.decode(errors="replace"), err.decode(errors="replace"), 0
+
+
+def run_rss(
+    floor: str, cmd: list[str], env: dict[str, str] | None = None
+) -> tuple[float, str, str, int]:
+    """Runs cmd under ``floor run``; wall ms, stdout, stderr, peak RSS KiB."""
+    _, out, err, _ = process([floor, "run", *cmd], env)
+    m = re.search(r"^run ns (\d+) rss (\d+)$", err, re.M)
+    if not m:
+        raise RuntimeError(f"floor run failed: {err!r}")
+    return int(m.group(1)) / 1e6, out, err[: m.start()], int(m.group(2))
+
+
+def floor_ns(err: str) -> float:
+    m = re.search(r"^ns (\d+)$", err, re.M)
+    if not m:
+        raise RuntimeError(f"floor failed: {err!r}")
+    return int(m.group(1)) / 1e6
+
+
+def pids_of_lines(text: str) -> set[int]:
+    return {int(w) for w in text.split() if w.isdigit()}
+
+
+def pids_of_table(text: str) -> set[int]:
+    """The PID column of ``rstrtmgr list``'s table."""
+    pids = set()
+    for line in text.splitlines()[1:]:
+        cols = line.split()
+        # A row has seven columns; the notes under the table have words.
+        if len(cols) >= 7 and cols[0].isdigit() and cols[1] != "process(es)":
+            pids.add(int(cols[0]))
+    return pids
+
+
+def with_threads(n: int | None, fn: Callable[[], Sample]) -> Callable[[], Sample]:
+    def call() -> Sample:
+        if n is None:
+            return fn()
+        os.environ["RSTRTMGR_SCAN_THREADS"] = str(n)
+        try:
+            return fn()
+        finally:
+            del os.environ["RSTRTMGR_SCAN_THREADS"]
+
+    return call
+
+
+class Bench:
+    def __init__(self, work: Path, quick: bool, against: str | None = None) -> None:
+        self.work = work
+        self.quick = quick
+        self.against = against
+        self.floor = str(work / "floor")
+        subprocess.run(
+            [
+                "cc",
+                "-O2",
+                "-std=gnu11",
+                "-o",
+                self.floor,
+                str(ROOT / "bench" / "floor.c"),
+            ],
+            check=True,
+        )
+        files = work / "files"
+        files.mkdir()
+        self.files = []
+        for i in range(BIG):
+            p = str(files / f"f{i:06d}.bin")
+            fd = os.open(p, os.O_WRONLY | os.O_CREAT, 0o644)
+            if i < HELD:
+                os.write(fd, b"x" * 4096)
+            os.close(fd)
+            self.files.append(p)
+        self.victim = str(work / "victim.bin")
+        Path(self.victim).write_bytes(b"v")
+        self.lists = {}
+        for n in (1, HELD, BIG):
+            path = work / f"list{n}.txt"
+            path.write_text("\n".join(self.files[:n]) + "\n")
+            self.lists[n] = str(path)
+        self.victim_list = work / "victim.txt"
+        self.victim_list.write_text(self.victim + "\n")
+        self.sessions = {}
+        self.holders: list[int] = []
+        self.keepers: dict[subprocess.Popen[bytes], set[int]] = {}
+        self.shutdown_mismatches: list[str] = []
+        self.kill_only: list[Sample] = []
+        exe = Path(sys.executable).parent / "rstrtmgr"
+        self.cli = [str(exe)] if exe.exists() else [sys.executable, "-m", "rstrtmgr"]
+        self.fuser = shutil.which("fuser")
+        self.lsof = shutil.which("lsof")
+
+    def start(self) -> None:
+        # One untimed start of each interpreter case (it writes the bytecode).
+        for code in ("pass", "import rstrtmgr._cli"):
+            subprocess.run([sys.executable, "-c", code], check=True)
+        self.holders = start_holders(self.files)
+        time.sleep(0.5)
+        for n in (1, HELD, BIG):
+            s = rstrtmgr.Session()
+            s.register(files=self.files[:n])
+            self.sessions[n] = s
+
+    def stop(self) -> None:
+        for s in self.sessions.values():
+            with contextlib.suppress(Exception):
+                s.close()
+        for pid in self.holders:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for pid in self.holders:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+    # ---- in-process calls --------------------------------------------------
+
+    def get_list(self, n: int) -> Callable[[], Sample]:
+        s = self.sessions[n]
+
+        def call() -> Sample:
+            t = time.perf_counter()
+            r = s.get_list()
+            ms = (time.perf_counter() - t) * 1000
+            return ms, {p.pid for p in r.processes}, 0
+
+        return call
+
+    def floor_scan(self, n: int) -> Callable[[], Sample]:
+        def call() -> Sample:
+            _, out, err, _ = process([self.floor, "scan", self.lists[n]])
+            return floor_ns(err), pids_of_lines(out), 0
+
+        return call
+
+    def register(self) -> Sample:
+        with rstrtmgr.Session() as s:
+            t = time.perf_counter()
+            s.register(files=self.files)
+            ms = (time.perf_counter() - t) * 1000
+        return ms, None, 0
+
+    def floor_stat(self) -> Sample:
+        _, _, err, _ = process([self.floor, "stat", self.lists[BIG]])
+        return floor_ns(err), None, 0
+
+    # ---- shutdown ------------------------------------------------------------
+
+    def hold(self) -> tuple[subprocess.Popen[bytes], set[int]]:
+        """SHUTDOWN_HOLDERS polite holders of the victim, children of a keeper
+        that reaps them (so they are nobody's here, as an installer's are)."""
+        keeper = subprocess.Popen(
+            [self.floor, "hold", str(SHUTDOWN_HOLDERS), self.victim],
+            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+        )
+        assert keeper.stdout is not None
+        pids = pids_of_lines(keeper.stdout.read().decode())
+        keeper.stdout.close()
+        self.keepers[keeper] = pids
+        assert len(pids) == SHUTDOWN_HOLDERS, pids
+        return keeper, pids
+
+    def reap(self, keeper: subprocess.Popen[bytes], what: str, got: set[int]) -> None:
+        """Waits for the keeper (all holders gone); notes a wrong pid set."""
+        held = self.keepers.pop(keeper)
+        if got != held:
+            self.shutdown_mismatches.append(
+                f"{what}: {len(got)} pids, {len(got ^ held)} differ"
+            )
+        try:
+            keeper.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.shutdown_mismatches.append(f"{what}: holders still running")
+            for pid in held:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            keeper.wait()
+
+    def shutdown_raw(self) -> Sample:
+        keeper, _ = self.hold()
+        with rstrtmgr.Session() as s:
+            s.register(files=[self.victim])
+            with s._using() as handle:
+                t = time.perf_counter()
+                code = lib.RmShutdown(handle, 0, ffi.NULL)
+                ms = (time.perf_counter() - t) * 1000
+            assert code == 0, code
+            got = {p.pid for p in s.get_list().processes}
+        self.reap(keeper, "RmShutdown", got)
+        return ms, None, 0
+
+    def shutdown_facade(self) -> Sample:
+        keeper, _ = self.hold()
+        with rstrtmgr.Session() as s:
+            s.register(files=[self.victim])
+            t = time.perf_counter()
+            r = s.shutdown()
+            ms = (time.perf_counter() - t) * 1000
+            got = {p.pid for p in r.processes}
+        self.reap(keeper, "Session.shutdown()", got)
+        return ms, None, 0
+
+    def shutdown_floor(self) -> Sample:
+        keeper, _ = self.hold()
+        _, out, err, _ = process([self.floor, "shutdown", str(self.victim_list)])
+        self.reap(keeper, "floor shutdown", pids_of_lines(out))
+        kill = re.search(r"^kill ns (\d+)$", err, re.M)
+        if kill:
+            self.kill_only.append((int(kill.group(1)) / 1e6, None, 0))
+        return floor_ns(err), None, 0
+
+    # ---- whole processes ----------------------------------------------------
+
+    def tool(self, which: str, n: int) -> Callable[[], Sample]:
+        files = self.files[:n]
+        if which == "rstrtmgr list":
+            cmd, parse = [*self.cli, "list", *files], pids_of_table
+        elif which == "fuser":
+            cmd, parse = [str(self.fuser), *files], pids_of_lines
+        else:
+            cmd, parse = [str(self.lsof), "-w", "-t", *files], pids_of_lines
+
+        def call() -> Sample:
+            ms, out, _, rss = run_rss(self.floor, cmd)
+            return ms, parse(out), rss
+
+        return call
+
+    def python(self, code: str) -> Callable[[], Sample]:
+        def call() -> Sample:
+            ms, _, _, rss = run_rss(self.floor, [sys.executable, "-c", code])
+            return ms, None, rss
+
+        return call
+
+    def importtime(self, env: dict[str, str] | None = None) -> Sample:
+        _, _, err, _ = run_rss(
+            self.floor,
+            [sys.executable, "-X", "importtime", "-c", "import rstrtmgr"],
+            env,
+        )
+        us = 0
+        for line in err.splitlines():
+            parts = [p.strip() for p in line.split("|")]
+            if len(parts) == 3 and parts[2] == "rstrtmgr":
+                us = int(parts[1])
+        return us / 1000, None, 0
+
+
+class Against:
+    """The same cases run with another checkout's rstrtmgr (--against DIR),
+    in child interpreters: its in-process time, measured there."""
+
+    def __init__(self, b: Bench, package: str, label: str = "main") -> None:
+        self.b = b
+        self.label = label
+        self.package = os.path.abspath(package)
+        self.env = dict(os.environ, PYTHONPATH=self.package)
+        self.inproc = str(ROOT / "bench" / "inproc.py")
+
+    def _run(self, case: str, listing: str) -> tuple[float, set[int]]:
+        _, out, err, _ = process(
+            [sys.executable, self.inproc, self.package, case, listing], self.env
+        )
+        m = re.search(r"^ms ([\d.]+)$", out, re.M)
+        if not m:
+            raise RuntimeError(f"inproc {case} failed: {err[-500:]}")
+        return float(m.group(1)), pids_of_lines(out[m.end() :])
+
+    def get_list(self, n: int) -> Callable[[], Sample]:
+        def call() -> Sample:
+            ms, pids = self._run("get_list", self.b.lists[n])
+            return ms, pids, 0
+
+        return call
+
+    def register(self) -> Sample:
+        return self._run("register", self.b.lists[BIG])[0], None, 0
+
+    def shutdown(self, case: str) -> Callable[[], Sample]:
+        def call() -> Sample:
+            keeper, _ = self.b.hold()
+            ms, pids = self._run(case, str(self.b.victim_list))
+            self.b.reap(keeper, f"{case} of --against", pids)
+            return ms, None, 0
+
+        return call
+
+    def cli(self, n: int) -> Callable[[], Sample]:
+        code = (
+            "import sys; sys.argv[0] = 'rstrtmgr'; "
+            "from rstrtmgr.__main__ import main; sys.exit(main())"
+        )
+        cmd = [sys.executable, "-c", code, "list", *self.b.files[:n]]
+
+        def call() -> Sample:
+            ms, out, _, rss = run_rss(self.b.floor, cmd, self.env)
+            return ms, pids_of_table(out), rss
+
+        return call
+
+    def importtime(self) -> Sample:
+        return self.b.importtime(self.env)
+
+    def cases(self, processes: bool = True) -> dict[str, Callable[[], Sample]]:
+        """The in-process cases; with ``processes`` the CLI and import too."""
+        at = f"{self.label}: "
+        cases: dict[str, Callable[[], Sample]] = {}
+        for n in (1, HELD, BIG):
+            cases[f"{at}get_list, {n} files"] = self.get_list(n)
+        cases[f"{at}register {BIG} files"] = self.register
+        cases[f"{at}RmShutdown, 200 holders"] = self.shutdown("shutdown_raw")
+        cases[f"{at}Session.shutdown(), 200 holders"] = self.shutdown("shutdown")
+        if processes:
+            for n in (1, HELD):
+                cases[f"{at}rstrtmgr list, {n} files"] = self.cli(n)
+            cases[f"{at}-X importtime: rstrtmgr cumulative"] = self.importtime
+        return cases
+
+
+def summarize(times: dict[str, list[Sample]]) -> dict[str, tuple[float, float]]:
+    """Prints the cases; returns each one's (median, minimum)."""
+    print("| case | min | median | max | peak RSS MiB |")
+    print("|---|---|---|---|---|")
+    stats = {}
+    for k, v in times.items():
+        ms = [s[0] for s in v]
+        rss = max(s[2] for s in v)
+        stats[k] = (statistics.median(ms), min(ms))
+        rss_text = f"{rss / 1024:.1f}" if rss else ""
+        print(
+            f"| {k} | {min(ms):.1f} | {stats[k][0]:.1f} | {max(ms):.1f} | {rss_text} |"
+        )
+    return stats
+
+
+def check_pids(times: dict[str, list[Sample]], groups: dict[str, list[str]]) -> bool:
+    ok = True
+    for what, names in groups.items():
+        sets = {}
+        for name in names:
+            for _, pids, _ in times.get(name, []):
+                if pids is not None:
+                    sets.setdefault(name, set()).add(frozenset(pids))
+        distinct = {s for v in sets.values() for s in v}
+        if not distinct:
+            continue  # left out by --only
+        sizes = sorted({len(s) for s in distinct})
+        if len(distinct) != 1:
+            ok = False
+            print(f"pids differ for {what}:")
+            for name, v in sets.items():
+                print(f"  {name}: {sorted(len(s) for s in v)} pids")
+        else:
+            print(f"pids equal for {what}: {sizes[0]} pids, {len(sets)} tools")
+    return ok
+
+
+def ratios() -> list[tuple[str, str, str, float | None]]:
+    """(label, numerator case, denominator case, target) of the report."""
+    out: list[tuple[str, str, str, float | None]] = []
+    for n in (1, HELD, BIG):
+        get, floor = f"get_list, {n} files", f"floor, {n} files"
+        out.append((f"get_list / floor, {n} files", get, floor, 1.2))
+        out.append((f"1 thread / 2, {n} files", f"{get}, 1 thread", get, None))
+    reg, lst = f"register {BIG} files", f"floor lstat, {BIG} files"
+    out.append((f"register / floor lstat, {BIG} files", reg, lst, None))
+    down = "floor shutdown, 200 holders"
+    out.append(("RmShutdown / floor", "RmShutdown, 200 holders", down, 1.5))
+    out.append(
+        ("Session.shutdown() / floor", "Session.shutdown(), 200 holders", down, 1.5)
+    )
+    kill = "floor kill+wait only (of floor shutdown)"
+    out.append(("RmShutdown / floor kill+wait", "RmShutdown, 200 holders", kill, None))
+    for case, child in (
+        *((f"get_list, {n} files", True) for n in (1, HELD, BIG)),
+        (f"register {BIG} files", True),
+        ("RmShutdown, 200 holders", True),
+        ("Session.shutdown(), 200 holders", True),
+        ("rstrtmgr list, 1 files", False),
+        (f"rstrtmgr list, {HELD} files", False),
+        ("-X importtime: rstrtmgr cumulative", False),
+    ):
+        now = f"now: {case}" if child else case
+        out.append((f"now / main: {case}", now, f"main: {case}", None))
+    for n, target in ((1, 1.3), (HELD, 0.5)):
+        cli = f"rstrtmgr list, {n} files"
+        out.append(
+            (f"rstrtmgr list / fuser, {n} files", cli, f"fuser, {n} files", target)
+        )
+        out.append((f"rstrtmgr list / lsof, {n} files", cli, f"lsof, {n} files", None))
+    return out
+
+
+def report(stats: dict[str, tuple[float, float]]) -> None:
+    """The ratios of the medians, against the targets, and of the minimums
+    (on a shared machine, the least disturbed round of each case)."""
+    print("\n| ratio | of medians | of minimums | target |")
+    print("|---|---|---|---|")
+    for label, a, c, target in ratios():
+        if a in stats and c in stats:
+            r = stats[a][0] / stats[c][0]
+            r_min = stats[a][1] / stats[c][1]
+            met = "" if target is None else "met" if r <= target else "NOT met"
+            goal = "" if target is None else f"{target} {met}"
+            print(f"| {label} | {r:.2f} | {r_min:.2f} | {goal} |")
+    imp = stats.get("-X importtime: rstrtmgr cumulative")
+    if imp is not None:
+        met = "met" if imp[0] <= 15 else "NOT met"
+        print(
+            f"| import rstrtmgr, ms (-X importtime) | {imp[0]:.1f} | {imp[1]:.1f} "
+            f"| 15 {met} |"
+        )
+    bare, full = stats.get("python -c pass"), stats.get("python -c 'import rstrtmgr'")
+    if bare and full:
+        print(
+            "| import rstrtmgr, ms (wall, against -c pass) | "
+            f"{full[0] - bare[0]:.1f} | {full[1] - bare[1]:.1f} | |"
+        )
+    print()
+
+
+def all_cases(b: Bench, quick: bool) -> dict[str, Callable[[], Sample]]:
+    """Every case by name, in the order of a round."""
+    cases: dict[str, Callable[[], Sample]] = {}
+    for n in (1, HELD, BIG):
+        cases[f"get_list, {n} files"] = b.get_list(n)
+        cases[f"get_list, {n} files, 1 thread"] = with_threads(1, b.get_list(n))
+        cases[f"floor, {n} files"] = b.floor_scan(n)
+    cases[f"register {BIG} files"] = b.register
+    cases[f"floor lstat, {BIG} files"] = b.floor_stat
+    cases["RmShutdown, 200 holders"] = b.shutdown_raw
+    cases["Session.shutdown(), 200 holders"] = b.shutdown_facade
+    cases["floor shutdown, 200 holders"] = b.shutdown_floor
+    for n in (1, HELD):
+        cases[f"rstrtmgr list, {n} files"] = b.tool("rstrtmgr list", n)
+        if b.fuser:
+            cases[f"fuser, {n} files"] = b.tool("fuser", n)
+        if b.lsof and not (quick and n == HELD):
+            cases[f"lsof, {n} files"] = b.tool("lsof", n)
+    cases["python -c pass"] = b.python("pass")
+    cases["python -c 'import rstrtmgr'"] = b.python("import rstrtmgr")
+    cases["-X importtime: rstrtmgr cumulative"] = b.importtime
+    if b.against:
+        # This checkout's in-process cases measured the same way, in a child.
+        cases.update(Against(b, str(ROOT), "now").cases(processes=False))
+        cases.update(Against(b, b.against).cases())
+    return cases
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, help="default 7, 3 with --quick")
+    ap.add_argument("--quick", action="store_true", help="3 rounds, no lsof 1,000")
+    ap.add_argument("--only", metavar="REGEX", help="only the cases that match")
+    ap.add_argument(
+        "--against",
+        metavar="DIR",
+        help="also run the in-process, CLI and import cases with the rstrtmgr "
+        "of another checkout (built in place), e.g. main's: 'main:' cases",
+    )
+    ap.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="keep PYTHONDONTWRITEBYTECODE: child interpreters compile every import",
+    )
+    args = ap.parse_args()
+    rounds = args.rounds or (3 if args.quick else 7)
+    work = Path(tempfile.mkdtemp(prefix="rstrtmgr-bench-"))
+    os.environ["RSTRTMGR_STATE_DIR"] = str(work / "store")
+    if not args.no_bytecode_cache:
+        # Child interpreters read compiled bytecode, as an installed package
+        # has it (pip compiles at install), kept outside the source tree.
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+        os.environ["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+    b = Bench(work, args.quick, args.against)
+    started = time.monotonic()
+    try:
+        b.start()
+        cases = all_cases(b, args.quick)
+        if args.only:
+            cases = {k: v for k, v in cases.items() if re.search(args.only, k)}
+        times: dict[str, list[Sample]] = {k: [] for k in cases}
+        for _ in range(rounds):
+            for name, fn in cases.items():
+                times[name].append(fn())
+        if b.kill_only:
+            times["floor kill+wait only (of floor shutdown)"] = b.kill_only
+        procs = sum(1 for d in os.listdir("/proc") if d.isdigit())
+        print(
+            f"# {os.uname().release}, {os.cpu_count()} cpus, uid {os.geteuid()}, "
+            f"{procs} processes, {HOLDERS} holders, {rounds} rounds, "
+            f"{time.monotonic() - started:.0f} s; times in ms"
+        )
+        report(summarize(times))
+        groups = {
+            f"{n} files": [
+                f"get_list, {n} files",
+                f"get_list, {n} files, 1 thread",
+                f"floor, {n} files",
+                f"rstrtmgr list, {n} files",
+                f"fuser, {n} files",
+                f"lsof, {n} files",
+            ]
+            for n in (1, HELD, BIG)
+        }
+        for n in (1, HELD, BIG):
+            groups[f"{n} files"] += [
+                f"now: get_list, {n} files",
+                f"main: get_list, {n} files",
+                f"main: rstrtmgr list, {n} files",
+            ]
+        ok = check_pids(times, groups)
+        for m in b.shutdown_mismatches:
+            print(f"shutdown: {m}")
+        if not b.shutdown_mismatches:
+            print(
+                f"shutdown: every tool listed the {SHUTDOWN_HOLDERS} holders "
+                "started, and all are gone"
+            )
+        return 0 if ok and not b.shutdown_mismatches else 1
+    finally:
+        b.stop()
+        for keeper, held in b.keepers.items():
+            for pid in held:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            keeper.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

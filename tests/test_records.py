@@ -1,0 +1,115 @@
+"""The facade's records behave as the frozen dataclasses they replaced, and
+importing the package leaves the costly standard modules unimported."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+from support import run_python
+
+from rstrtmgr import (
+    AppStatus,
+    AppType,
+    Filter,
+    FilterAction,
+    FilterTrigger,
+    ListResult,
+    ProcessInfo,
+    RebootReason,
+    UniqueProcess,
+)
+from rstrtmgr._types import filetime_to_datetime
+
+FT = 133_000_000_000_000_000
+
+
+def info(pid: int = 7) -> ProcessInfo:
+    return ProcessInfo(
+        pid,
+        filetime_to_datetime(FT),
+        FT,
+        "app",
+        "",
+        AppType.CONSOLE,
+        AppStatus.RUNNING,
+        None,
+        False,
+    )
+
+
+def test_unique_process_equality_hash_order_repr() -> None:
+    a, b = UniqueProcess(1, 5), UniqueProcess(2, 0)
+    assert a == UniqueProcess(1, 5)
+    assert a != b
+    assert hash(a) == hash(UniqueProcess(1, 5))
+    assert sorted([b, a, UniqueProcess(1, 4)]) == [UniqueProcess(1, 4), a, b]
+    assert a < b
+    assert a <= UniqueProcess(1, 5)
+    assert b > a
+    assert b >= UniqueProcess(2, 0)
+    assert repr(a) == "UniqueProcess(pid=1, start_time=5)"
+    assert a != (1, 5)
+    with pytest.raises(TypeError):
+        _ = a < (2, 0)  # type: ignore[operator]
+    match a:
+        case UniqueProcess(pid, start):
+            assert (pid, start) == (1, 5)
+
+
+def test_records_are_frozen_and_pickle() -> None:
+    for record in (
+        UniqueProcess(1, 5),
+        info(),
+        ListResult([info()], RebootReason.PERMISSION_DENIED, 2),
+        Filter(
+            FilterAction.NO_SHUTDOWN, FilterTrigger.PROCESS, process=UniqueProcess(3, 4)
+        ),
+    ):
+        with pytest.raises(AttributeError):
+            record.pid = 2  # type: ignore[union-attr]
+        with pytest.raises(AttributeError):
+            del record.pid  # type: ignore[union-attr]
+        assert pickle.loads(pickle.dumps(record)) == record
+
+
+def test_process_info_and_list_result() -> None:
+    assert info() == info()
+    assert info() != info(8)
+    assert hash(info()) == hash(info())
+    assert info().unique_process == UniqueProcess(7, FT)
+    assert info().start_time == UniqueProcess(7, FT).started
+    assert repr(info()).startswith("ProcessInfo(pid=7, start_time=datetime.datetime(")
+    empty, other = ListResult(), ListResult()
+    assert empty == other
+    assert empty.processes is not other.processes
+    assert empty.reboot_reasons == RebootReason.NONE
+    assert empty.uninspected == 0
+    full = ListResult([info(), info(8)])
+    assert full.pids() == {7, 8}
+    assert len(full) == 2
+    assert full.in_use
+    assert list(full) == full.processes
+    with pytest.raises(TypeError):
+        hash(full)  # it holds a list, as the dataclass did
+
+
+def test_filter_fields_and_defaults() -> None:
+    f = Filter(FilterAction.NO_RESTART, FilterTrigger.FILE, path="/bin/x")
+    assert (f.path, f.process, f.service) == ("/bin/x", None, None)
+    assert f == Filter(FilterAction.NO_RESTART, FilterTrigger.FILE, "/bin/x")
+    assert f != Filter(FilterAction.NO_SHUTDOWN, FilterTrigger.FILE, "/bin/x")
+
+
+def test_import_leaves_costly_modules_unimported() -> None:
+    out = run_python(
+        """
+        import sys
+        costly = {"typing", "dataclasses", "inspect", "subprocess", "shutil",
+                  "datetime", "ctypes", "json"}
+        before = set(sys.modules)
+        import rstrtmgr
+        print(" ".join(sorted(costly & (set(sys.modules) - before))))
+        """
+    )
+    assert out.split() == []
