@@ -47,7 +47,7 @@ nitpick_ignore_regex = [
     (r"py:class", r"(PathLike|datetime|IntEnum|IntFlag|NoReturn)"),
     (r"c:identifier", r"size_t"),
     # The protocol behind "a psutil-like object", private: the docstring says it.
-    (r"py:class", r"rstrtmgr\._\w+\.ProcessLike"),
+    (r"py:class", r"(rstrtmgr\._\w+\.)?ProcessLike"),
     # Docstrings may point maintainers at a private module.
     (r"py:mod", r"rstrtmgr\._\w+"),
 ]
