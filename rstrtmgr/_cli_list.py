@@ -96,7 +96,8 @@ def _lookup(args: argparse.Namespace) -> tuple[ListResult, list[str]]:
                 else:
                     files.append(p)
             session.register(files=files)
-        result = session.get_list(details=True)
+        # --pids prints nothing of the details: skip their second pass.
+        result = session.get_list(details=not args.pids)
     return without_self(result), missing
 
 
