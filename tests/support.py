@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -97,3 +98,40 @@ def kill_started(log: Path) -> None:
     for pid in started_pids(log):
         if alive(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def freeze(script: Path, workdir: Path, mode: str = "onedir") -> Path:
+    """Freeze ``script`` with PyInstaller (``onedir`` or ``onefile``) in ``workdir``.
+
+    Returns the frozen executable; skips the test where PyInstaller is absent.
+    """
+    import pytest
+
+    exe = shutil.which("pyinstaller", path=os.path.dirname(sys.executable))
+    if exe is None:
+        pytest.skip("PyInstaller is not installed (pip install pyinstaller)")
+    built = subprocess.run(
+        [
+            exe,
+            f"--{mode}",
+            "--noconfirm",
+            "--log-level",
+            "WARN",
+            "--distpath",
+            str(workdir / "dist"),
+            "--workpath",
+            str(workdir / "build"),
+            "--specpath",
+            str(workdir),
+            str(script),
+        ],
+        env=child_env(),  # freezes the rstrtmgr under test
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    name = script.stem
+    dist = workdir / "dist"
+    return dist / name if mode == "onefile" else dist / name / name

@@ -5,9 +5,7 @@ without the bootloader's private environment, and a one-file program once."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,7 +20,7 @@ from apps import (
     store_record,
     wait_for,
 )
-from support import LINUX, ROOT, child_env
+from support import LINUX, ROOT, child_env, freeze
 
 import rstrtmgr
 
@@ -41,47 +39,20 @@ REGISTER = (
 USERS_LIBRARY_PATH = "/opt/rstrtmgr-test-lib"
 
 
-def freeze(workdir: Path, mode: str) -> Path:
-    exe = shutil.which("pyinstaller", path=os.path.dirname(sys.executable))
-    if exe is None:
-        pytest.skip("PyInstaller is not installed (pip install pyinstaller)")
+def freeze_app(workdir: Path, mode: str) -> Path:
     script = workdir / "frozenapp.py"
     script.write_text(app_source(REGISTER))
-    built = subprocess.run(
-        [
-            exe,
-            f"--{mode}",
-            "--noconfirm",
-            "--log-level",
-            "WARN",
-            "--distpath",
-            str(workdir / "dist"),
-            "--workpath",
-            str(workdir / "build"),
-            "--specpath",
-            str(workdir),
-            str(script),
-        ],
-        env=child_env(),  # freezes the rstrtmgr under test
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert built.returncode == 0, built.stderr[-3000:]
-    if mode == "onefile":
-        return workdir / "dist" / "frozenapp"
-    return workdir / "dist" / "frozenapp" / "frozenapp"
+    return freeze(script, workdir, mode)
 
 
 @pytest.fixture(scope="session")
 def onefile(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return freeze(tmp_path_factory.mktemp("onefile"), "onefile")
+    return freeze_app(tmp_path_factory.mktemp("onefile"), "onefile")
 
 
 @pytest.fixture(scope="session")
 def onedir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return freeze(tmp_path_factory.mktemp("onedir"), "onedir")
+    return freeze_app(tmp_path_factory.mktemp("onedir"), "onedir")
 
 
 def initial_environment(pid: int) -> dict[str, str]:

@@ -20,6 +20,7 @@ from support import (
     ROOT,
     alive,
     child_env,
+    freeze,
     started_pids,
     wait_for,
 )
@@ -273,32 +274,7 @@ def test_self_update_as_a_script(tmp_path: Path) -> None:
 
 
 def test_self_update_frozen_with_pyinstaller(tmp_path: Path) -> None:
-    exe = shutil.which("pyinstaller", path=os.path.dirname(sys.executable))
-    if exe is None:
-        pytest.skip("PyInstaller is not installed (pip install pyinstaller)")
-    built = subprocess.run(
-        [
-            exe,
-            "--onedir",
-            "--noconfirm",
-            "--log-level",
-            "WARN",
-            "--distpath",
-            str(tmp_path / "dist"),
-            "--workpath",
-            str(tmp_path / "build"),
-            "--specpath",
-            str(tmp_path),
-            str(RECIPES / "self_update.py"),
-        ],
-        env=child_env(),  # freezes the rstrtmgr under test
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert built.returncode == 0, built.stderr[-3000:]
-    app = tmp_path / "dist" / "self_update"
+    app = freeze(RECIPES / "self_update.py", tmp_path).parent
     updates = tmp_path / "updates"
     updates.mkdir()
     # The update replaces the running executable itself, too.
