@@ -479,6 +479,8 @@ RM_HIDDEN void rm_outcome_free(rm_outcome *s);
 RM_HIDDEN rm_stopped *rm_outcome_add(rm_outcome *s);
 /* Reads the session's record (empty, done 0, when there is none). */
 RM_HIDDEN DWORD rm_outcome_read(int sessfd, rm_outcome *out);
+/* The same for the session of a handle, opened and closed around the read. */
+RM_HIDDEN DWORD rm_outcome_load(const rm_handle_info *h, rm_outcome *out);
 /* Saves an outcome, merging it into what earlier calls recorded. */
 RM_HIDDEN DWORD rm_outcome_save(const rm_handle_info *h, const rm_outcome *now);
 /* Gives the holders of a list the statuses that the session's RmShutdown and
