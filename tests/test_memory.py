@@ -17,9 +17,25 @@ import pytest
 from faults import report, scaled
 from support import LINUX, child_env, run_python
 
+
+def _under_asan() -> bool:
+    try:
+        with open("/proc/self/maps") as maps:
+            return "libasan" in maps.read()
+    except OSError:
+        return False
+
+
 pytestmark = [
     pytest.mark.linux_backend,
     pytest.mark.skipif(not LINUX, reason="reads VmRSS from /proc"),
+    # ASan's allocator keeps freed memory in quarantine and maps it in large
+    # steps: over the same 100,000 operations RSS moved by -1.2 to +0.9 MB
+    # in six runs, of this code and of the code before it alike. The RSS is
+    # a leak signal only in the plain builds (the root and uid 65534 runs).
+    pytest.mark.skipif(
+        _under_asan(), reason="under ASan RSS moves by +-1 MB: no leak signal"
+    ),
 ]
 
 OPERATIONS = 100_000
