@@ -96,8 +96,12 @@ def _lookup(args: argparse.Namespace) -> tuple[ListResult, list[str]]:
                 else:
                     files.append(p)
             session.register(files=files)
-        # --pids prints nothing of the details: skip their second pass.
-        result = session.get_list(details=not args.pids)
+        # The table shows each process's user, and its files and command
+        # line only with --verbose: the details' second pass (each holder's
+        # descriptors, mappings and command line again) only for those and
+        # JSON; --pids prints neither.
+        full = (args.json or args.verbose) and not args.pids
+        result = session._get_list(details=full, users=not args.pids)
     return without_self(result), missing
 
 

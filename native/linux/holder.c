@@ -9,6 +9,11 @@
 
 #include "internal.h"
 
+/* Whether this thread's list records each holder's uid (details or
+ * rstrtmgr_set_list_uids): usage.c. Declared here until internal.h is
+ * split. */
+RM_HIDDEN int rm_usage_uids_wanted(void);
+
 /* The service a process belongs to: the last ".service" component of its
  * cgroup (the unified "0::" line, or systemd's own hierarchy on a hybrid
  * setup), so a user service names itself, not user@UID.service. */
@@ -188,7 +193,7 @@ void rm_holder_ctx_init(rm_holder_ctx *c, const rm_handle_info *h,
     c->self = rm_procid_self();
     c->ruid = getuid();
     c->euid = geteuid();
-    c->details = rm_usage_wanted();
+    c->details = rm_usage_uids_wanted();
     char buf[32];
     int fd = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
     c->self_session = (DWORD)RM_INVALID_TS_SESSION;
@@ -223,7 +228,7 @@ int rm_holder_add(const rm_holder_ctx *c, int pd, pid_t pid, unsigned why,
         return -1;
     /* status is the dearest of a process's files: its uids are read for
      * kill(2)'s rule (root may signal anyone), for a critical name, and
-     * for the details of a list that asks for them (the user). */
+     * for a list that asks for them (details or uids: the user). */
     uid_t ids[3] = {(uid_t)-1, (uid_t)-1, (uid_t)-1};
     if (c->euid != 0 || critical_named(ps->comm) || c->details)
         read_ids(pd, ids);
