@@ -197,7 +197,7 @@ def test_corrupt_batch_is_the_store_error(
 ) -> None:
     with rstrtmgr.Session() as s:
         s.register(files=["/usr/bin/true"])
-        # native/linux/resources.c's record: kind, flags, reserved, len, a, b.
+        # rm_rec of native/linux/internal.h: kind, flags, reserved, len, a, b.
         record = struct.pack("=cBHIQQ", kind, 0, 0, len(text), a, 0) + text
         (session_dir(store, s) / "batch-0000000000000000").write_bytes(
             BATCH_MAGIC + record

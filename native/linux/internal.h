@@ -1,156 +1,10 @@
-/* The Linux backend's internal interfaces: one section per file, each file
- * after the files it stands on (util.c at the bottom, the API calls on top).
+/* The Linux backend's internal interfaces above base.h: one section per
+ * file, each file after the files it stands on (the API calls on top).
  * Only what another file calls is declared here; the rest is static. */
 #ifndef RSTRTMGR_LINUX_INTERNAL_H
 #define RSTRTMGR_LINUX_INTERNAL_H
 
-#include <dirent.h>
-#include <limits.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-
-#include "../rstrtmgr_ext.h"
-
-#define RM_HIDDEN __attribute__((visibility("hidden")))
-#define RM_PRINTF(f, a) __attribute__((format(printf, f, a)))
-
-/* ---- util.c: the small toolkit -------------------------------------------- */
-
-/* Makes room for `need` items of `size` bytes in *items, whose capacity is
- * *cap, doubling from `initial`; 0, or -1 when out of memory (the array is
- * then unchanged). RM_GROW(array, cap, need, initial) is the usual call. */
-RM_HIDDEN int rm_grow(void **items, size_t *cap, size_t need, size_t size,
-                      size_t initial);
-#define RM_GROW(array, cap, need, initial)                                   \
-    rm_grow((void **)&(array), &(cap), (need), sizeof *(array), (initial))
-
-typedef struct rm_pids {
-    pid_t *items;
-    size_t count, cap;
-} rm_pids;
-
-RM_HIDDEN int rm_pids_add(rm_pids *p, pid_t pid);
-/* A directory stream of dirfd that leaves dirfd open (closedir closes only
- * its own duplicate); NULL with errno. */
-RM_HIDDEN DIR *rm_open_dir_at(int dirfd);
-/* One read(2) of a small file (a /proc entry) relative to dirfd (AT_FDCWD
- * for a path) into buf, NUL-terminated; its length, or -1 with errno. */
-RM_HIDDEN ssize_t rm_read_small_at(int dirfd, const char *name, char *buf,
-                                   size_t size);
-/* Reads the whole store file `name` of directory `dirfd` (opened as
- * rm_open_store_file does) into a NUL-terminated malloc'd buffer, its
- * length in *len; NULL with errno on failure. The store's files are
- * replaced, never rewritten in place, so the size at open is the size to
- * read. */
-RM_HIDDEN char *rm_read_file_at(int dirfd, const char *name, size_t *len);
-/* The largest store file read: a batch of 50,000 long paths fits. */
-#define RM_STORE_FILE_MAX (64u << 20)
-/* Opens the store file `name` of `dirfd` for reading without blocking (a
- * FIFO) or following a link, and checks it is a regular file of this user
- * of at most RM_STORE_FILE_MAX bytes: its fd and *st, or -1 with errno
- * (ELOOP a link, EINVAL not regular, EPERM another owner, EFBIG too big). */
-RM_HIDDEN int rm_open_store_file(int dirfd, const char *name, struct stat *st);
-/* Removes the temporary files (".tmp-*") of updates killed before their
- * rename from directory dirfd; only with the store's lock held, which every
- * update holds while its temporary file exists. */
-RM_HIDDEN void rm_sweep_leftovers_at(int dirfd);
-/* Writes `len` bytes as `name` in directory `dirfd` atomically (temporary
- * file + rename); 0, or -1 with errno. */
-RM_HIDDEN int rm_replace_file_at(int dirfd, const char *name, const char *buf,
-                                 size_t len);
-/* Random bytes from the kernel's CSPRNG; 0 or -1. */
-RM_HIDDEN int rm_random(void *buf, size_t len);
-/* CLOCK_MONOTONIC in milliseconds, for deadlines. */
-RM_HIDDEN uint64_t rm_now_ms(void);
-/* A 64-bit mixer (MurmurHash3's finaliser) for open-addressing tables. */
-RM_HIDDEN uint64_t rm_mix64(uint64_t x);
-
-/* A map of file identities (dev, ino) to a non-zero int, by open addressing;
- * all zero is the empty map. */
-typedef struct rm_fid_slot {
-    uint64_t dev; /* makedev(major, minor), as statx and PROCMAP_QUERY give */
-    uint64_t ino;
-    int value; /* 0: an empty slot */
-} rm_fid_slot;
-
-typedef struct rm_fidset {
-    rm_fid_slot *slots;
-    size_t mask, count;
-} rm_fidset;
-
-/* The value of (dev, ino), or 0 when it is not in the set. */
-RM_HIDDEN int rm_fidset_get(const rm_fidset *s, uint64_t dev, uint64_t ino);
-/* Sets the value (non-zero) of (dev, ino); 0, or -1 when out of memory. */
-RM_HIDDEN int rm_fidset_put(rm_fidset *s, uint64_t dev, uint64_t ino,
-                            int value);
-RM_HIDDEN void rm_fidset_free(rm_fidset *s);
-
-/* ---- detail.c: a thread's explanation of its last failure ----------------- */
-RM_HIDDEN void rm_detail_clear(void);
-RM_HIDDEN void rm_detail_set(const char *fmt, ...) RM_PRINTF(1, 2);
-
-/* ---- procid.c: process identity (pid + start time) from /proc -------------- */
-typedef struct rm_procid {
-    pid_t pid;
-    /* The start in FILETIME units (100 ns) since boot: field 22 of
-     * /proc/PID/stat in clock ticks times 10^7/HZ, plus (Linux 6.9+, pidfs)
-     * a sub-tick part 1..10^7/HZ-1 folded from the inode number of a pidfd
-     * of the process, unique for the boot: two processes that had one pid
-     * in one tick differ. Its FILETIME is the boot time plus this. */
-    uint64_t start_ticks;
-} rm_procid;
-
-/* The largest pid Linux hands out (PID_MAX_LIMIT). */
-#define RM_PID_MAX 4194304u
-
-/* The fields of /proc/PID/stat the backend uses. */
-typedef struct rm_pstat {
-    char comm[64];
-    char state;
-    int tty;
-    unsigned flags;
-    uint64_t start_ticks;
-} rm_pstat;
-
-/* Parses the stat file `name` of dirfd (AT_FDCWD for a path); 0, or -1 with
- * errno (EINVAL when it does not parse). */
-RM_HIDDEN int rm_pstat_at(int dirfd, const char *name, rm_pstat *out);
-/* 0 and *out filled for a live (non-zombie) process; -1 otherwise. */
-RM_HIDDEN int rm_procid_of(pid_t pid, rm_procid *out);
-/* The same for the process of `pidfd`, a pidfd of `pid` (-1: none): -1 when
- * it has exited, so the identity is that pidfd's process's. */
-RM_HIDDEN int rm_procid_of_pidfd(int pidfd, pid_t pid, rm_procid *out);
-/* The identity's start of process `pid` whose stat gave `ticks` (as a
- * child's watcher reads it); the tick's alone when it is gone. */
-RM_HIDDEN uint64_t rm_procid_start_of(pid_t pid, uint64_t ticks);
-/* The identity's start of the process of the /proc/PID directory
- * `procdir` whose stat gave `ticks`; UINT64_MAX once it is gone. */
-RM_HIDDEN uint64_t rm_procid_refine(int procdir, pid_t pid, uint64_t ticks);
-/* The identity of the calling process, cached per pid. */
-RM_HIDDEN rm_procid rm_procid_self(void);
-/* 1 when this exact process (same pid and start time) is alive. */
-RM_HIDDEN int rm_procid_alive(const rm_procid *id);
-/* The start as a FILETIME (100 ns since 1601): boot time + start_ticks. */
-RM_HIDDEN FILETIME rm_procid_filetime(uint64_t start_ticks);
-/* The inverse; 0 and *start_ticks set when ft is after the boot. */
-RM_HIDDEN int rm_procid_ticks(FILETIME ft, uint64_t *start_ticks);
-
-/* ---- text.c: WCHAR (UTF-16) <-> file-system bytes ---------------------------
- * File names are bytes on Linux. A name that is not valid UTF-8 crosses the
- * WCHAR API the way Python's surrogateescape carries it: each byte 0x80..0xFF
- * that is not part of valid UTF-8 is the lone surrogate U+DC80..U+DCFF. So
- * UTF-16 -> bytes maps pairs to UTF-8, U+DC80..U+DCFF to the raw byte, and
- * rejects any other lone surrogate (no byte string produces one). */
-
-/* Converts the NUL-terminated `in` into `out` (size bytes, NUL-terminated);
- * returns the byte length, or -1 when it is malformed or does not fit. */
-RM_HIDDEN long rm_utf16_to_bytes(const WCHAR *in, char *out, size_t size);
-/* The reverse, truncating to `cap` WCHARs including the NUL (never splitting
- * a pair); returns the WCHARs written before the NUL. */
-RM_HIDDEN size_t rm_bytes_to_utf16(const char *in, size_t len, WCHAR *out,
-                                   size_t cap);
+#include "base.h"
 
 /* ---- store.c: the per-user session store ----------------------------------- */
 typedef struct rm_store {
@@ -204,6 +58,86 @@ RM_HIDDEN DWORD rm_store_remove_session(rm_store *st, const char *key);
  * read); returns the number of live sessions through *live. */
 RM_HIDDEN DWORD rm_store_reclaim(rm_store *st, size_t *live);
 
+/* ---- registered.c: what a session has registered, as one value -----------
+ * Each RmRegisterResources call appends one batch file "batch-<random>" to
+ * the session's directory (written whole, then renamed, under the store
+ * lock), so a call costs O(its batch) and a reader unions all batches. A
+ * batch is RM_BATCH_MAGIC, then records; the store is private to one user
+ * on one machine, so native byte order is fine. */
+#define RM_BATCH_PREFIX "batch-"
+#define RM_BATCH_MAGIC "rstrtmgr-batch 1\n"
+/* A random value every RmRegisterResources writes before its batch. */
+#define RM_GENERATION_FILE "generation"
+#define RM_UNIT_NAME_MAX 255
+
+/* RM_REC_IS_DIR: a directory of a registered tree (its users: a working
+ * directory or an open directory). RM_REC_STALE's text is a path under
+ * which deleted files count, or empty for anywhere. */
+enum {
+    RM_REC_FILE = 'F',
+    RM_REC_PROC = 'P',
+    RM_REC_SERVICE = 'S',
+    RM_REC_STALE = 'D',
+};
+enum { RM_REC_HAS_ID = 0x1, RM_REC_IS_DIR = 0x2 };
+
+/* One record of a batch file; `len` bytes of text follow it. */
+typedef struct rm_rec {
+    uint8_t kind;
+    uint8_t flags;
+    uint16_t reserved;
+    uint32_t len;
+    uint64_t a; /* file: dev; process: pid */
+    uint64_t b; /* file: inode; process: start ticks */
+} rm_rec;
+
+typedef struct rm_resources {
+    rm_fidset ids; /* the registered files' (dev, ino) */
+    const char **paths; /* canonical registered paths, open addressing */
+    size_t paths_mask, npaths;
+    char *arena; /* the path and service strings */
+    size_t arena_len, arena_cap;
+    rm_procid *procs; /* sorted by pid; start_ticks UINT64_MAX never matches */
+    size_t nprocs, procs_cap;
+    char **services; /* unit names with their suffix, e.g. "ssh.service" */
+    size_t nservices, services_cap;
+    size_t ndirs; /* directories of registered trees: working dirs count */
+    char **stale; /* paths under which deleted files count (trailing-free) */
+    size_t nstale;
+    int stale_anywhere; /* deleted executables and mappings count anywhere */
+    /* Set when this is a view of regcache.c's copy: read-only, and
+     * rm_resources_free releases the view instead of freeing the arrays. */
+    struct rm_regcache_entry *shared;
+} rm_resources;
+
+/* Reads and checks every batch of the directory dirfd of session h (in the
+ * store at `store`, for messages) into *out: ERROR_SUCCESS,
+ * ERROR_WRITE_FAULT (a batch unreadable or malformed), ERROR_OUTOFMEMORY. */
+RM_HIDDEN DWORD rm_resources_read(int dirfd, const rm_handle_info *h,
+                                  const char *store, rm_resources *out);
+/* Frees what *r owns (not a view: rm_resources_free frees either). */
+RM_HIDDEN void rm_resources_clear(rm_resources *r);
+RM_HIDDEN int rm_resources_has_id(const rm_resources *r, uint64_t dev,
+                                  uint64_t ino);
+/* Whether `path` (len bytes, not NUL-terminated) is a registered path. */
+RM_HIDDEN int rm_resources_has_path(const rm_resources *r, const char *path,
+                                    size_t len);
+/* Whether `path` (len bytes) is one of the stale paths or under one. */
+RM_HIDDEN int rm_resources_stale_path(const rm_resources *r, const char *path,
+                                      size_t len);
+
+/* ---- regcache.c: registrations loaded, parsed once per generation ---------
+ * rm_resources_load reads the generation under the store lock and reuses
+ * what it parsed while the generation and batch files are unchanged. */
+typedef struct rm_regcache_entry rm_regcache_entry;
+/* Reads every batch of the handle's session: ERROR_SUCCESS, 1219 when the
+ * session is gone, ERROR_WRITE_FAULT, ERROR_OUTOFMEMORY. *out may be a
+ * read-only view of a copy kept for later calls. */
+RM_HIDDEN DWORD rm_resources_load(const rm_handle_info *h, rm_resources *out);
+RM_HIDDEN void rm_resources_free(rm_resources *r);
+/* Drops what is kept of the session (it ended). */
+RM_HIDDEN void rm_regcache_forget(const rm_handle_info *h);
+
 /* ---- session.c: handles of this process ------------------------------------ */
 struct rm_handle_info {
     char key[CCH_RM_SESSION_KEY + 1];
@@ -231,59 +165,10 @@ RM_HIDDEN DWORD rm_primary_set_file(DWORD handle, const char *refusal,
                                     const char *name, const char *what,
                                     const char *text, size_t len);
 
-/* ---- resources.c: what a session has registered ----------------------------
- * Each RmRegisterResources call appends one batch file "batch-<random>" to
- * the session's directory (written whole, then renamed, under the store
- * lock), so a call costs O(its batch) and a reader unions all batches. */
-typedef struct rm_resources {
-    rm_fidset ids; /* the registered files' (dev, ino) */
-    const char **paths; /* canonical registered paths, open addressing */
-    size_t paths_mask, npaths;
-    char *arena; /* the path and service strings */
-    size_t arena_len, arena_cap;
-    rm_procid *procs; /* sorted by pid; start_ticks UINT64_MAX never matches */
-    size_t nprocs, procs_cap;
-    char **services; /* unit names with their suffix, e.g. "ssh.service" */
-    size_t nservices, services_cap;
-    size_t ndirs; /* directories of registered trees: working dirs count */
-    char **stale; /* paths under which deleted files count (trailing-free) */
-    size_t nstale;
-    int stale_anywhere; /* deleted executables and mappings count anywhere */
-    /* Set when this is a view of regcache.c's copy: read-only, and
-     * rm_resources_free releases the view instead of freeing the arrays. */
-    struct rm_regcache_entry *shared;
-} rm_resources;
-
+/* ---- resources.c: RmRegisterResources and the project's own batches ------ */
 /* Checks a service name and writes its systemd unit name ("ssh" is
- * "ssh.service") into unit (size > 256); returns its length or -1. */
+ * "ssh.service") into unit (size > RM_UNIT_NAME_MAX); its length or -1. */
 RM_HIDDEN long rm_unit_name(const WCHAR *name, char *unit, size_t size);
-/* Reads every batch of the handle's session: ERROR_SUCCESS, 1219 when the
- * session is gone, ERROR_WRITE_FAULT, ERROR_OUTOFMEMORY. */
-RM_HIDDEN DWORD rm_resources_load(const rm_handle_info *h, rm_resources *out);
-RM_HIDDEN void rm_resources_free(rm_resources *r);
-
-/* ---- regcache.c: registrations parsed once per generation ------------------
- * The generation is a random value RmRegisterResources writes with every
- * batch; rm_resources_load reads it under the store lock. */
-typedef struct rm_regcache_entry rm_regcache_entry;
-/* 1 and *out a view of the session's registrations at `generation`; 0. */
-RM_HIDDEN int rm_regcache_get(const rm_handle_info *h, uint64_t generation,
-                              rm_resources *out);
-/* Keeps *res (freshly loaded, owned) for the session at `generation` and
- * turns *res into a view of it; leaves it owned when out of memory. */
-RM_HIDDEN void rm_regcache_put(const rm_handle_info *h, uint64_t generation,
-                               rm_resources *res);
-RM_HIDDEN void rm_regcache_release(rm_resources *r);
-/* Drops what is kept of the session (it ended). */
-RM_HIDDEN void rm_regcache_forget(const rm_handle_info *h);
-RM_HIDDEN int rm_resources_has_id(const rm_resources *r, uint64_t dev,
-                                  uint64_t ino);
-/* Whether `path` (len bytes, not NUL-terminated) is a registered path. */
-RM_HIDDEN int rm_resources_has_path(const rm_resources *r, const char *path,
-                                    size_t len);
-/* Whether `path` (len bytes) is one of the stale paths or under one. */
-RM_HIDDEN int rm_resources_stale_path(const rm_resources *r, const char *path,
-                                      size_t len);
 
 /* A batch of registrations that the project's own calls (trees, stale
  * files) build and store as RmRegisterResources does: all or nothing. */
@@ -477,6 +362,84 @@ RM_HIDDEN int rm_holder_add(const rm_holder_ctx *c, int pd, pid_t pid,
                             rm_list *out);
 RM_HIDDEN void rm_list_free(rm_list *l);
 
+/* ---- match.c: one process's entries against the registrations ------------ */
+/* statx never waits for a remote server nor triggers an automount, so a dead
+ * network mount cannot hang the scan. */
+#define RM_STATX_FLAGS (AT_STATX_DONT_SYNC | AT_NO_AUTOMOUNT)
+#define RM_STATX_MASK (STATX_TYPE | STATX_INO | STATX_NLINK)
+
+/* What the scan's "deleted" cache holds for a (dev, ino), from its "PATH
+ * (deleted)" name: bits, never 0. */
+enum {
+    RM_DEL_JUDGED = 0x1,
+    RM_DEL_REGISTERED = 0x2, /* PATH is a registered file */
+    RM_DEL_STALE = 0x4,      /* PATH is under a stale path */
+    RM_DEL_STALE_CODE = 0x8, /* stale anywhere, for executables and mappings */
+};
+/* Which of those make a use count: descriptors are not code. */
+#define RM_COUNTS_FD (RM_DEL_REGISTERED | RM_DEL_STALE)
+#define RM_COUNTS_CODE (RM_DEL_REGISTERED | RM_DEL_STALE | RM_DEL_STALE_CODE)
+
+/* One scan's state, one per scanning thread. Files already judged by name
+ * in this scan map (dev, ino) to their RM_DEL_* bits (`deleted`): shared
+ * libraries repeat across processes, so each is looked up by name once. */
+typedef struct rm_scan {
+    const rm_holder_ctx *ctx;
+    const rm_resources *res;
+    rm_list *out;
+    int procfd;
+    char *dents;
+    size_t dents_size;
+    char *text; /* maps text, when PROCMAP_QUERY is not there */
+    size_t text_size;
+    char link[PATH_MAX + 16];
+    int procmap; /* 1 usable, 0 not: fall back to the maps text */
+    rm_fidset deleted;
+    const rm_pids *extra; /* sorted pids of registered processes and services */
+    int stale;   /* deleted files count under stale paths (or anywhere) */
+    int dirs;    /* trees are registered: working directories count */
+    int tasks;   /* threads are looked into when they can differ */
+    int no_kcmp; /* kcmp(2) is refused: threads' own tables are left out */
+    int details; /* every use of each holder is recorded */
+    rm_usage *u; /* the holder being recorded, during its second pass */
+    int oom;
+} rm_scan;
+
+/* Whether the kernel's name for a file (n bytes) ends in " (deleted)". */
+RM_HIDDEN int rm_is_deleted_name(const char *name, size_t n);
+/* The RM_DEL_* bits of a file that the kernel names `name` (n bytes). */
+RM_HIDDEN int rm_judge_name(const rm_scan *s, const char *name, size_t n);
+/* Records one use of the holder being detailed (s->u); `name` is the
+ * kernel's, "(deleted)" and all. */
+RM_HIDDEN void rm_record(rm_scan *s, uint64_t dev, uint64_t ino,
+                         unsigned how, const char *name, size_t n);
+/* The same, named by the link `name` of dirfd, read only when (dev, ino)
+ * is not recorded yet. */
+RM_HIDDEN void rm_record_link(rm_scan *s, int dirfd, const char *name,
+                              uint64_t dev, uint64_t ino, unsigned how);
+/* Whether the file of entry `name` of dirfd (a descriptor, or "exe" when
+ * `counts` is RM_COUNTS_CODE), whose statx is *sx, uses the session's
+ * resources. */
+RM_HIDDEN int rm_statx_matches(rm_scan *s, int dirfd, const char *name,
+                               const struct statx *sx, int counts);
+/* 1 when a descriptor of the thread or process directory pd uses a
+ * registered file, 0 when none, -1 when the descriptors cannot be read;
+ * with s->u set, every such descriptor is recorded. */
+RM_HIDDEN int rm_scan_fds(rm_scan *s, int pd);
+
+/* ---- maps.c: file-backed mappings ----------------------------------------- */
+/* As rm_scan_fds, for the mappings of pd. */
+RM_HIDDEN int rm_scan_maps(rm_scan *s, int pd);
+
+/* ---- threads.c: threads that differ from the main thread ------------------ */
+/* When the main thread has exited (its exe, fd and maps are then empty)
+ * while other threads run: the directory of one of them (its tid in *tid),
+ * else -1. Kernel threads and zombies have one thread and cost one statx. */
+RM_HIDDEN int rm_live_thread(int pd, pid_t pid, pid_t *tid);
+/* 1 when a thread of process directory pd with a file table of its own
+ * (not that of thread `base`, already scanned) uses a registered file. */
+RM_HIDDEN int rm_scan_thread_tables(rm_scan *s, int pd, pid_t base);
+
 /* ---- scan.c: the /proc walk ------------------------------------------------ */
 /* Fills *out (free it with rm_list_free, also after a failure):
  * ERROR_SUCCESS, the errors of rm_resources_load, or ERROR_OUTOFMEMORY. */
@@ -516,11 +479,27 @@ RM_HIDDEN void rm_outcome_free(rm_outcome *s);
 RM_HIDDEN rm_stopped *rm_outcome_add(rm_outcome *s);
 /* Reads the session's record (empty, done 0, when there is none). */
 RM_HIDDEN DWORD rm_outcome_read(int sessfd, rm_outcome *out);
+/* The same for the session of a handle, opened and closed around the read. */
+RM_HIDDEN DWORD rm_outcome_load(const rm_handle_info *h, rm_outcome *out);
 /* Saves an outcome, merging it into what earlier calls recorded. */
 RM_HIDDEN DWORD rm_outcome_save(const rm_handle_info *h, const rm_outcome *now);
 /* Gives the holders of a list the statuses that the session's RmShutdown and
  * RmRestart recorded, and adds the processes it stopped that are gone. */
 RM_HIDDEN DWORD rm_outcome_annotate(const rm_handle_info *h, rm_list *l);
+
+/* ---- getlist.c: RmGetList ------------------------------------------------ */
+/* Sets what rstrtmgr_last_uninspected returns. */
+RM_HIDDEN void rm_last_uninspected_set(UINT n);
+
+/* ---- shutdownlist.c: the list a shutdown ends with ------------------------ */
+/* Keeps, for this thread's rstrtmgr_shutdown_list, the holders of l that
+ * are still running (takes l's items), to be given the statuses the
+ * session recorded when taken; s is the outcome of the shutdown just saved. */
+RM_HIDDEN void rm_shutdown_list_keep(DWORD handle, const rm_handle_info *h,
+                                     rm_list *l, const rm_outcome *s);
+/* Forgets what this thread kept: every RmShutdown starts so, so that a
+ * failed one never leaves an earlier one's list to be taken. */
+RM_HIDDEN void rm_shutdown_list_drop(void);
 
 /* ---- task.c: the running task, its cancellation and progress --------------- */
 typedef struct rm_task {
@@ -616,17 +595,5 @@ RM_HIDDEN uint32_t rm_log_finish(rm_log *lg, const rm_procid *program,
                                  char **tail);
 /* Removes the logs of programs that are gone; trims the others. */
 RM_HIDDEN void rm_logs_prune(int storefd);
-
-/* ---- shutdownlist.c: the list a shutdown ends with ------------------------ */
-/* Keeps, for this thread's rstrtmgr_shutdown_list, the holders of l that
- * are still running (takes l's items), to be given the statuses the
- * session recorded when taken; s is the outcome of the shutdown just saved. */
-RM_HIDDEN void rm_shutdown_list_keep(DWORD handle, const rm_handle_info *h,
-                                     rm_list *l, const rm_outcome *s);
-/* Forgets what this thread kept: every RmShutdown starts so, so that a
- * failed one never leaves an earlier one's list to be taken. */
-RM_HIDDEN void rm_shutdown_list_drop(void);
-/* getlist.c: sets what rstrtmgr_last_uninspected returns. */
-RM_HIDDEN void rm_last_uninspected_set(UINT n);
 
 #endif

@@ -267,17 +267,24 @@ DWORD rm_outcome_save(const rm_handle_info *h, const rm_outcome *now)
     return rc;
 }
 
-DWORD rm_outcome_annotate(const rm_handle_info *h, rm_list *l)
+DWORD rm_outcome_load(const rm_handle_info *h, rm_outcome *out)
 {
     rm_store st;
     int sessfd;
+    memset(out, 0, sizeof *out);
     DWORD rc = rm_store_open_session(h, &st, &sessfd);
     if (rc != ERROR_SUCCESS)
         return rc;
-    rm_outcome s;
-    rc = rm_outcome_read(sessfd, &s);
+    rc = rm_outcome_read(sessfd, out);
     close(sessfd);
     rm_store_close(&st);
+    return rc;
+}
+
+DWORD rm_outcome_annotate(const rm_handle_info *h, rm_list *l)
+{
+    rm_outcome s;
+    DWORD rc = rm_outcome_load(h, &s);
     for (size_t i = 0; rc == ERROR_SUCCESS && i < s.count; i++) {
         const rm_stopped *x = &s.items[i];
         rm_holder *hd = NULL;

@@ -12,7 +12,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "base.h"
 
 /* FILETIME of the Unix epoch: 100 ns intervals from 1601 to 1970. */
 #define EPOCH_AS_FILETIME 116444736000000000ULL

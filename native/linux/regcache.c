@@ -1,5 +1,5 @@
-/* The registrations of a few sessions, parsed once and reused while their
- * generation has not changed.
+/* Loading a session's registrations: those of a few sessions are parsed
+ * once and reused while their generation has not changed.
  *
  * Every RmRegisterResources writes a new random generation into the
  * session's directory (under the store lock, before its batch), so a reader
@@ -7,9 +7,13 @@
  * knows that no participant, in any process, has registered anything since.
  * Parsing 100,000 registrations (4.6 MB of batches) costs more than the scan
  * of every process; the generation is one small read. */
+#include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -60,7 +64,7 @@ static void lock_cache(void)
 static void unref(rm_regcache_entry *e)
 {
     if (--e->refs == 0) {
-        rm_resources_free(&e->res);
+        rm_resources_clear(&e->res);
         free(e);
     }
 }
@@ -78,8 +82,9 @@ static void view(rm_regcache_entry *e, rm_resources *out)
     e->used = ++clock_;
 }
 
-int rm_regcache_get(const rm_handle_info *h, uint64_t generation,
-                    rm_resources *out)
+/* 1 and *out a view of the session's registrations at `generation`; 0. */
+static int cache_get(const rm_handle_info *h, uint64_t generation,
+                     rm_resources *out)
 {
     int hit = 0;
     lock_cache();
@@ -94,8 +99,10 @@ int rm_regcache_get(const rm_handle_info *h, uint64_t generation,
     return hit;
 }
 
-void rm_regcache_put(const rm_handle_info *h, uint64_t generation,
-                     rm_resources *res)
+/* Keeps *res (freshly loaded, owned) for the session at `generation` and
+ * turns *res into a view of it; leaves it owned when out of memory. */
+static void cache_put(const rm_handle_info *h, uint64_t generation,
+                      rm_resources *res)
 {
     rm_regcache_entry *e = calloc(1, sizeof *e);
     if (e == NULL)
@@ -123,8 +130,12 @@ void rm_regcache_put(const rm_handle_info *h, uint64_t generation,
     pthread_mutex_unlock(&lock);
 }
 
-void rm_regcache_release(rm_resources *r)
+void rm_resources_free(rm_resources *r)
 {
+    if (r->shared == NULL) {
+        rm_resources_clear(r);
+        return;
+    }
     lock_cache();
     unref(r->shared);
     pthread_mutex_unlock(&lock);
@@ -140,4 +151,77 @@ void rm_regcache_forget(const rm_handle_info *h)
             slots[i] = NULL;
         }
     pthread_mutex_unlock(&lock);
+}
+
+/* The session's generation; 0 (never written) when it has none. */
+static uint64_t read_generation(int dirfd)
+{
+    size_t len = 0;
+    uint64_t gen = 0;
+    char *text = rm_read_file_at(dirfd, RM_GENERATION_FILE, &len);
+    if (text != NULL && len == sizeof gen)
+        memcpy(&gen, text, sizeof gen);
+    free(text);
+    return gen;
+}
+
+/* The session's batch files as they are now, in one value: each one's name,
+ * inode, size, type, owner and change time (which every write, rename or
+ * chown moves). A batch replaced behind the store's back (not by
+ * RmRegisterResources, which writes a new generation) changes it, and is
+ * then read, and judged, again. 0 when the directory cannot be read. */
+static uint64_t batches_fingerprint(int dirfd)
+{
+    DIR *d = rm_open_dir_at(dirfd);
+    if (d == NULL)
+        return 0;
+    uint64_t fp = 0x9E3779B97F4A7C15ULL;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, RM_BATCH_PREFIX, strlen(RM_BATCH_PREFIX)) != 0)
+            continue;
+        struct stat st;
+        if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            fp = 0;
+            break;
+        }
+        uint64_t x = rm_hash_bytes(de->d_name, strlen(de->d_name));
+        x = rm_mix64(x ^ (uint64_t)st.st_ino);
+        x = rm_mix64(x ^ (uint64_t)st.st_dev);
+        x = rm_mix64(x ^ (uint64_t)st.st_size);
+        x = rm_mix64(x ^ ((uint64_t)st.st_mode << 32 | (uint64_t)st.st_uid));
+        x = rm_mix64(x ^ ((uint64_t)st.st_ctim.tv_sec * 1000000000u +
+                          (uint64_t)st.st_ctim.tv_nsec));
+        fp += x; /* whatever order readdir gives */
+    }
+    closedir(d);
+    return fp;
+}
+
+DWORD rm_resources_load(const rm_handle_info *h, rm_resources *out)
+{
+    memset(out, 0, sizeof *out);
+    rm_store st;
+    int dirfd;
+    DWORD rc = rm_store_open_session(h, &st, &dirfd);
+    if (rc != ERROR_SUCCESS)
+        return rc;
+    /* What is kept is used while the generation and the batch files are
+     * those it was parsed from. */
+    uint64_t gen = read_generation(dirfd);
+    if (gen != 0) {
+        uint64_t fp = batches_fingerprint(dirfd);
+        gen = fp != 0 ? rm_mix64(gen) ^ fp : 0;
+    }
+    if (gen != 0 && cache_get(h, gen, out)) {
+        close(dirfd);
+        rm_store_close(&st);
+        return ERROR_SUCCESS;
+    }
+    rc = rm_resources_read(dirfd, h, st.path, out);
+    close(dirfd);
+    rm_store_close(&st);
+    if (rc == ERROR_SUCCESS && gen != 0)
+        cache_put(h, gen, out);
+    return rc;
 }

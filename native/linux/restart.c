@@ -280,15 +280,8 @@ DWORD rstrtmgr_restart_outcome(DWORD dwSessionHandle,
     uint64_t ticks;
     if (rm_procid_ticks(pProcess->ProcessStartTime, &ticks) != 0)
         ticks = UINT64_MAX; /* names no process of this boot */
-    rm_store st;
-    int sessfd;
-    rc = rm_store_open_session(&h, &st, &sessfd);
-    if (rc != ERROR_SUCCESS)
-        return rc;
     rm_outcome s;
-    rc = rm_outcome_read(sessfd, &s);
-    close(sessfd);
-    rm_store_close(&st);
+    rc = rm_outcome_load(&h, &s);
     const rm_stopped *x = NULL;
     for (size_t i = 0; rc == ERROR_SUCCESS && i < s.count && x == NULL; i++)
         if (s.items[i].id.pid == (pid_t)pProcess->dwProcessId &&

@@ -1,7 +1,7 @@
 /* UTF-16 <-> file-system bytes, lossless for any name through surrogateescape. */
 #include <string.h>
 
-#include "internal.h"
+#include "base.h"
 
 static int put(char *out, size_t size, size_t *n, unsigned char c)
 {

@@ -18,14 +18,6 @@
 #define TREE_STATX_FLAGS \
     (AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC | AT_NO_AUTOMOUNT)
 
-struct tree_dirent64 {
-    uint64_t d_ino;
-    int64_t d_off;
-    unsigned short d_reclen;
-    unsigned char d_type;
-    char d_name[];
-};
-
 typedef struct patterns {
     char **items;
     UINT count;
@@ -115,7 +107,7 @@ static void walk_dir(walk *w, int dfd, size_t len, int depth)
         if (n <= 0)
             break;
         for (long off = 0; off < n && w->rc == ERROR_SUCCESS;) {
-            struct tree_dirent64 *d = (void *)(dents + off);
+            rm_dirent64 *d = (void *)(dents + off);
             off += d->d_reclen;
             const char *name = d->d_name;
             if (name[0] == '.' &&

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "base.h"
 
 #define TMP_PREFIX ".tmp-"
 
@@ -215,6 +215,23 @@ uint64_t rm_mix64(uint64_t x)
     x *= 0xc4ceb33fa3ac29b9ULL;
     x ^= x >> 33;
     return x;
+}
+
+uint64_t rm_hash_bytes(const char *s, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+    return rm_mix64(h);
+}
+
+int rm_buf_add(rm_buf *b, const void *data, size_t len)
+{
+    if (RM_GROW(b->p, b->cap, b->len + len, 4096) != 0)
+        return -1;
+    memcpy(b->p + b->len, data, len);
+    b->len += len;
+    return 0;
 }
 
 static size_t fid_hash(uint64_t dev, uint64_t ino)
