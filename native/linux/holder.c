@@ -9,11 +9,6 @@
 
 #include "internal.h"
 
-/* Whether this thread's list records each holder's uid (details or
- * rstrtmgr_set_list_uids): usage.c. Declared here until internal.h is
- * split. */
-RM_HIDDEN int rm_usage_uids_wanted(void);
-
 /* The service a process belongs to: the last ".service" component of its
  * cgroup (the unified "0::" line, or systemd's own hierarchy on a hybrid
  * setup), so a user service names itself, not user@UID.service. */

@@ -292,8 +292,9 @@ typedef struct rm_usage {
     size_t nfiles, cap;
 } rm_usage;
 
-/* Whether this thread asked for details (rstrtmgr_set_list_details). */
+/* Whether this thread asked for details; for uids (or details). */
 RM_HIDDEN int rm_usage_wanted(void);
+RM_HIDDEN int rm_usage_uids_wanted(void);
 RM_HIDDEN rm_usage *rm_usage_new(void);
 RM_HIDDEN void rm_usage_free(rm_usage *u);
 /* Adds a use of the file (dev, ino) named path (len bytes), merged with an
@@ -348,7 +349,7 @@ typedef struct rm_holder_ctx {
     rm_procid self;
     uid_t ruid, euid;
     DWORD self_session; /* the caller's login session */
-    int details;        /* the caller's rm_usage_wanted(), for every thread */
+    int details;        /* the caller's rm_usage_uids_wanted(), for every thread */
 } rm_holder_ctx;
 
 RM_HIDDEN void rm_holder_ctx_init(rm_holder_ctx *c, const rm_handle_info *h,
