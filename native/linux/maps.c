@@ -9,7 +9,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "scan.h"
 
 /* linux/fs.h of 6.11+; defined here because older headers lack it. */
 struct rm_procmap_query {

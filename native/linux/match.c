@@ -9,7 +9,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "scan.h"
 
 #define DELETED " (deleted)"
 #define DELETED_LEN (sizeof DELETED - 1)

@@ -15,7 +15,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "scan.h"
 
 #define PF_KTHREAD 0x00200000u
 

@@ -10,7 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "scan.h"
 
 /* The threads of the process (nlink of /proc/PID/task is 2 + threads): one
  * statx, the cheap test of whether its threads can differ at all. */
