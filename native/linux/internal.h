@@ -292,8 +292,10 @@ typedef struct rm_usage {
     size_t nfiles, cap;
 } rm_usage;
 
-/* Whether this thread asked for details; for uids (or details). */
+/* Whether this thread asked for details (rstrtmgr_set_list_details). */
 RM_HIDDEN int rm_usage_wanted(void);
+/* Whether it asked for each holder's uid: details, or
+ * rstrtmgr_set_list_uids. */
 RM_HIDDEN int rm_usage_uids_wanted(void);
 RM_HIDDEN rm_usage *rm_usage_new(void);
 RM_HIDDEN void rm_usage_free(rm_usage *u);
