@@ -137,23 +137,16 @@ static int open_in_store(const char *path, const char *name, uid_t uid,
 }
 
 /* Whether the store at `path` has a record `name` at all: the scan asks
- * this of every holder, and most have none. One stat of the whole path:
- * only a hint (a link on the way can only make it say yes, and the record
- * is then opened checked, without following any). */
+ * this of every holder, and most have none. */
 static int record_exists(const char *path, const char *name)
 {
-    char full[PATH_MAX];
-    int n = snprintf(full, sizeof full, "%s/" RESTART_DIR "/%s", path, name);
-    struct stat st;
-    if (n > 0 && (size_t)n < sizeof full)
-        return fstatat(AT_FDCWD, full, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-               S_ISREG(st.st_mode);
     int storefd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (storefd < 0)
         return 0;
     int dirfd = openat(storefd, RESTART_DIR,
                        O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     close(storefd);
+    struct stat st;
     int found = dirfd >= 0 &&
                 fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
                 S_ISREG(st.st_mode);
