@@ -183,6 +183,7 @@ DWORD rstrtmgr_register_stale(DWORD dwSessionHandle, const LPCWSTR *paths,
 #define RSTRTMGR_USES_CWD 0x8
 #define RSTRTMGR_USES_DELETED 0x100
 void rstrtmgr_set_list_details(BOOL bDetails);
+void rstrtmgr_set_list_uids(BOOL bUids);
 DWORD rstrtmgr_last_list_process(UINT iEntry, DWORD *pdwUid, WCHAR *cmdline,
                                  UINT cchCmdline, UINT *pcchNeeded,
                                  UINT *pnFiles);

@@ -155,6 +155,11 @@ DWORD rstrtmgr_register_stale(DWORD dwSessionHandle, const LPCWSTR *paths,
  * registered file the process uses and its command line (a second pass
  * over each listed process: off by default). */
 void rstrtmgr_set_list_details(BOOL bDetails);
+/* Whether this thread's next RmGetList calls record each entry's real uid
+ * alone (rstrtmgr_last_list_process gives it, with an empty command line
+ * and no files): who runs each process without the details' second pass.
+ * Off by default; details include the uid. */
+void rstrtmgr_set_list_uids(BOOL bUids);
 /* Entry iEntry of this thread's last RmGetList (in rgAffectedApps order):
  * its real uid, its command line (arguments each NUL-terminated, then one
  * more NUL; empty without details) and how many files

@@ -55,6 +55,10 @@ from ._restart import (
 from ._session import Session
 from ._types import ListResult
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs every command a few ms: for mypy only
+    from typing import Any
+
 __all__ = ["main"]
 
 EXIT_FREE = 0
@@ -291,9 +295,56 @@ def _add_shutdown_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _columns() -> int:
+    """shutil.get_terminal_size().columns, without importing shutil.
+
+    argparse imports shutil (and with it zlib, bz2 and lzma) for the first
+    formatter it makes, which every add_argument() does: a few ms of each
+    command's start-up, for the width alone.
+    """
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's formatter, its width found as shutil finds it."""
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            prog,
+            indent_increment,
+            max_help_position,
+            _columns() - 2 if width is None else width,
+            **kwargs,
+        )
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose formatters (its subparsers' too) are _Formatter."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, one subparser per command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rstrtmgr",
         description="Find, close and restart the processes that use files.",
     )

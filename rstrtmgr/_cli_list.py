@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from stat import S_ISDIR
 
 from ._enums import RebootReason
 from ._errors import RestartManagerError
@@ -72,7 +73,17 @@ def without_self(result: ListResult) -> ListResult:
 
 def _lookup(args: argparse.Namespace) -> tuple[ListResult, list[str]]:
     paths = [os.path.abspath(os.fsencode(p)) for p in args.paths]
-    missing = [os.fsdecode(p) for p in paths if not os.path.lexists(p)]
+    # One stat a path tells both whether it is a directory and that it
+    # exists; lexists (a dangling link) only when it fails.
+    dirs = set()
+    missing = []
+    for p in paths:
+        try:
+            if S_ISDIR(os.stat(p).st_mode):
+                dirs.add(p)
+        except (OSError, ValueError):
+            if not os.path.lexists(p):
+                missing.append(os.fsdecode(p))
     for m in missing:
         print(
             f"rstrtmgr list: warning: {display(m)} does not exist (searched "
@@ -85,7 +96,7 @@ def _lookup(args: argparse.Namespace) -> tuple[ListResult, list[str]]:
         else:
             files = []
             for p in paths:
-                if os.path.isdir(p):
+                if p in dirs:
                     if args.no_recursive:
                         raise IsADirectoryError(
                             f"{os.fsdecode(p)} is a directory; directories are "
@@ -96,8 +107,12 @@ def _lookup(args: argparse.Namespace) -> tuple[ListResult, list[str]]:
                 else:
                     files.append(p)
             session.register(files=files)
-        # --pids prints nothing of the details: skip their second pass.
-        result = session.get_list(details=not args.pids)
+        # The table shows each process's user, and its files and command
+        # line only with --verbose: the details' second pass (each holder's
+        # descriptors, mappings and command line again) only for those and
+        # JSON; --pids prints neither.
+        full = (args.json or args.verbose) and not args.pids
+        result = session._get_list(details=full, users=not args.pids)
     return without_self(result), missing
 
 

@@ -348,23 +348,32 @@ class CList(_Values):
         self.details = details
 
 
-def get_list(handle: int, size: int, details: bool = False) -> CList:
-    """One RmGetList call with room for ``size`` entries (and their details)."""
+def get_list(
+    handle: int, size: int, details: bool = False, users: bool = False
+) -> CList:
+    """One RmGetList call with room for ``size`` entries (and their details).
+
+    ``users`` without ``details``: each entry's user alone (Linux: its uid,
+    without the details' second pass; Windows: its identity, as details).
+    """
     needed = ffi.new("UINT *")
     count = ffi.new("UINT *", size)
     reasons = ffi.new("DWORD *")
     infos = ffi.new("RM_PROCESS_INFO[]", size) if size else ffi.NULL
     lib.rstrtmgr_set_list_details(details)
+    lib.rstrtmgr_set_list_uids(users)
     try:
         code = int(lib.RmGetList(handle, needed, count, infos, reasons))
     finally:
         lib.rstrtmgr_set_list_details(False)
+        lib.rstrtmgr_set_list_uids(False)
     if code != 0:
         return CList(code, int(needed[0]), [], 0, 0)
     uninspected = int(lib.rstrtmgr_last_uninspected())
     processes = _process_infos(infos, int(count[0]))
-    found = _last_details(len(processes)) if details else None
-    if details and found is None:
+    wanted = details or users
+    found = _last_details(len(processes), details) if wanted else None
+    if wanted and found is None:
         found = [_identity(p.pid, p.start_time) for p in processes]
     return CList(code, int(needed[0]), processes, int(reasons[0]), uninspected, found)
 
@@ -396,8 +405,12 @@ def _wide_strings(buf: Any, cch: int) -> tuple[str, ...]:
     return tuple(text.rstrip("\0").split("\0")) if text.strip("\0") else ()
 
 
-def _last_details(count: int) -> list[CDetail] | None:
-    """The details of the entries of this thread's last RmGetList."""
+def _last_details(count: int, files: bool = True) -> list[CDetail] | None:
+    """The details of the entries of this thread's last RmGetList.
+
+    Without ``files`` (a list that asked for the uids alone) each has its
+    uid, no command line and None for its files.
+    """
     uid = ffi.new("DWORD *")
     needed = ffi.new("UINT *")
     nfiles = ffi.new("UINT *")
@@ -419,17 +432,17 @@ def _last_details(count: int) -> list[CDetail] | None:
             out.append(CDetail(None, (), None))
             continue
         command_line = _wide_strings(buf, int(needed[0]))
-        files = []
+        found = []
         for k in range(int(nfiles[0])):
             path = ffi.new("WCHAR[]", 4100)
             if lib.rstrtmgr_last_list_file(i, k, uses, path, 4100, needed) == 0:
-                files.append((wide_string(path), int(uses[0])))
+                found.append((wide_string(path), int(uses[0])))
         known = int(uid[0]) != 0xFFFFFFFF
         out.append(
             CDetail(
                 int(uid[0]) if known else None,
                 command_line,
-                tuple(files) if known else None,
+                tuple(found) if known and files else None,
             )
         )
     return out

@@ -402,11 +402,18 @@ class Session(Closing):
         uses and how, its user and its command line, where the backend can
         (Linux): a second look at each listed process.
         """
+        return self._get_list(details=details)
+
+    def _get_list(self, *, details: bool = False, users: bool = False) -> ListResult:
+        """get_list(), or with ``users`` each process's uid and user alone.
+
+        Without the details' second look: ``rstrtmgr list``'s table.
+        """
         # Room for the usual list at once: on Linux each call is a whole scan.
         size = max(_LIST_FIRST_SIZE, self._last_count + 16)
         with self._using() as handle:
             for _ in range(_LIST_RETRIES):
-                answer = _marshal.get_list(handle, size, details)
+                answer = _marshal.get_list(handle, size, details, users)
                 if answer.code == 0:
                     self._last_count = len(answer.processes)
                     break

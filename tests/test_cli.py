@@ -45,6 +45,25 @@ def test_list_in_use_table_and_json(tmp_path: Path) -> None:
     assert free.returncode == (3 if json.loads(free.stdout)["uninspected"] else 0)
 
 
+def test_list_table_is_that_of_the_details(tmp_path: Path) -> None:
+    # The table asks for the users alone, not the details' second look: it
+    # prints what the table of the full details prints.
+    import rstrtmgr
+    from rstrtmgr._cli_list import table, without_self
+
+    path = tmp_path / "f"
+    path.write_bytes(b"x")
+    with holder(HOLD_FD, str(path)) as child:
+        out = cli("list", str(path))
+        with rstrtmgr.Session() as s:
+            s.register(files=[path])
+            full = without_self(s.get_list(details=True))
+        assert out.stdout == table(full) + "\n"
+        assert str(child.pid) in out.stdout.split()
+        verbose = cli("list", "-v", str(path))
+        assert verbose.stdout == table(full, verbose=True) + "\n"
+
+
 def test_list_usage_and_errors(tmp_path: Path) -> None:
     assert cli("list").returncode == 2
     assert cli().returncode == 2

@@ -95,6 +95,16 @@ def test_files_user_and_command_line(tmp_path: Path) -> None:
             [plain] = [p for p in s.get_list().processes if p.pid == child.pid]
         assert plain.files is None
         assert plain.command_line is None
+        # The uids alone (``rstrtmgr list``'s table): the same user, without
+        # the second look's files and command line.
+        with rstrtmgr.Session() as s:
+            s.register(files=[held, mapped])
+            users = s._get_list(users=True)
+        [who] = [p for p in users.processes if p.pid == child.pid]
+        assert (who.uid, who.user) == (p.uid, p.user)
+        assert who.files is None
+        assert who.command_line is None
+        assert who._replace(uid=None, user=None) == plain._replace(status=who.status)
 
 
 @pytest.mark.skipif(not LINUX, reason="drives Linux processes")

@@ -22,6 +22,12 @@ IGNORE_TERM = "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
 OUT_OF_SEQUENCE = 776
 
 
+def kept_uid(pid: int) -> int:
+    """The real uid of a live process (Linux)."""
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(x for x in f if x.startswith("Uid:")).split()[1])
+
+
 @pytest.fixture
 def target(tmp_path: Path) -> Path:
     path = tmp_path / "target.bin"
@@ -45,6 +51,13 @@ def test_shutdown_answers_what_get_list_gives_after(target: Path) -> None:
         assert {p.pid for p in result} == {kept.pid, *(h.pid for h in polite)}
         for h in polite:
             assert h.wait(timeout=10) is not None
+        if LINUX:
+            # The processes carried from the shutdown's record (gone since)
+            # have no user; the live one has its own.
+            users = {p.pid: p.uid for p in s._get_list(users=True)}
+            assert users == {kept.pid: kept_uid(kept.pid)} | {
+                h.pid: None for h in polite
+            }
 
 
 def test_failed_shutdown_carries_what_get_list_gives_after(target: Path) -> None:

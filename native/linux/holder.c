@@ -1,6 +1,7 @@
 /* One holder of a session's resources: what RmGetList says about a process
  * that the scan found using them (its names, type, session, restartability
  * and the reboot reasons it causes), judged against an explicit context. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,7 +189,11 @@ void rm_holder_ctx_init(rm_holder_ctx *c, const rm_handle_info *h,
     c->self = rm_procid_self();
     c->ruid = getuid();
     c->euid = geteuid();
-    c->details = rm_usage_wanted();
+    c->details = rm_usage_uids_wanted();
+    /* Opened once for every holder's rm_restart_registered. */
+    c->restart_dir = rm_restart_dir_open(h->store);
+    if (c->restart_dir < 0 && errno == ENOENT)
+        c->restart_dir = RM_NO_RESTART_DIR;
     char buf[32];
     int fd = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
     c->self_session = (DWORD)RM_INVALID_TS_SESSION;
@@ -223,7 +228,7 @@ int rm_holder_add(const rm_holder_ctx *c, int pd, pid_t pid, unsigned why,
         return -1;
     /* status is the dearest of a process's files: its uids are read for
      * kill(2)'s rule (root may signal anyone), for a critical name, and
-     * for the details of a list that asks for them (the user). */
+     * for a list that asks for them (details or uids: the user). */
     uid_t ids[3] = {(uid_t)-1, (uid_t)-1, (uid_t)-1};
     if (c->euid != 0 || critical_named(ps->comm) || c->details)
         read_ids(pd, ids);
@@ -247,7 +252,8 @@ int rm_holder_add(const rm_holder_ctx *c, int pd, pid_t pid, unsigned why,
                                          : RmUnknownApp;
     in->AppStatus = RmStatusRunning;
     in->TSSessionId = read_session(pd);
-    in->bRestartable = service || rm_restart_registered(c->h, &hd.id);
+    in->bRestartable =
+        service || rm_restart_registered(c->h, c->restart_dir, &hd.id);
 
     if (pid == c->self.pid && hd.id.start_ticks == c->self.start_ticks)
         hd.reasons |= RmRebootReasonDetectedSelf;
@@ -266,6 +272,13 @@ int rm_holder_add(const rm_holder_ctx *c, int pd, pid_t pid, unsigned why,
     out->reasons |= hd.reasons;
     out->items[out->count++] = hd;
     return 1;
+}
+
+void rm_holder_ctx_end(rm_holder_ctx *c)
+{
+    if (c->restart_dir >= 0)
+        close(c->restart_dir);
+    c->restart_dir = -1;
 }
 
 void rm_list_free(rm_list *l)

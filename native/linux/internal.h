@@ -221,8 +221,13 @@ typedef struct rm_runas {
 
 /* Opens the registration record of process `id`, checked: its fd and *as
  * (may be NULL), or -1 when it has none that may be trusted. */
-RM_HIDDEN int rm_registration_open(const rm_handle_info *h,
+RM_HIDDEN int rm_registration_open(const rm_handle_info *h, int dirfd,
                                    const rm_procid *id, rm_runas *as);
+/* The restart directory of the store at `store`, opened without following
+ * a link, for rm_registration_open's dirfd (-1: opened there each time;
+ * RM_NO_RESTART_DIR: there is none, so no record either); -1 with errno. */
+RM_HIDDEN int rm_restart_dir_open(const char *store);
+#define RM_NO_RESTART_DIR (-2)
 /* The gid and supplementary groups to restart as->uid with: initgroups'
  * (the user database's), or the recorded gid alone when the uid has no
  * account. *groups is malloc'd. 0, or -1. */
@@ -240,7 +245,7 @@ typedef struct rm_restart_cmd {
 
 /* Whether this exact process (pid and start time) has registered its
  * command line for restart. */
-RM_HIDDEN int rm_restart_registered(const rm_handle_info *h,
+RM_HIDDEN int rm_restart_registered(const rm_handle_info *h, int dirfd,
                                     const rm_procid *id);
 /* Reads the registration of process `id` and whom to restart it as
  * (owner.c): 0, or -1 when it has none that may be trusted. */
@@ -294,6 +299,9 @@ typedef struct rm_usage {
 
 /* Whether this thread asked for details (rstrtmgr_set_list_details). */
 RM_HIDDEN int rm_usage_wanted(void);
+/* Whether it asked for each holder's uid: details, or
+ * rstrtmgr_set_list_uids. */
+RM_HIDDEN int rm_usage_uids_wanted(void);
 RM_HIDDEN rm_usage *rm_usage_new(void);
 RM_HIDDEN void rm_usage_free(rm_usage *u);
 /* Adds a use of the file (dev, ino) named path (len bytes), merged with an
@@ -348,11 +356,13 @@ typedef struct rm_holder_ctx {
     rm_procid self;
     uid_t ruid, euid;
     DWORD self_session; /* the caller's login session */
-    int details;        /* the caller's rm_usage_wanted(), for every thread */
+    int details;        /* the caller's rm_usage_uids_wanted(), for every thread */
+    int restart_dir;    /* rm_registration_open's dirfd for every holder */
 } rm_holder_ctx;
 
 RM_HIDDEN void rm_holder_ctx_init(rm_holder_ctx *c, const rm_handle_info *h,
                                   const rm_resources *res);
+RM_HIDDEN void rm_holder_ctx_end(rm_holder_ctx *c);
 /* Appends process pid (pd: its /proc directory; ps: its stat) to *out when
  * `why` (RM_HOLD_*) is set, or when it is `listed` among the pids of the
  * registered processes and services and is one of them: 1 when added, 0

@@ -136,21 +136,32 @@ static int open_in_store(const char *path, const char *name, uid_t uid,
     return fd;
 }
 
-/* Whether the store at `path` has a record `name` at all: the scan asks
- * this of every holder, and most have none. */
-static int record_exists(const char *path, const char *name)
+int rm_restart_dir_open(const char *store)
 {
-    int storefd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int storefd = open(store, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (storefd < 0)
-        return 0;
+        return -1;
     int dirfd = openat(storefd, RESTART_DIR,
                        O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     close(storefd);
+    return dirfd;
+}
+
+/* Whether the store at `path` has a record `name` at all: the scan asks
+ * this of every holder, and most have none. dirfd: its restart directory,
+ * RM_NO_RESTART_DIR when it has none, -1 to open it now. */
+static int record_exists(const char *path, int dirfd, const char *name)
+{
+    if (dirfd == RM_NO_RESTART_DIR)
+        return 0;
+    int own = dirfd < 0;
+    if (own)
+        dirfd = rm_restart_dir_open(path);
     struct stat st;
     int found = dirfd >= 0 &&
                 fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
                 S_ISREG(st.st_mode);
-    if (dirfd >= 0)
+    if (own && dirfd >= 0)
         close(dirfd);
     return found;
 }
@@ -217,8 +228,8 @@ static int open_users_record(int pd, const char *name, uid_t uid)
     return fd;
 }
 
-int rm_registration_open(const rm_handle_info *h, const rm_procid *id,
-                         rm_runas *as)
+int rm_registration_open(const rm_handle_info *h, int dirfd,
+                         const rm_procid *id, rm_runas *as)
 {
     char name[64], proc[32];
     snprintf(name, sizeof name, "%d-%" PRIu64, (int)id->pid, id->start_ticks);
@@ -229,7 +240,7 @@ int rm_registration_open(const rm_handle_info *h, const rm_procid *id,
      * process of another user, costs /proc reads. /proc/PID belongs to the
      * effective uid (to root when the process is not dumpable: such a
      * process is not judged a user's). */
-    int fd = record_exists(h->store, name)
+    int fd = record_exists(h->store, dirfd, name)
                  ? open_in_store(h->store, name, me, 0)
                  : -1;
     struct stat st;

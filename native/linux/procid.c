@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -81,11 +82,22 @@ static uint64_t tick_units(void) { return 10000000ULL / ticks_per_second(); }
  * so the identity falls back to the tick. */
 static uint64_t pidfd_subtick(int pidfd)
 {
+    /* Where pidfds live is the kernel's for good: asked once (0 not known
+     * yet, 1 pidfs, -1 not), not once a process. */
+    static atomic_int pidfs;
     struct statfs sfs;
     struct stat st;
     uint64_t units = tick_units();
-    if (pidfd < 0 || units < 2 || fstatfs(pidfd, &sfs) != 0 ||
-        (unsigned long)sfs.f_type != PIDFS_MAGIC || fstat(pidfd, &st) != 0)
+    if (pidfd < 0 || units < 2)
+        return 0;
+    int known = atomic_load_explicit(&pidfs, memory_order_relaxed);
+    if (known == 0) {
+        if (fstatfs(pidfd, &sfs) != 0)
+            return 0;
+        known = (unsigned long)sfs.f_type == PIDFS_MAGIC ? 1 : -1;
+        atomic_store_explicit(&pidfs, known, memory_order_relaxed);
+    }
+    if (known < 0 || fstat(pidfd, &st) != 0)
         return 0;
     return 1 + (uint64_t)st.st_ino % (units - 1);
 }
@@ -142,10 +154,12 @@ uint64_t rm_procid_refine(int procdir, pid_t pid, uint64_t ticks)
     int fd = (int)syscall(SYS_pidfd_open, pid, 0);
     if (fd < 0)
         return ticks * tick_units();
-    char buf[8];
     /* The /proc directory still names a live process after the pidfd was
-     * opened: the pid was not reused in between, the pidfd is its. */
-    uint64_t start = rm_read_small_at(procdir, "stat", buf, sizeof buf) > 0
+     * opened: the pid was not reused in between, the pidfd is its. A look-up
+     * under it fails once its process is reaped (proc revalidates each
+     * entry against its task), as opening one does, in one call. */
+    struct stat st;
+    uint64_t start = fstatat(procdir, "stat", &st, 0) == 0
                          ? ticks * tick_units() + pidfd_subtick(fd)
                          : UINT64_MAX;
     close(fd);

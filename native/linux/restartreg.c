@@ -263,9 +263,10 @@ DWORD rstrtmgr_unregister_restart(void)
     return rc;
 }
 
-int rm_restart_registered(const rm_handle_info *h, const rm_procid *id)
+int rm_restart_registered(const rm_handle_info *h, int dirfd,
+                          const rm_procid *id)
 {
-    int fd = rm_registration_open(h, id, NULL);
+    int fd = rm_registration_open(h, dirfd, id, NULL);
     struct stat st;
     /* One rm_restart_cmd_load would refuse is no registration. */
     int found = fd >= 0 && fstat(fd, &st) == 0 &&
@@ -330,7 +331,7 @@ int rm_restart_cmd_load(const rm_handle_info *h, const rm_procid *id,
                         rm_restart_cmd *out, rm_runas *as)
 {
     memset(out, 0, sizeof *out);
-    int fd = rm_registration_open(h, id, as);
+    int fd = rm_registration_open(h, -1, id, as);
     if (fd < 0)
         return -1;
     struct stat st;

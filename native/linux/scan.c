@@ -384,6 +384,7 @@ DWORD rm_list_compute(const rm_handle_info *h, rm_list *out)
     free(s.text);
     rm_fidset_free(&s.deleted);
     free(extra.items);
+    rm_holder_ctx_end(&ctx);
     rm_resources_free(&res);
     return rc;
 }

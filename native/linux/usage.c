@@ -11,14 +11,18 @@
 
 #define CMDLINE_MAX (256 * 1024)
 
-static _Thread_local int want_details;
+static _Thread_local int want_details, want_uids;
 static _Thread_local rm_usage **last;
 static _Thread_local uid_t *last_uid;
 static _Thread_local size_t nlast;
 
 void rstrtmgr_set_list_details(BOOL bDetails) { want_details = bDetails != 0; }
 
+void rstrtmgr_set_list_uids(BOOL bUids) { want_uids = bUids != 0; }
+
 int rm_usage_wanted(void) { return want_details; }
+
+int rm_usage_uids_wanted(void) { return want_details || want_uids; }
 
 rm_usage *rm_usage_new(void) { return calloc(1, sizeof(rm_usage)); }
 
@@ -142,9 +146,16 @@ void rm_usage_keep(rm_list *l)
         last_uid = NULL;
         return; /* the details are lost, the list itself is not */
     }
+    /* With uids alone, every holder the scan added has its uid read (-1
+     * when that failed); the processes carried from the shutdown record
+     * (why 0) have none. */
+    int uids = want_uids && !want_details;
     for (size_t i = 0; i < l->count; i++) {
-        last[i] = l->items[i].usage;
-        last_uid[i] = l->items[i].uid;
+        const rm_holder *hd = &l->items[i];
+        last[i] = hd->usage;
+        last_uid[i] = hd->usage != NULL || (uids && hd->why != 0)
+                          ? hd->uid
+                          : (uid_t)-1;
         l->items[i].usage = NULL;
     }
     nlast = l->count;
@@ -179,8 +190,9 @@ DWORD rstrtmgr_last_list_process(UINT iEntry, DWORD *pdwUid, WCHAR *cmdline,
     }
     const rm_usage *u = last[iEntry];
     /* No usage: a process the list carries from the session's shutdown
-     * record (gone since), or one listed without details. */
-    *pdwUid = u != NULL ? (DWORD)last_uid[iEntry] : (DWORD)-1;
+     * record (gone since), or one listed without details (with its uid when
+     * uids were asked for). */
+    *pdwUid = (DWORD)last_uid[iEntry];
     *pnFiles = u != NULL ? (UINT)u->nfiles : 0;
     /* The arguments, each NUL-terminated, then one more NUL. */
     size_t len = u != NULL ? u->cmdline_len : 0;

@@ -32,6 +32,8 @@ DWORD rstrtmgr_register_stale(DWORD dwSessionHandle, const LPCWSTR *paths,
 
 void rstrtmgr_set_list_details(BOOL bDetails) { (void)bDetails; }
 
+void rstrtmgr_set_list_uids(BOOL bUids) { (void)bUids; }
+
 DWORD rstrtmgr_last_list_process(UINT iEntry, DWORD *pdwUid, WCHAR *cmdline,
                                  UINT cchCmdline, UINT *pcchNeeded,
                                  UINT *pnFiles)
