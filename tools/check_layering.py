@@ -32,12 +32,22 @@ def symbols(cc: str, name: str, tmp: Path) -> tuple[set[str], set[str]]:
     """The symbols file `name`.c defines and those it calls elsewhere."""
     obj = tmp / f"{name}.o"
     subprocess.run(
-        [cc, "-std=gnu11", "-D_GNU_SOURCE", "-c", f"-I{ROOT / 'native'}",
-         f"-I{LINUX}", str(LINUX / f"{name}.c"), "-o", str(obj)],
+        [
+            cc,
+            "-std=gnu11",
+            "-D_GNU_SOURCE",
+            "-c",
+            f"-I{ROOT / 'native'}",
+            f"-I{LINUX}",
+            str(LINUX / f"{name}.c"),
+            "-o",
+            str(obj),
+        ],
         check=True,
-    )  # fmt: skip
-    out = subprocess.run(["nm", str(obj)], capture_output=True, text=True,
-                         check=True).stdout  # fmt: skip
+    )
+    out = subprocess.run(
+        ["nm", str(obj)], capture_output=True, text=True, check=True
+    ).stdout
     defined, undefined = set(), set()
     for line in out.splitlines():
         fields = line.split()
