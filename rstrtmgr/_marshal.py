@@ -125,6 +125,8 @@ _PROCESS_INFO = struct.Struct("=III512s128siIIi")
 
 def _utf16z(raw: bytes) -> str:
     """The text of a NUL-terminated UTF-16LE field, lone surrogates kept."""
+    if not raw[0] and not raw[1]:  # most service names: empty
+        return ""
     end = raw.find(b"\0\0")
     while end % 2:  # the NUL is one whole code unit: at an even offset
         end = raw.find(b"\0\0", end + 1)

@@ -16,7 +16,7 @@ from ._enums import AppStatus, AppType, FilterAction, FilterTrigger, RebootReaso
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import datetime as _dt
-    from typing import Protocol, TypeVar
+    from typing import Any, Protocol, TypeVar
 
     _R = TypeVar("_R", bound="_Record")
 
@@ -62,7 +62,17 @@ def _datetime_of() -> Callable[[int], _dt.datetime]:
 
 def filetime_to_datetime(filetime: int) -> _dt.datetime:
     """An aware UTC datetime for a FILETIME (100 ns units since 1601)."""
-    return _datetime_of()(filetime)
+    return _from_filetime()(filetime)
+
+
+_to_datetime: list[Callable[[int], _dt.datetime]] = []
+
+
+def _from_filetime() -> Callable[[int], _dt.datetime]:
+    """_datetime_of(), made once."""
+    if not _to_datetime:
+        _to_datetime.append(_datetime_of())
+    return _to_datetime[0]
 
 
 def _clock_ticks() -> int:
@@ -375,7 +385,13 @@ class ProcessInfo(_Record):
         "command_line",
         "files",
     )
-    __slots__ = _fields = __match_args__
+    _fields = __match_args__
+    # The fields are one tuple, read through properties (set below the
+    # class): a list builds hundreds of these, and one tuple is a fifth of
+    # the cost of fifteen slots. start_time is derived from start_filetime
+    # when it is first read, unless given.
+    __slots__ = ("_v",)
+    _v: tuple[Any, ...]
     pid: int
     start_time: _dt.datetime
     start_filetime: int
@@ -383,20 +399,13 @@ class ProcessInfo(_Record):
     service_name: str
     app_type: AppType
     status: AppStatus
-    #: The login session (Windows: the Terminal Services session), or None.
     ts_session_id: int | None
     restartable: bool
-    #: The pid of the process RmRestart started in this one's place (Linux:
-    #: ``OLD -> NEW``); None when it was not restarted.
     restarted_pid: int | None
-    #: What RmRestart did to it (Linux); None when it did nothing.
     restart_outcome: RestartOutcome | None
-    #: Its real user id, and that user's name (None when it has none).
     uid: int | None
     user: str | None
-    #: Its arguments, argv[0] first.
     command_line: tuple[str, ...] | None
-    #: The registered files (those of registered trees included) it uses.
     files: tuple[FileUse, ...] | None
 
     def __init__(  # noqa: PLR0917 - the fields of RM_PROCESS_INFO
@@ -418,23 +427,43 @@ class ProcessInfo(_Record):
         files: tuple[FileUse, ...] | None = None,
     ) -> None:
         """A process as RmGetList lists it."""
-        # One call per field: lists convert hundreds of these at a time.
-        init = object.__setattr__
-        init(self, "pid", pid)
-        init(self, "start_time", start_time)
-        init(self, "start_filetime", start_filetime)
-        init(self, "app_name", app_name)
-        init(self, "service_name", service_name)
-        init(self, "app_type", app_type)
-        init(self, "status", status)
-        init(self, "ts_session_id", ts_session_id)
-        init(self, "restartable", restartable)
-        init(self, "restarted_pid", restarted_pid)
-        init(self, "restart_outcome", restart_outcome)
-        init(self, "uid", uid)
-        init(self, "user", user)
-        init(self, "command_line", command_line)
-        init(self, "files", files)
+        object.__setattr__(
+            self,
+            "_v",
+            (
+                pid,
+                start_time,
+                start_filetime,
+                app_name,
+                service_name,
+                app_type,
+                status,
+                ts_session_id,
+                restartable,
+                restarted_pid,
+                restart_outcome,
+                uid,
+                user,
+                command_line,
+                files,
+            ),
+        )
+
+    def _values(self) -> tuple[object, ...]:
+        v = self._v
+        return v if v[1] is not None else (v[0], self.start_time, *v[2:])
+
+    def _replace(self, **changes: object) -> ProcessInfo:
+        """A copy with some fields changed (dataclasses.replace)."""
+        values = list(self._v)
+        for name, value in changes.items():
+            index = _PROCESS_FIELDS.get(name)
+            if index is None:
+                raise TypeError(f"ProcessInfo has no field {name!r}")
+            values[index] = value
+        copy = object.__new__(ProcessInfo)
+        object.__setattr__(copy, "_v", tuple(values))
+        return copy
 
     @property
     def unique_process(self) -> UniqueProcess:
@@ -449,24 +478,39 @@ class ProcessInfo(_Record):
     ) -> list[ProcessInfo]:
         """The entries of a list, with their details when given.
 
-        The enum members are looked up in a table, not called for.
+        The enum members are looked up in a table, not called for, and no
+        __init__ runs: each record is its tuple of values.
         """
         invalid = _marshal.INVALID_TS_SESSION
-        to_datetime = _datetime_of()
-        out = [
-            cls(
-                info.pid,
-                to_datetime(info.start_time),
-                info.start_time,
-                info.app_name,
-                info.service_name,
-                _APP_TYPES.get(info.app_type, AppType.UNKNOWN),
-                _APP_STATUSES.get(info.status) or AppStatus(info.status),
-                None if info.ts_session_id == invalid else info.ts_session_id,
-                info.restartable,
+        new = object.__new__
+        set_values = _set_values
+        types, statuses, unknown = _APP_TYPES, _APP_STATUSES, AppType.UNKNOWN
+        out = []
+        for info in infos:
+            record = new(cls)
+            status = info.status
+            session = info.ts_session_id
+            set_values(
+                record,
+                (
+                    info.pid,
+                    None,  # start_time: from the FILETIME, when read
+                    info.start_time,
+                    info.app_name,
+                    info.service_name,
+                    types.get(info.app_type, unknown),
+                    statuses.get(status) or AppStatus(status),
+                    None if session == invalid else session,
+                    info.restartable,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                ),
             )
-            for info in infos
-        ]
+            out.append(record)
         names: dict[int, str | None] = {}  # one passwd look-up per user
         for i, detail in enumerate(details or ()):
             if detail is not None:
@@ -488,6 +532,57 @@ class ProcessInfo(_Record):
         cls, info: _marshal.CProcessInfo, detail: _marshal.CDetail | None = None
     ) -> ProcessInfo:
         return cls._many_from_c([info], [detail])[0]
+
+
+#: What each field of ProcessInfo says, for its property's docstring.
+_PROCESS_FIELD_DOCS = {
+    "pid": "The process id.",
+    "start_time": "When it started: an aware UTC datetime.",
+    "start_filetime": "When it started: a FILETIME, exactly as the backend says.",
+    "app_name": "Its name, as RmGetList gives it.",
+    "service_name": "The short name of its service, or an empty string.",
+    "app_type": "What kind of application it is.",
+    "status": "What the session did to it.",
+    "ts_session_id": (
+        "The login session (Windows: the Terminal Services session), or None."
+    ),
+    "restartable": "Whether RmRestart can start it again.",
+    "restarted_pid": (
+        "The pid of the process RmRestart started in this one's place (Linux: "
+        "``OLD -> NEW``); None when it was not restarted."
+    ),
+    "restart_outcome": "What RmRestart did to it (Linux); None when it did nothing.",
+    "uid": "Its real user id (None when it has none).",
+    "user": "That user's name (None when it has none).",
+    "command_line": "Its arguments, argv[0] first.",
+    "files": "The registered files (those of registered trees included) it uses.",
+}
+_PROCESS_FIELDS = {name: i for i, name in enumerate(ProcessInfo._fields)}
+_set_values = ProcessInfo.__dict__["_v"].__set__
+
+
+def _start_time(self: ProcessInfo) -> _dt.datetime:
+    value: _dt.datetime | None = self._v[1]
+    return value if value is not None else _from_filetime()(self._v[2])
+
+
+def _field(index: int) -> Callable[[ProcessInfo], object]:
+    def get(self: ProcessInfo) -> object:
+        return self._v[index]
+
+    return get
+
+
+for _name, _index in _PROCESS_FIELDS.items():
+    setattr(
+        ProcessInfo,
+        _name,
+        property(
+            _start_time if _name == "start_time" else _field(_index),
+            doc=_PROCESS_FIELD_DOCS[_name],
+        ),
+    )
+del _name, _index
 
 
 def _user_name(uid: int) -> str | None:

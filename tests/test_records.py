@@ -4,10 +4,13 @@ importing the package leaves the costly standard modules unimported."""
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import pytest
-from support import run_python
+from holders import holder
+from support import LINUX, run_python
 
+import rstrtmgr
 from rstrtmgr import (
     AppStatus,
     AppType,
@@ -113,3 +116,42 @@ def test_import_leaves_costly_modules_unimported() -> None:
         """
     )
     assert out.split() == []
+
+
+@pytest.mark.skipif(not LINUX, reason="drives a Linux process")
+def test_listed_records_equal_records_built_by_hand(tmp_path: Path) -> None:
+    # get_list builds its records without __init__, the start time derived
+    # from the FILETIME when first read: they must be the records the
+    # constructor makes of the same values, in every respect.
+    held = tmp_path / "held.bin"
+    held.write_bytes(b"x")
+    with holder("f = open(sys.argv[1])", str(held)) as child, rstrtmgr.Session() as s:
+        s.register(files=[held])
+        [listed] = [p for p in s.get_list().processes if p.pid == child.pid]
+    built = ProcessInfo(
+        listed.pid,
+        filetime_to_datetime(listed.start_filetime),
+        listed.start_filetime,
+        listed.app_name,
+        listed.service_name,
+        listed.app_type,
+        listed.status,
+        listed.ts_session_id,
+        listed.restartable,
+    )
+    assert listed == built
+    assert hash(listed) == hash(built)
+    assert repr(listed) == repr(built)
+    assert pickle.loads(pickle.dumps(listed)) == built
+    assert listed.start_time == UniqueProcess(child.pid, listed.start_filetime).started
+    changed = listed._replace(uid=5, app_name="other")
+    assert (changed.uid, changed.app_name, changed.pid) == (5, "other", listed.pid)
+    assert changed.start_time == listed.start_time
+    assert (listed.uid, listed.app_name) == (None, built.app_name)
+    with pytest.raises(TypeError, match="no field 'nope'"):
+        listed._replace(nope=1)
+    with pytest.raises(AttributeError):
+        listed.app_name = "x"  # type: ignore[misc]
+    match listed:
+        case ProcessInfo(pid, start):
+            assert (pid, start) == (listed.pid, listed.start_time)
