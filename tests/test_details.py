@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -49,11 +50,15 @@ def test_app_names_of_interpreters_are_their_scripts(tmp_path: Path) -> None:
                 )
             )
         targets = [os.path.realpath(py)] + ([os.path.realpath(bash)] if bash else [])
-        names = {}
-        for _ in range(100):  # until every child has exec'd and started
-            names = {p.pid: p.app_name for p in rstrtmgr.who_uses(*targets)}
-            if all(p.pid in names for p in procs):
-                break
+        # Until every child's exec has ended: midway its executable and
+        # comm are the new program's while its arguments are not there yet.
+        for (argv, _), proc in zip(cases, procs, strict=True):
+            want_args = "\0".join(argv) + "\0"
+            deadline = time.monotonic() + 30
+            while Path(f"/proc/{proc.pid}/cmdline").read_text() != want_args:
+                assert time.monotonic() < deadline, argv
+                time.sleep(0.005)
+        names = {p.pid: p.app_name for p in rstrtmgr.who_uses(*targets)}
         for (argv, want), proc in zip(cases, procs, strict=True):
             comm = Path(f"/proc/{proc.pid}/comm").read_text().strip()
             assert names[proc.pid] == (want or comm), argv

@@ -204,17 +204,17 @@ void rm_holder_ctx_init(rm_holder_ctx *c, const rm_handle_info *h,
     }
 }
 
-int rm_holder_add(const rm_holder_ctx *c, int pd, pid_t pid, unsigned why,
-                  int listed, const rm_pstat *ps, rm_list *out)
+int rm_holder_add(const rm_holder_ctx *c, int pd, pid_t pid, int pidfd,
+                  unsigned why, int listed, const rm_pstat *ps, rm_list *out)
 {
+    if (why == 0 && !listed)
+        return 0; /* only unreadable: nothing of it is needed */
     rm_holder hd;
     memset(&hd, 0, sizeof hd);
     hd.id.pid = pid;
     /* Finer than the tick (pidfs): matched against registrations and used
      * to signal, so a process that got a holder's pid in its tick differs. */
-    hd.id.start_ticks = rm_procid_refine(pd, pid, ps->start_ticks);
-    if (hd.id.start_ticks == UINT64_MAX)
-        return 0; /* exited while it was looked into */
+    hd.id.start_ticks = rm_procid_pinned(pidfd, ps->start_ticks);
     read_unit(pd, hd.unit, sizeof hd.unit);
     if (listed) {
         if (registered_proc(c->res, pid, hd.id.start_ticks))

@@ -166,6 +166,16 @@ uint64_t rm_procid_refine(int procdir, pid_t pid, uint64_t ticks)
     return start;
 }
 
+int rm_procid_pidfd(pid_t pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+uint64_t rm_procid_pinned(int pidfd, uint64_t ticks)
+{
+    return ticks * tick_units() + pidfd_subtick(pidfd);
+}
+
 rm_procid rm_procid_self(void)
 {
     static _Thread_local rm_procid cached;

@@ -115,6 +115,9 @@ static void scan_pid(rm_scan *s, const char *name, pid_t pid)
     int listed = extra_has(s, pid);
     if (why != 0 || denied || listed) {
         rm_pstat ps;
+        /* Opened before the stat is read, which then proves it is this
+         * process's: a holder's identity is finer than its tick. */
+        int pidfd = why != 0 || listed ? rm_procid_pidfd(pid) : -1;
         /* A zombie main thread with live threads is a live process. */
         if (rm_pstat_at(pd, "stat", &ps) == 0 &&
             (alt >= 0 || (ps.state != 'Z' && ps.state != 'X')) &&
@@ -132,8 +135,8 @@ static void scan_pid(rm_scan *s, const char *name, pid_t pid)
                     uses(s, pd, md, base, &sx, &ignored);
                 s->u = NULL;
             }
-            int added = rm_holder_add(s->ctx, md, pid, why, listed, &ps,
-                                      s->out);
+            int added = rm_holder_add(s->ctx, md, pid, pidfd, why, listed,
+                                      &ps, s->out);
             if (added < 0)
                 s->oom = 1;
             if (added == 1)
@@ -143,6 +146,8 @@ static void scan_pid(rm_scan *s, const char *name, pid_t pid)
             if (added <= 0 && denied)
                 s->out->uninspected++;
         }
+        if (pidfd >= 0)
+            close(pidfd);
     }
     if (alt >= 0)
         close(alt);
