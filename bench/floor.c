@@ -10,6 +10,11 @@
  *                         a pidfd and poll(2) until all are gone; the pids on
  *                         stdout, "ns N" (walk + signals + wait) and "kill ns
  *                         N" (signals + wait) on stderr
+ *   floor details LIST    scan, and for each holder what its RM_PROCESS_INFO
+ *                         is made of: the stat, cgroup, sessionid and
+ *                         cmdline files read, and a pidfd opened, fstat'ed
+ *                         and closed (its identity); a reference, not the
+ *                         floor (a lower bound for results of that kind)
  *   floor stat LIST       lstat(2) of every path (registration's floor);
  *                         "ns N" on stderr
  *   floor run CMD...      runs CMD; "run ns N rss K" on stderr after its
@@ -190,6 +195,34 @@ static int maps_match(int pd)
     return found;
 }
 
+static int details;
+
+static void read_file(int pd, const char *name)
+{
+    char buf[4096];
+    int fd = openat(pd, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    if (read(fd, buf, sizeof buf) < 0)
+        buf[0] = '\0';
+    close(fd);
+}
+
+/* What RmGetList's entry of a holder is made of, read the cheapest way. */
+static void read_details(int pd, pid_t pid)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    read_file(pd, "stat");
+    if (fd >= 0) {
+        struct stat st;
+        (void)fstat(fd, &st);
+        close(fd);
+    }
+    read_file(pd, "cgroup");
+    read_file(pd, "sessionid");
+    read_file(pd, "cmdline");
+}
+
 /* The holders, in /proc order (pid order); returns their count. */
 static size_t walk(pid_t *out, size_t cap)
 {
@@ -214,8 +247,11 @@ static size_t walk(pid_t *out, size_t cap)
         struct stat st;
         if (fstatat(pd, "exe", &st, 0) == 0 &&
             (has(st.st_dev, st.st_ino) || fds_match(pd) || maps_match(pd)) &&
-            count < cap)
+            count < cap) {
+            if (details)
+                read_details(pd, pids[i]);
             out[count++] = pids[i];
+        }
         close(pd);
     }
     close(proc);
@@ -363,13 +399,17 @@ int main(int argc, char **argv)
         return cmd_run(argv + 2);
     if (argc == 3 && strcmp(argv[1], "scan") == 0)
         return cmd_scan(argv[2]);
+    if (argc == 3 && strcmp(argv[1], "details") == 0) {
+        details = 1;
+        return cmd_scan(argv[2]);
+    }
     if (argc == 3 && strcmp(argv[1], "shutdown") == 0)
         return cmd_shutdown(argv[2]);
     if (argc == 3 && strcmp(argv[1], "stat") == 0)
         return cmd_stat(argv[2]);
     if (argc >= 4 && strcmp(argv[1], "hold") == 0)
         return cmd_hold(atoi(argv[2]), argv + 3, argc - 3);
-    fprintf(stderr, "usage: floor scan|shutdown|stat LIST | run CMD... | "
+    fprintf(stderr, "usage: floor scan|details|shutdown|stat LIST | run CMD... | "
                     "hold N FILE...\n");
     return 2;
 }

@@ -218,9 +218,9 @@ class Bench:
 
         return call
 
-    def floor_scan(self, n: int) -> Callable[[], Sample]:
+    def floor_scan(self, n: int, verb: str = "scan") -> Callable[[], Sample]:
         def call() -> Sample:
-            _, out, err, _ = process([self.floor, "scan", self.lists[n]])
+            _, out, err, _ = process([self.floor, verb, self.lists[n]])
             return floor_ns(err), pids_of_lines(out), 0
 
         return call
@@ -456,6 +456,16 @@ def ratios() -> list[tuple[str, str, str, float | None]]:
         get, floor = f"get_list, {n} files", f"floor, {n} files"
         out.append((f"get_list / floor, {n} files", get, floor, 1.2))
         out.append((f"1 thread / 2, {n} files", f"{get}, 1 thread", get, None))
+        ref = f"floor + details, {n} files"
+        out.append((f"get_list / floor + details, {n} files", get, ref, None))
+        out.append(
+            (
+                f"get_list 1 thread / floor + details, {n} files",
+                f"{get}, 1 thread",
+                ref,
+                None,
+            )
+        )
     reg, lst = f"register {BIG} files", f"floor lstat, {BIG} files"
     out.append((f"register / floor lstat, {BIG} files", reg, lst, None))
     down = "floor shutdown, 200 holders"
@@ -520,6 +530,7 @@ def all_cases(b: Bench, quick: bool) -> dict[str, Callable[[], Sample]]:
         cases[f"get_list, {n} files"] = b.get_list(n)
         cases[f"get_list, {n} files, 1 thread"] = with_threads(1, b.get_list(n))
         cases[f"floor, {n} files"] = b.floor_scan(n)
+        cases[f"floor + details, {n} files"] = b.floor_scan(n, "details")
     cases[f"register {BIG} files"] = b.register
     cases[f"floor lstat, {BIG} files"] = b.floor_stat
     cases["RmShutdown, 200 holders"] = b.shutdown_raw
@@ -591,6 +602,7 @@ def main() -> int:
                 f"get_list, {n} files",
                 f"get_list, {n} files, 1 thread",
                 f"floor, {n} files",
+                f"floor + details, {n} files",
                 f"rstrtmgr list, {n} files",
                 f"fuser, {n} files",
                 f"lsof, {n} files",
