@@ -137,6 +137,45 @@ def with_threads(n: int | None, fn: Callable[[], Sample]) -> Callable[[], Sample
     return call
 
 
+def installed(work: Path) -> tuple[str, str]:
+    """(python, rstrtmgr script) of a venv that holds this checkout as its
+    wheel installs it: the package (built in place) and cffi in
+    site-packages, and the script pip writes for the entry point.
+
+    Processes are timed as users run them: a development venv's editable
+    install adds its import hook to every interpreter start (about 10 ms
+    here, ``-c pass`` included), which no wheel user pays.
+    """
+    import _cffi_backend
+    import cffi
+
+    venv = work / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
+    python = venv / "bin" / "python"
+    site = Path(
+        subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
+    skip = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(ROOT / "rstrtmgr", site / "rstrtmgr", ignore=skip)
+    shutil.copytree(Path(cffi.__file__).parent, site / "cffi", ignore=skip)
+    shutil.copy2(_cffi_backend.__file__, site)
+    script = venv / "bin" / "rstrtmgr"
+    script.write_text(
+        f"#!{python}\n"
+        "import re\nimport sys\nfrom rstrtmgr.__main__ import main\n"
+        "if __name__ == '__main__':\n"
+        "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n"
+        "    sys.exit(main())\n"
+    )
+    script.chmod(0o755)
+    return str(python), str(script)
+
+
 class Bench:
     def __init__(self, work: Path, quick: bool, against: str | None = None) -> None:
         self.work = work
@@ -178,15 +217,15 @@ class Bench:
         self.keepers: dict[subprocess.Popen[bytes], set[int]] = {}
         self.shutdown_mismatches: list[str] = []
         self.kill_only: list[Sample] = []
-        exe = Path(sys.executable).parent / "rstrtmgr"
-        self.cli = [str(exe)] if exe.exists() else [sys.executable, "-m", "rstrtmgr"]
+        self.python_exe, script = installed(work)
+        self.cli = [script]
         self.fuser = shutil.which("fuser")
         self.lsof = shutil.which("lsof")
 
     def start(self) -> None:
         # One untimed start of each interpreter case (it writes the bytecode).
         for code in ("pass", "import rstrtmgr._cli"):
-            subprocess.run([sys.executable, "-c", code], check=True)
+            subprocess.run([self.python_exe, "-c", code], check=True)
         self.holders = start_holders(self.files)
         time.sleep(0.5)
         for n in (1, HELD, BIG):
@@ -321,7 +360,7 @@ class Bench:
 
     def python(self, code: str) -> Callable[[], Sample]:
         def call() -> Sample:
-            ms, _, _, rss = run_rss(self.floor, [sys.executable, "-c", code])
+            ms, _, _, rss = run_rss(self.floor, [self.python_exe, "-c", code])
             return ms, None, rss
 
         return call
@@ -329,7 +368,7 @@ class Bench:
     def importtime(self, env: dict[str, str] | None = None) -> Sample:
         _, _, err, _ = run_rss(
             self.floor,
-            [sys.executable, "-X", "importtime", "-c", "import rstrtmgr"],
+            [self.python_exe, "-X", "importtime", "-c", "import rstrtmgr"],
             env,
         )
         us = 0
@@ -384,7 +423,7 @@ class Against:
             "import sys; sys.argv[0] = 'rstrtmgr'; "
             "from rstrtmgr.__main__ import main; sys.exit(main())"
         )
-        cmd = [sys.executable, "-c", code, "list", *self.b.files[:n]]
+        cmd = [self.b.python_exe, "-c", code, "list", *self.b.files[:n]]
 
         def call() -> Sample:
             ms, out, _, rss = run_rss(self.b.floor, cmd, self.env)
