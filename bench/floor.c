@@ -203,8 +203,8 @@ static void read_file(int pd, const char *name)
     int fd = openat(pd, name, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return;
-    if (read(fd, buf, sizeof buf) < 0)
-        buf[0] = '\0';
+    ssize_t n = read(fd, buf, sizeof buf); /* its cost is the point */
+    (void)n;
     close(fd);
 }
 

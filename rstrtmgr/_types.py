@@ -51,28 +51,25 @@ _APP_TYPES = {int(t): t for t in AppType}
 _APP_STATUSES = {int(s): s for s in AppStatus}
 
 
+_to_datetime: list[Callable[[int], _dt.datetime]] = []  # made on first use
+
+
 def _datetime_of() -> Callable[[int], _dt.datetime]:
     """FILETIME -> aware UTC datetime (datetime is imported on first use)."""
-    import datetime  # noqa: PLC0415 - not every importer needs it
+    if not _to_datetime:
+        import datetime  # noqa: PLC0415 - not every importer needs it
 
-    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-    delta = datetime.timedelta
-    return lambda ft: epoch + delta(microseconds=(ft - _EPOCH_AS_FILETIME) // 10)
+        epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+        delta = datetime.timedelta
+        _to_datetime.append(
+            lambda ft: epoch + delta(microseconds=(ft - _EPOCH_AS_FILETIME) // 10)
+        )
+    return _to_datetime[0]
 
 
 def filetime_to_datetime(filetime: int) -> _dt.datetime:
     """An aware UTC datetime for a FILETIME (100 ns units since 1601)."""
-    return _from_filetime()(filetime)
-
-
-_to_datetime: list[Callable[[int], _dt.datetime]] = []
-
-
-def _from_filetime() -> Callable[[int], _dt.datetime]:
-    """_datetime_of(), made once."""
-    if not _to_datetime:
-        _to_datetime.append(_datetime_of())
-    return _to_datetime[0]
+    return _datetime_of()(filetime)
 
 
 def _clock_ticks() -> int:
@@ -427,9 +424,8 @@ class ProcessInfo(_Record):
         files: tuple[FileUse, ...] | None = None,
     ) -> None:
         """A process as RmGetList lists it."""
-        object.__setattr__(
+        _set_values(
             self,
-            "_v",
             (
                 pid,
                 start_time,
@@ -462,7 +458,7 @@ class ProcessInfo(_Record):
                 raise TypeError(f"ProcessInfo has no field {name!r}")
             values[index] = value
         copy = object.__new__(ProcessInfo)
-        object.__setattr__(copy, "_v", tuple(values))
+        _set_values(copy, tuple(values))
         return copy
 
     @property
@@ -563,7 +559,7 @@ _set_values = ProcessInfo.__dict__["_v"].__set__
 
 def _start_time(self: ProcessInfo) -> _dt.datetime:
     value: _dt.datetime | None = self._v[1]
-    return value if value is not None else _from_filetime()(self._v[2])
+    return value if value is not None else _datetime_of()(self._v[2])
 
 
 def _field(index: int) -> Callable[[ProcessInfo], object]:

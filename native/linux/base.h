@@ -148,11 +148,11 @@ RM_HIDDEN uint64_t rm_procid_start_of(pid_t pid, uint64_t ticks);
 /* The identity's start of the process of the /proc/PID directory
  * `procdir` whose stat gave `ticks`; UINT64_MAX once it is gone. */
 RM_HIDDEN uint64_t rm_procid_refine(int procdir, pid_t pid, uint64_t ticks);
-/* A pidfd of pid, or -1 (an exited process, an old kernel, a filter). Read
- * the process's stat through its /proc directory after this: a read that
- * succeeds proves the pidfd is that directory's process (the directory
- * fails every read once its process is reaped, and only then can its pid
- * be reused). */
+/* A pidfd of pid, or -1 with errno (an exited process, an old kernel, a
+ * filter). It names whichever process had pid when it was opened, so check
+ * whose it is after: rm_procid_of_pidfd, or a read of the stat through the
+ * process's /proc directory opened before it (that directory fails every
+ * read once its process is reaped, and only then can its pid be reused). */
 RM_HIDDEN int rm_procid_pidfd(pid_t pid);
 /* The identity's start of that process, whose stat (read after `pidfd`
  * was opened) gave `ticks`: the tick's alone when pidfd is -1. */

@@ -32,9 +32,6 @@
 
 #include "internal.h"
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
@@ -285,7 +282,7 @@ static void watch(const rm_launch *l, int out)
         _exit(0);
     /* The pidfd wakes us when it exits; without one (Linux < 5.3), a poll
      * of waitid every 20 ms does. */
-    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    int pidfd = rm_procid_pidfd(pid);
     uint64_t deadline = rm_now_ms() + l->settle_ms;
     siginfo_t si;
     for (;;) {

@@ -109,6 +109,11 @@ static int pidfd_exited(int pidfd)
     return poll(&p, 1, 0) != 0;
 }
 
+int rm_procid_pidfd(pid_t pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
 int rm_procid_of_pidfd(int pidfd, pid_t pid, rm_procid *out)
 {
     char path[64];
@@ -130,7 +135,7 @@ int rm_procid_of(pid_t pid, rm_procid *out)
 {
     if (pid <= 0)
         return -1;
-    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    int fd = rm_procid_pidfd(pid);
     if (fd < 0 && errno == ESRCH)
         return -1;
     /* Without a pidfd (an old kernel, a seccomp filter) the tick is all. */
@@ -151,7 +156,7 @@ uint64_t rm_procid_start_of(pid_t pid, uint64_t ticks)
 
 uint64_t rm_procid_refine(int procdir, pid_t pid, uint64_t ticks)
 {
-    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    int fd = rm_procid_pidfd(pid);
     if (fd < 0)
         return ticks * tick_units();
     /* The /proc directory still names a live process after the pidfd was
@@ -164,11 +169,6 @@ uint64_t rm_procid_refine(int procdir, pid_t pid, uint64_t ticks)
                          : UINT64_MAX;
     close(fd);
     return start;
-}
-
-int rm_procid_pidfd(pid_t pid)
-{
-    return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
 uint64_t rm_procid_pinned(int pidfd, uint64_t ticks)

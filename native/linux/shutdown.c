@@ -13,9 +13,6 @@
 
 #include "internal.h"
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424
 #endif
@@ -82,7 +79,7 @@ DWORD rstrtmgr_set_shutdown_timeouts(DWORD dwSessionHandle, DWORD dwAppMs,
  * pidfd always names the process that had the pid when it was opened. */
 static int pidfd_for(const rm_procid *id)
 {
-    int fd = (int)syscall(SYS_pidfd_open, id->pid, 0);
+    int fd = rm_procid_pidfd(id->pid);
     if (fd < 0)
         return -1;
     rm_procid now;
