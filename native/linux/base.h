@@ -137,6 +137,8 @@ typedef struct rm_pstat {
 /* Parses the stat file `name` of dirfd (AT_FDCWD for a path); 0, or -1 with
  * errno (EINVAL when it does not parse). */
 RM_HIDDEN int rm_pstat_at(int dirfd, const char *name, rm_pstat *out);
+/* The same for its text `buf` (NUL-terminated, changed in place). */
+RM_HIDDEN int rm_pstat_parse(char *buf, rm_pstat *out);
 /* 0 and *out filled for a live (non-zombie) process; -1 otherwise. */
 RM_HIDDEN int rm_procid_of(pid_t pid, rm_procid *out);
 /* The same for the process of `pidfd`, a pidfd of `pid` (-1: none): -1 when
@@ -165,6 +167,60 @@ RM_HIDDEN int rm_procid_alive(const rm_procid *id);
 RM_HIDDEN FILETIME rm_procid_filetime(uint64_t start_ticks);
 /* The inverse; 0 and *start_ticks set when ft is after the boot. */
 RM_HIDDEN int rm_procid_ticks(FILETIME ft, uint64_t *start_ticks);
+
+/* ---- procfiles.c: holders' /proc files kept open from scan to scan ----------
+ * A file kept open is read again with pread(2) at 0: the kernel generates
+ * it afresh, and once its process is gone every read fails, whoever has
+ * its pid since. */
+enum {
+    RM_PF_STAT,
+    RM_PF_STATUS,
+    RM_PF_CGROUP,
+    RM_PF_SESSIONID,
+    RM_PF_CMDLINE,
+    RM_PF_FILES
+};
+
+/* One process's /proc directory and the files of it read so far. */
+typedef struct rm_procfiles {
+    pid_t pid;
+    uint64_t start; /* its identity's start once known (rm_procid), else 0 */
+    int pd;         /* /proc/PID (O_PATH), -1 once closed or handed on */
+    int keep;       /* a file opened stays open, for the next scan */
+    int fd[RM_PF_FILES]; /* -1 until opened */
+} rm_procfiles;
+
+typedef struct rm_procfileset {
+    rm_procfiles *items;
+    size_t count, cap;
+} rm_procfileset;
+
+RM_HIDDEN void rm_procfiles_init(rm_procfiles *pf, pid_t pid, int pd,
+                                 int keep);
+/* File `which` (RM_PF_*) read into buf, NUL-terminated, as
+ * rm_read_small_at does; the descriptor is kept when pf->keep is set. */
+RM_HIDDEN ssize_t rm_procfiles_read(rm_procfiles *pf, int which, char *buf,
+                                    size_t size);
+/* How many descriptors pf holds, pd included. */
+RM_HIDDEN size_t rm_procfiles_count(const rm_procfiles *pf);
+RM_HIDDEN void rm_procfiles_close(rm_procfiles *pf);
+/* The entry of a set sorted by pid for `pid` that is still open, or NULL. */
+RM_HIDDEN rm_procfiles *rm_procfileset_find(rm_procfileset *set, pid_t pid);
+/* Appends (moves) *pf; -1 when out of memory. */
+RM_HIDDEN int rm_procfileset_add(rm_procfileset *set, const rm_procfiles *pf);
+/* Moves every entry of *from to *to; -1 when out of memory. */
+RM_HIDDEN int rm_procfileset_merge(rm_procfileset *to, rm_procfileset *from);
+/* Closes what is left open in the set and frees it. */
+RM_HIDDEN void rm_procfileset_close(rm_procfileset *set);
+/* Hands a scan the kept set (sorted by pid) with *owner 1, or an empty one
+ * with *owner 0 when another scan has it; returns how many descriptors the
+ * scan may keep for the next one (0 when not the owner). */
+RM_HIDDEN size_t rm_procfiles_take(rm_procfileset *out, int *owner);
+/* The scan's new set: kept when `owner` and no last session ended since
+ * the take, else closed. */
+RM_HIDDEN void rm_procfiles_give(rm_procfileset *set, int owner);
+/* Closes the kept set: this process's last session ended. */
+RM_HIDDEN void rm_procfiles_drop(void);
 
 /* ---- text.c: WCHAR (UTF-16) <-> file-system bytes ---------------------------
  * File names are bytes on Linux. A name that is not valid UTF-8 crosses the

@@ -80,21 +80,58 @@ static unsigned uses(rm_scan *s, int pd, int md, pid_t base,
     return why;
 }
 
+/* The /proc directory of pid for this scan, in *pf, and the statx of its
+ * executable (0, or -1 with errno): the last scan's when it kept the
+ * process's files and the process still runs, else opened afresh. */
+static int open_pid(rm_scan *s, const char *name, pid_t pid, rm_procfiles *pf,
+                    struct statx *sx)
+{
+    rm_procfiles *kept = rm_procfileset_find(s->prev, pid);
+    if (kept != NULL) {
+        *pf = *kept;
+        /* Handed on: the set closes only what is left in it. */
+        rm_procfiles_init(kept, pid, -1, 0);
+        /* Through the kept directory, a look-up fails once its process is
+         * gone, so a success is that process's, not a newcomer's. */
+        if (statx(pf->pd, "exe", RM_STATX_FLAGS, RM_STATX_MASK, sx) == 0)
+            return 0;
+        rm_procfiles_close(pf);
+    }
+    int pd = openat(s->procfd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    rm_procfiles_init(pf, pid, pd, s->kept_limit > 0);
+    if (pd < 0)
+        return -1;
+    return statx(pd, "exe", RM_STATX_FLAGS, RM_STATX_MASK, sx);
+}
+
+/* Keeps a holder's files for the next scan while the limit allows. */
+static void keep_pid(rm_scan *s, rm_procfiles *pf)
+{
+    size_t n = rm_procfiles_count(pf);
+    size_t before = atomic_fetch_add_explicit(s->kept_fds, n,
+                                              memory_order_relaxed);
+    if (before + n <= s->kept_limit && rm_procfileset_add(&s->next, pf) == 0)
+        return;
+    atomic_fetch_sub_explicit(s->kept_fds, n, memory_order_relaxed);
+    rm_procfiles_close(pf);
+}
+
 static void scan_pid(rm_scan *s, const char *name, pid_t pid)
 {
-    int pd = openat(s->procfd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (pd < 0)
-        return; /* exited */
-    unsigned why = 0;
-    int denied = 0;
+    rm_procfiles pf;
     struct statx sx;
     /* The executable first: it also sorts out kernel threads and zombies
      * (no executable: ENOENT) and processes we may not look into (EACCES)
      * with one call. A process whose main thread has exited also has no
      * executable: one of its live threads stands in for it. */
+    int r = open_pid(s, name, pid, &pf, &sx);
+    if (pf.pd < 0)
+        return; /* exited */
+    int pd = pf.pd;
+    unsigned why = 0;
+    int denied = 0;
     int alt = -1;
     pid_t base = pid;
-    int r = statx(pd, "exe", RM_STATX_FLAGS, RM_STATX_MASK, &sx);
     if (r != 0 && errno == ENOENT && s->tasks) {
         alt = rm_live_thread(pd, pid, &base);
         r = alt >= 0
@@ -109,17 +146,28 @@ static void scan_pid(rm_scan *s, const char *name, pid_t pid)
     } else if (errno == EACCES || errno == EPERM) {
         denied = 1;
     } else if (!extra_has(s, pid)) {
-        close(pd);
+        rm_procfiles_close(&pf);
         return;
     }
     int listed = extra_has(s, pid);
+    int added = 0;
     if (why != 0 || denied || listed) {
         rm_pstat ps;
         /* Opened before the stat is read, which then proves it is this
-         * process's: a holder's identity is finer than its tick. */
-        int pidfd = why != 0 || listed ? rm_procid_pidfd(pid) : -1;
+         * process's: a holder's identity is finer than its tick. A kept
+         * holder's identity is known. */
+        int pidfd = (why != 0 || listed) && pf.start == 0
+                        ? rm_procid_pidfd(pid)
+                        : -1;
+        /* A thread standing in for the process has files of its own: read
+         * once, never kept. */
+        rm_procfiles alt_pf;
+        rm_procfiles_init(&alt_pf, pid, md, 0);
+        rm_procfiles *files = alt >= 0 ? &alt_pf : &pf;
+        char text[1024];
         /* A zombie main thread with live threads is a live process. */
-        if (rm_pstat_at(pd, "stat", &ps) == 0 &&
+        if (rm_procfiles_read(files, RM_PF_STAT, text, sizeof text) > 0 &&
+            rm_pstat_parse(text, &ps) == 0 &&
             (alt >= 0 || (ps.state != 'Z' && ps.state != 'X')) &&
             !(ps.flags & PF_KTHREAD)) {
             rm_usage *u = NULL;
@@ -135,8 +183,8 @@ static void scan_pid(rm_scan *s, const char *name, pid_t pid)
                     uses(s, pd, md, base, &sx, &ignored);
                 s->u = NULL;
             }
-            int added = rm_holder_add(s->ctx, md, pid, pidfd, why, listed,
-                                      &ps, s->out);
+            added = rm_holder_add(s->ctx, files, pidfd, why, listed, &ps,
+                                  s->out);
             if (added < 0)
                 s->oom = 1;
             if (added == 1)
@@ -145,13 +193,20 @@ static void scan_pid(rm_scan *s, const char *name, pid_t pid)
                 rm_usage_free(u);
             if (added <= 0 && denied)
                 s->out->uninspected++;
+            pf.start = files->start;
         }
+        for (int i = 0; i < RM_PF_FILES; i++)
+            if (alt_pf.fd[i] >= 0)
+                close(alt_pf.fd[i]);
         if (pidfd >= 0)
             close(pidfd);
     }
     if (alt >= 0)
         close(alt);
-    close(pd);
+    if (added == 1 && alt < 0 && pf.keep)
+        keep_pid(s, &pf);
+    else
+        rm_procfiles_close(&pf);
 }
 
 static int cmp_pid(const void *a, const void *b)
@@ -272,6 +327,7 @@ static void scan_threaded(rm_scan *s, pidwork *work, size_t nthreads)
         w->s.dents = malloc(s->dents_size);
         w->s.text = malloc(s->text_size);
         memset(&w->s.deleted, 0, sizeof w->s.deleted);
+        memset(&w->s.next, 0, sizeof w->s.next);
         w->s.oom = 0;
         w->work = work;
         if (w->s.dents == NULL || w->s.text == NULL)
@@ -292,6 +348,9 @@ static void scan_threaded(rm_scan *s, pidwork *work, size_t nthreads)
                 w->out.count = 0; /* its holders (and their usage) moved */
             merged |= s->out->count > 0;
         }
+        if (rm_procfileset_merge(&s->next, &w->s.next) != 0)
+            rm_procfileset_close(&w->s.next); /* kept no further */
+        free(w->s.next.items);
         rm_list_free(&w->out);
         free(w->s.dents);
         free(w->s.text);
@@ -361,6 +420,13 @@ DWORD rm_list_compute(const rm_handle_info *h, rm_list *out)
     s.tasks = getenv("RSTRTMGR_SCAN_TASKS") == NULL ||
               strcmp(getenv("RSTRTMGR_SCAN_TASKS"), "0") != 0;
     s.details = rm_usage_wanted();
+    rm_procfileset prev;
+    int owner;
+    atomic_size_t kept_fds;
+    atomic_init(&kept_fds, 0);
+    s.kept_limit = rm_procfiles_take(&prev, &owner);
+    s.prev = &prev;
+    s.kept_fds = &kept_fds;
     s.dents_size = 64 * 1024;
     s.text_size = 64 * 1024;
     s.dents = malloc(s.dents_size);
@@ -388,6 +454,9 @@ DWORD rm_list_compute(const rm_handle_info *h, rm_list *out)
     free(s.dents);
     free(s.text);
     rm_fidset_free(&s.deleted);
+    /* Processes no longer holders, or gone, close; this scan's are kept. */
+    rm_procfileset_close(&prev);
+    rm_procfiles_give(&s.next, owner);
     free(extra.items);
     rm_holder_ctx_end(&ctx);
     rm_resources_free(&res);

@@ -4,6 +4,8 @@
 #ifndef RSTRTMGR_LINUX_SCAN_H
 #define RSTRTMGR_LINUX_SCAN_H
 
+#include <stdatomic.h>
+
 #include "internal.h"
 
 /* ---- match.c: one process's entries against the registrations ------------ */
@@ -47,6 +49,12 @@ typedef struct rm_scan {
     int details; /* every use of each holder is recorded */
     rm_usage *u; /* the holder being recorded, during its second pass */
     int oom;
+    /* The last scan's holders, by pid: each entry is taken by the thread
+     * that scans its pid, so the threads never touch one entry. */
+    rm_procfileset *prev;
+    rm_procfileset next;      /* this thread's holders, kept for the next */
+    atomic_size_t *kept_fds;  /* descriptors kept by every thread so far */
+    size_t kept_limit;        /* the most they may keep */
 } rm_scan;
 
 /* Whether the kernel's name for a file (n bytes) ends in " (deleted)". */

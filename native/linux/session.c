@@ -280,8 +280,11 @@ DWORD WINAPI RmEndSession(DWORD dwSessionHandle)
     if (rc == ERROR_SUCCESS) {
         pthread_mutex_lock(&table_lock);
         table_remove(dwSessionHandle);
+        int last = table_len == 0;
         pthread_mutex_unlock(&table_lock);
         rm_regcache_forget(&h);
+        if (last)
+            rm_procfiles_drop();
     }
     rm_store_close(&st);
     return rc;
