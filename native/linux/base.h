@@ -187,6 +187,7 @@ typedef struct rm_procfiles {
     uint64_t start; /* its identity's start once known (rm_procid), else 0 */
     int pd;         /* /proc/PID (O_PATH), -1 once closed or handed on */
     int keep;       /* a file opened stays open, for the next scan */
+    int fd_hint;    /* its descriptor that used the files last, or -1 */
     int fd[RM_PF_FILES]; /* -1 until opened */
 } rm_procfiles;
 

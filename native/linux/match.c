@@ -3,6 +3,7 @@
  * name for them, and each use recorded when details are asked for. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -113,6 +114,8 @@ int rm_scan_fds(rm_scan *s, int pd)
                       &sx) != 0 ||
                 !rm_statx_matches(s, dfd, d->d_name, &sx, RM_COUNTS_FD))
                 continue;
+            if (!found)
+                s->matched_fd = (int)strtol(d->d_name, NULL, 10);
             found = 1;
             if (s->u != NULL)
                 rm_record_link(s, dfd, d->d_name,

@@ -57,6 +57,7 @@ void rm_procfiles_init(rm_procfiles *pf, pid_t pid, int pd, int keep)
     pf->start = 0;
     pf->pd = pd;
     pf->keep = keep;
+    pf->fd_hint = -1;
     for (int i = 0; i < RM_PF_FILES; i++)
         pf->fd[i] = -1;
 }

@@ -39,8 +39,18 @@ static int extra_has(const rm_scan *s, pid_t pid)
  * thread when that has exited; exe: its executable's statx) uses the
  * resources: RM_HOLD_* bits; *denied when its files could not be read.
  * With s->u set, every use is recorded instead of stopping at the first. */
+/* Whether descriptor fd of md still uses the session's files. */
+static int still_uses(rm_scan *s, int md, int fd)
+{
+    char name[24];
+    struct statx sx;
+    snprintf(name, sizeof name, "fd/%d", fd);
+    return statx(md, name, RM_STATX_FLAGS, RM_STATX_MASK, &sx) == 0 &&
+           rm_statx_matches(s, md, name, &sx, RM_COUNTS_FD);
+}
+
 static unsigned uses(rm_scan *s, int pd, int md, pid_t base,
-                     const struct statx *exe, int *denied)
+                     const struct statx *exe, int *hint, int *denied)
 {
     unsigned why = 0;
     int all = s->u != NULL;
@@ -66,7 +76,18 @@ static unsigned uses(rm_scan *s, int pd, int md, pid_t base,
     }
     /* Descriptors before mappings: a process has far fewer of them than
      * file-backed mappings, and a match ends the process's scan. */
-    int r = why && !all ? 0 : rm_scan_fds(s, md);
+    /* A holder's descriptor that used the files at the last scan is tried
+     * first: the answer is the same (one is enough), without reading its
+     * whole table. */
+    int r = 0;
+    if (!why && !all && *hint >= 0 && still_uses(s, md, *hint)) {
+        r = 1;
+    } else if (!why || all) {
+        s->matched_fd = -1;
+        r = rm_scan_fds(s, md);
+        if (!all)
+            *hint = r > 0 ? s->matched_fd : -1;
+    }
     if (r > 0)
         why |= RM_HOLD_FILE;
     *denied = r < 0;
@@ -142,7 +163,7 @@ static void scan_pid(rm_scan *s, const char *name, pid_t pid)
     }
     int md = alt >= 0 ? alt : pd;
     if (r == 0) {
-        why = uses(s, pd, md, base, &sx, &denied);
+        why = uses(s, pd, md, base, &sx, &pf.fd_hint, &denied);
     } else if (errno == EACCES || errno == EPERM) {
         denied = 1;
     } else if (!extra_has(s, pid)) {
@@ -178,9 +199,9 @@ static void scan_pid(rm_scan *s, const char *name, pid_t pid)
                 else
                     (void)rm_usage_read_cmdline(u, md); /* may be refused */
                 s->u = u;
-                int ignored;
+                int ignored, no_hint = -1;
                 if (u != NULL && r == 0)
-                    uses(s, pd, md, base, &sx, &ignored);
+                    uses(s, pd, md, base, &sx, &no_hint, &ignored);
                 s->u = NULL;
             }
             added = rm_holder_add(s->ctx, files, pidfd, why, listed, &ps,

@@ -48,6 +48,7 @@ typedef struct rm_scan {
     int no_kcmp; /* kcmp(2) is refused: threads' own tables are left out */
     int details; /* every use of each holder is recorded */
     rm_usage *u; /* the holder being recorded, during its second pass */
+    int matched_fd; /* rm_scan_fds's first matching descriptor */
     int oom;
     /* The last scan's holders, by pid: each entry is taken by the thread
      * that scans its pid, so the threads never touch one entry. */
@@ -75,8 +76,9 @@ RM_HIDDEN void rm_record_link(rm_scan *s, int dirfd, const char *name,
 RM_HIDDEN int rm_statx_matches(rm_scan *s, int dirfd, const char *name,
                                const struct statx *sx, int counts);
 /* 1 when a descriptor of the thread or process directory pd uses a
- * registered file, 0 when none, -1 when the descriptors cannot be read;
- * with s->u set, every such descriptor is recorded. */
+ * registered file (the first such in s->matched_fd), 0 when none, -1 when
+ * the descriptors cannot be read; with s->u set, every such descriptor is
+ * recorded. */
 RM_HIDDEN int rm_scan_fds(rm_scan *s, int pd);
 
 /* ---- maps.c: file-backed mappings ----------------------------------------- */

@@ -1,0 +1,249 @@
+"""get_list() again and again: what the Linux backend keeps open of its holders'
+/proc files from one scan to the next never makes a list stale, never answers
+for a process that has taken a gone holder's pid, and never outlives the last
+session, a fork or its share of the descriptor limit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import pytest
+from holders import holder
+from support import ROOT, by_pid, run_python
+
+import rstrtmgr
+
+pytestmark = [pytest.mark.behaviour, pytest.mark.linux_backend]
+
+# Holds argv[1] open at a new descriptor on each "reopen", closes it on
+# "close", renames itself (its comm) on "name X"; answers each with "ok".
+OBEDIENT = """
+import os, sys
+fds = [os.open(sys.argv[1], os.O_RDONLY)]
+def obey():
+    for line in sys.stdin:
+        verb, _, arg = line.rstrip("\\n").partition(" ")
+        if verb == "reopen":
+            fds.append(os.open(sys.argv[1], os.O_RDONLY))
+            os.close(fds.pop(0))
+        elif verb == "close":
+            while fds:
+                os.close(fds.pop())
+        elif verb == "name":
+            with open("/proc/self/comm", "w") as f:
+                f.write(arg)
+        print("ok", flush=True)
+"""
+
+
+@contextmanager
+def obedient(path: Path) -> Iterator[subprocess.Popen[str]]:
+    code = OBEDIENT + "print('ready', flush=True)\nobey()\n"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "ready\n"
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+def tell(proc: subprocess.Popen[str], line: str) -> None:
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    proc.stdin.write(line + "\n")
+    proc.stdin.flush()
+    assert proc.stdout.readline() == "ok\n"
+
+
+def proc_links() -> list[str]:
+    """Where this process's descriptors into /proc/PID (other pids) lead."""
+    own = f"/proc/{os.getpid()}/"
+    links = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue  # the listing's own descriptor
+        ours = target.startswith(own)
+        if target.startswith("/proc/") and target[6:7].isdigit() and not ours:
+            links.append(target)
+    return links
+
+
+def test_each_list_reads_the_holders_afresh(tmp_path: Path) -> None:
+    target = tmp_path / "held"
+    target.write_bytes(b"x")
+    with obedient(target) as proc, rstrtmgr.Session() as s:
+        s.register(files=[target])
+        assert proc.pid in s.get_list().pids()
+        for name in ("renamed", "again"):
+            tell(proc, f"name {name}")
+            assert by_pid(s.get_list())[proc.pid].app_name == name
+        # The descriptor that matched last time is gone; another holds it.
+        tell(proc, "reopen")
+        assert proc.pid in s.get_list().pids()
+        tell(proc, "close")
+        assert proc.pid not in s.get_list().pids()
+
+
+def test_a_gone_holder_is_never_answered_for(tmp_path: Path) -> None:
+    target = tmp_path / "held"
+    target.write_bytes(b"x")
+    with rstrtmgr.Session() as s:
+        s.register(files=[target])
+        with ExitStack() as stack:
+            procs = [stack.enter_context(obedient(target)) for _ in range(3)]
+            assert s.get_list().pids() >= {p.pid for p in procs}
+            procs[0].kill()
+            procs[0].wait(timeout=30)
+            listed = s.get_list().pids()
+            assert procs[0].pid not in listed
+            assert {p.pid for p in procs[1:]} <= listed
+        assert not s.get_list().pids() & {p.pid for p in procs}
+
+
+@pytest.mark.skipif(
+    not ROOT, reason="handing out a chosen pid (ns_last_pid) takes root"
+)
+def test_a_process_with_a_gone_holders_pid_is_itself(tmp_path: Path) -> None:
+    """The kept files belong to the process, not to its pid: a newcomer at
+    the same pid is named and dated as itself."""
+    target = tmp_path / "held"
+    target.write_bytes(b"x")
+    with rstrtmgr.Session() as s:
+        s.register(files=[target])
+        with obedient(target) as first:
+            tell(first, "name first")
+            before = by_pid(s.get_list())[first.pid]
+            assert before.app_name == "first"
+            pid = first.pid
+        # Other processes of the machine may take the pid first: try again.
+        for _ in range(20):
+            with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+                f.write(str(pid - 1))
+            with obedient(target) as second:
+                if second.pid != pid:
+                    continue
+                tell(second, "name second")
+                after = by_pid(s.get_list())[pid]
+                assert after.app_name == "second"
+                assert after.start_time > before.start_time
+                return
+        pytest.skip(f"pid {pid} went to another process 20 times")
+
+
+def test_nothing_is_kept_once_the_last_session_ends(tmp_path: Path) -> None:
+    target = tmp_path / "held"
+    target.write_bytes(b"x")
+    with obedient(target) as proc:
+        assert proc_links() == []
+        first = rstrtmgr.Session()
+        first.register(files=[target])
+        second = rstrtmgr.Session()
+        second.register(files=[target])
+        assert proc.pid in first.get_list().pids()
+        assert any(f"/proc/{proc.pid}" in link for link in proc_links())
+        second.close()
+        assert proc.pid in first.get_list().pids()  # one session is left
+        first.close()
+        assert proc_links() == []
+
+
+def test_a_forked_child_keeps_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "held"
+    target.write_bytes(b"x")
+    with obedient(target) as proc, rstrtmgr.Session() as s:
+        s.register(files=[target])
+        assert proc.pid in s.get_list().pids()
+        assert proc_links() != []
+        read, write = os.pipe()
+        child = os.fork()
+        if child == 0:  # the child: reports what it still has open
+            try:
+                os.write(write, repr(proc_links()).encode())
+            finally:
+                os._exit(0)
+        os.close(write)
+        with os.fdopen(read) as f:
+            reported = f.read()
+        os.waitpid(child, 0)
+        assert reported == "[]"
+        assert proc.pid in s.get_list().pids()
+
+
+def test_kept_files_stay_within_their_share_of_the_limit(tmp_path: Path) -> None:
+    """With a soft limit of 64 descriptors a process keeps at most 8 (one
+    holder's files); every list still names all 6 holders."""
+    target = tmp_path / "held"
+    target.write_bytes(b"x")
+    code = """
+import os, resource, sys, rstrtmgr
+hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+own = f"/proc/{os.getpid()}/"
+def kept():
+    n = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            t = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        n += t.startswith("/proc/") and t[6:7].isdigit() and not t.startswith(own)
+    return n
+with rstrtmgr.Session() as s:
+    s.register(files=[sys.argv[1]])
+    for _ in range(3):
+        pids = sorted(s.get_list().pids() & set(map(int, sys.argv[2:])))
+        print(len(pids), kept())
+"""
+    with ExitStack() as stack:
+        procs = [
+            stack.enter_context(holder("f = open(sys.argv[1])", str(target)))
+            for _ in range(6)
+        ]
+        out = run_python(code, str(target), *(str(p.pid) for p in procs))
+    for line in out.splitlines():
+        listed, kept = map(int, line.split())
+        assert listed == 6
+        assert 0 < kept <= 8
+
+
+def test_a_list_while_another_thread_lists_is_whole(tmp_path: Path) -> None:
+    """Two threads listing at once: one keeps the files, the other reads
+    without them; both see every holder every time."""
+    import threading
+
+    target = tmp_path / "held"
+    target.write_bytes(b"x")
+    with ExitStack() as stack:
+        procs = [stack.enter_context(obedient(target)) for _ in range(4)]
+        want = {p.pid for p in procs}
+        with rstrtmgr.Session() as s:
+            s.register(files=[target])
+            bad: list[set[int]] = []
+
+            def lists() -> None:
+                for _ in range(15):
+                    got = s.get_list().pids() & want
+                    if got != want:
+                        bad.append(got)
+
+            threads = [threading.Thread(target=lists) for _ in range(3)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert bad == []
+        assert proc_links() == []
