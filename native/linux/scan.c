@@ -245,6 +245,9 @@ static int cmp_pid(const void *a, const void *b)
 /* Threads take pids in runs of this many: few atomic operations, and a
  * small tail when processes cost very different amounts. */
 #define SCAN_CHUNK 4
+/* The most descriptors a scanning thread has open at once (a process's
+ * directory, fd table, a thread's), beside those it keeps. */
+#define SCAN_FDS_IN_FLIGHT 64
 
 typedef struct pidwork {
     const pid_t *pids;
@@ -406,6 +409,16 @@ static DWORD scan_all(rm_scan *s)
                 return ERROR_OUTOFMEMORY;
             }
         }
+    }
+    /* The descriptors kept for the next scan would grow this process's
+     * descriptor table several times over; with the scan's threads running
+     * each growth waits for an RCU grace period (milliseconds). Grown here
+     * once, before they start: a descriptor at the top, closed at once. */
+    if (s->kept_limit > 0) {
+        int top = fcntl(s->procfd, F_DUPFD_CLOEXEC,
+                        (int)(s->kept_limit + SCAN_FDS_IN_FLIGHT));
+        if (top >= 0)
+            close(top);
     }
     pidwork work = {.pids = pids.items, .npids = pids.count};
     atomic_init(&work.next, 0);
