@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -67,8 +67,11 @@ def tell(proc: subprocess.Popen[str], line: str) -> None:
     assert proc.stdout.readline() == "ok\n"
 
 
-def proc_links() -> list[str]:
-    """Where this process's descriptors into /proc/PID (other pids) lead."""
+# Where this process's descriptors into /proc/PID (other pids) lead; the
+# source, so that a child interpreter can run it too.
+PROC_LINKS = """
+import os, sys
+def proc_links():
     own = f"/proc/{os.getpid()}/"
     links = []
     for fd in os.listdir("/proc/self/fd"):
@@ -80,6 +83,10 @@ def proc_links() -> list[str]:
         if target.startswith("/proc/") and target[6:7].isdigit() and not ours:
             links.append(target)
     return links
+"""
+_space: dict[str, object] = {}
+exec(PROC_LINKS, _space)
+proc_links: Callable[[], list[str]] = _space["proc_links"]  # type: ignore[assignment]
 
 
 def test_each_list_reads_the_holders_afresh(tmp_path: Path) -> None:
@@ -145,20 +152,29 @@ def test_a_process_with_a_gone_holders_pid_is_itself(tmp_path: Path) -> None:
 
 
 def test_nothing_is_kept_once_the_last_session_ends(tmp_path: Path) -> None:
+    """In a process of its own, whose sessions are the test's alone."""
     target = tmp_path / "held"
     target.write_bytes(b"x")
+    code = (
+        PROC_LINKS
+        + """
+import rstrtmgr
+print(len(proc_links()))
+first = rstrtmgr.Session()
+first.register(files=[sys.argv[1]])
+second = rstrtmgr.Session()
+second.register(files=[sys.argv[1]])
+pid = int(sys.argv[2])
+print(pid in first.get_list().pids(), any(f"/proc/{pid}/" in t for t in proc_links()))
+second.close()
+print(pid in first.get_list().pids(), len(proc_links()) > 0)  # one is left
+first.close()
+print(len(proc_links()))
+"""
+    )
     with obedient(target) as proc:
-        assert proc_links() == []
-        first = rstrtmgr.Session()
-        first.register(files=[target])
-        second = rstrtmgr.Session()
-        second.register(files=[target])
-        assert proc.pid in first.get_list().pids()
-        assert any(f"/proc/{proc.pid}" in link for link in proc_links())
-        second.close()
-        assert proc.pid in first.get_list().pids()  # one session is left
-        first.close()
-        assert proc_links() == []
+        out = run_python(code, str(target), str(proc.pid))
+    assert out.split() == ["0", "True", "True", "True", "True", "0"]
 
 
 def test_a_forked_child_keeps_nothing(tmp_path: Path) -> None:
@@ -188,26 +204,19 @@ def test_kept_files_stay_within_their_share_of_the_limit(tmp_path: Path) -> None
     holder's files); every list still names all 6 holders."""
     target = tmp_path / "held"
     target.write_bytes(b"x")
-    code = """
-import os, resource, sys, rstrtmgr
+    code = (
+        PROC_LINKS
+        + """
+import resource, rstrtmgr
 hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
 resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
-own = f"/proc/{os.getpid()}/"
-def kept():
-    n = 0
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            t = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            continue
-        n += t.startswith("/proc/") and t[6:7].isdigit() and not t.startswith(own)
-    return n
 with rstrtmgr.Session() as s:
     s.register(files=[sys.argv[1]])
     for _ in range(3):
         pids = sorted(s.get_list().pids() & set(map(int, sys.argv[2:])))
-        print(len(pids), kept())
+        print(len(pids), len(proc_links()))
 """
+    )
     with ExitStack() as stack:
         procs = [
             stack.enter_context(holder("f = open(sys.argv[1])", str(target)))
@@ -246,4 +255,3 @@ def test_a_list_while_another_thread_lists_is_whole(tmp_path: Path) -> None:
             for t in threads:
                 t.join()
             assert bad == []
-        assert proc_links() == []
