@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from stat import S_ISDIR
 
 from ._enums import RebootReason
 from ._errors import RestartManagerError
 from ._json import display, error_json, flag_names, result_json
 from ._session import Session
-from ._types import ListResult, ProcessInfo
+from ._types import _EPOCH_AS_FILETIME, _FILETIME_UNITS, ListResult, ProcessInfo
 
 # json and typing are imported where used: a command's start-up is most of
 # `rstrtmgr list`'s time.
@@ -157,6 +158,12 @@ def _uses_line(p: ProcessInfo) -> list[str]:
     return lines
 
 
+def _local_time(filetime: int) -> str:
+    # What start_time.astimezone() would print, without a datetime a row.
+    seconds = (filetime - _EPOCH_AS_FILETIME) // _FILETIME_UNITS
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
+
+
 def table(
     result: ListResult, *, verbose: bool = False, missing: list[str] | None = None
 ) -> str:
@@ -174,7 +181,7 @@ def table(
                 ",".join(flag_names(p.status)) or "unknown",
                 "yes" if p.restartable else "no",
                 p.service_name or "-",
-                p.start_time.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+                _local_time(p.start_filetime),
             )
         )
     lines: list[str] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Sequence
 
 from ._errors import RestartManagerError
@@ -29,12 +30,17 @@ def flag_names(flags: enum.IntFlag) -> list[str]:
     From ``__members__`` in definition order, so that every Python version
     gives the same list (an IntFlag's str() and iteration differ).
     """
-    value = int(flags)
-    return [
+    return list(_flag_names(type(flags), int(flags)))
+
+
+@functools.cache
+def _flag_names(cls: type[enum.IntFlag], value: int) -> tuple[str, ...]:
+    # A list's records mostly share a few values: each is worked out once.
+    return tuple(
         name.lower()
-        for name, member in type(flags).__members__.items()
+        for name, member in cls.__members__.items()
         if int(member) and int(member) & (int(member) - 1) == 0 and value & int(member)
-    ]
+    )
 
 
 def process_json(p: ProcessInfo) -> dict[str, Any]:

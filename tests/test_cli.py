@@ -62,6 +62,44 @@ def test_list_table_is_that_of_the_details(tmp_path: Path) -> None:
         assert str(child.pid) in out.stdout.split()
         verbose = cli("list", "-v", str(path))
         assert verbose.stdout == table(full, verbose=True) + "\n"
+        # STARTED is the start time in local time, to the second, in
+        # whatever zone the table is printed.
+        (info,) = full.processes
+        for zone in ("UTC", "Asia/Kathmandu", "America/St_Johns"):
+            local = cli_in_zone(zone, "list", str(path))
+            started = local.stdout.splitlines()[1].split()[-2:]
+            want = child_start_in(zone, info.start_filetime)
+            assert " ".join(started) == want
+
+
+def cli_in_zone(zone: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rstrtmgr", *args],
+        capture_output=True,
+        text=True,
+        env=child_env(TZ=zone),
+        cwd=PACKAGE_ROOT,
+        check=False,
+    )
+
+
+def child_start_in(zone: str, filetime: int) -> str:
+    """The start time as a datetime prints it in local time under TZ=zone."""
+    code = (
+        "import sys\n"
+        "from rstrtmgr._types import filetime_to_datetime\n"
+        "t = filetime_to_datetime(int(sys.argv[1]))\n"
+        "print(t.astimezone().strftime('%Y-%m-%d %H:%M:%S'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(filetime)],
+        capture_output=True,
+        text=True,
+        env=child_env(TZ=zone),
+        cwd=PACKAGE_ROOT,
+        check=True,
+    )
+    return out.stdout.strip()
 
 
 def test_list_usage_and_errors(tmp_path: Path) -> None:
