@@ -229,7 +229,7 @@ LINUX_SOURCES = [
     "native/linux/util.c",
     "native/linux/detail.c",
     "native/linux/procid.c",
-    "native/linux/procfiles.c",
+    "native/linux/procdirs.c",
     "native/linux/text.c",
     "native/linux/store.c",
     "native/linux/registered.c",

@@ -137,8 +137,6 @@ typedef struct rm_pstat {
 /* Parses the stat file `name` of dirfd (AT_FDCWD for a path); 0, or -1 with
  * errno (EINVAL when it does not parse). */
 RM_HIDDEN int rm_pstat_at(int dirfd, const char *name, rm_pstat *out);
-/* The same for its text `buf` (NUL-terminated, changed in place). */
-RM_HIDDEN int rm_pstat_parse(char *buf, rm_pstat *out);
 /* 0 and *out filled for a live (non-zombie) process; -1 otherwise. */
 RM_HIDDEN int rm_procid_of(pid_t pid, rm_procid *out);
 /* The same for the process of `pidfd`, a pidfd of `pid` (-1: none): -1 when
@@ -168,60 +166,40 @@ RM_HIDDEN FILETIME rm_procid_filetime(uint64_t start_ticks);
 /* The inverse; 0 and *start_ticks set when ft is after the boot. */
 RM_HIDDEN int rm_procid_ticks(FILETIME ft, uint64_t *start_ticks);
 
-/* ---- procfiles.c: holders' /proc files kept open from scan to scan ----------
- * A file kept open is read again with pread(2) at 0: the kernel generates
- * it afresh, and once its process is gone every read fails, whoever has
- * its pid since. */
-enum {
-    RM_PF_STAT,
-    RM_PF_STATUS,
-    RM_PF_CGROUP,
-    RM_PF_SESSIONID,
-    RM_PF_CMDLINE,
-    RM_PF_FILES
-};
-
-/* One process's /proc directory and the files of it read so far. */
-typedef struct rm_procfiles {
+/* ---- procdirs.c: the last scan's holders' /proc directories, for the next -
+ * A look-up through such a directory fails once its process is gone,
+ * whoever has its pid since. */
+typedef struct rm_procdir {
     pid_t pid;
     uint64_t start; /* its identity's start once known (rm_procid), else 0 */
     int pd;         /* /proc/PID (O_PATH), -1 once closed or handed on */
-    int keep;       /* a file opened stays open, for the next scan */
     int fd_hint;    /* its descriptor that used the files last, or -1 */
-    int fd[RM_PF_FILES]; /* -1 until opened */
-} rm_procfiles;
+} rm_procdir;
 
-typedef struct rm_procfileset {
-    rm_procfiles *items;
+typedef struct rm_procdirset {
+    rm_procdir *items;
     size_t count, cap;
-} rm_procfileset;
+} rm_procdirset;
 
-RM_HIDDEN void rm_procfiles_init(rm_procfiles *pf, pid_t pid, int pd,
-                                 int keep);
-/* File `which` (RM_PF_*) read into buf, NUL-terminated, as
- * rm_read_small_at does; the descriptor is kept when pf->keep is set. */
-RM_HIDDEN ssize_t rm_procfiles_read(rm_procfiles *pf, int which, char *buf,
-                                    size_t size);
-/* How many descriptors pf holds, pd included. */
-RM_HIDDEN size_t rm_procfiles_count(const rm_procfiles *pf);
-RM_HIDDEN void rm_procfiles_close(rm_procfiles *pf);
+RM_HIDDEN void rm_procdir_init(rm_procdir *d, pid_t pid, int pd);
+RM_HIDDEN void rm_procdir_close(rm_procdir *d);
 /* The entry of a set sorted by pid for `pid` that is still open, or NULL. */
-RM_HIDDEN rm_procfiles *rm_procfileset_find(rm_procfileset *set, pid_t pid);
-/* Appends (moves) *pf; -1 when out of memory. */
-RM_HIDDEN int rm_procfileset_add(rm_procfileset *set, const rm_procfiles *pf);
+RM_HIDDEN rm_procdir *rm_procdirset_find(rm_procdirset *set, pid_t pid);
+/* Appends (moves) *d; -1 when out of memory. */
+RM_HIDDEN int rm_procdirset_add(rm_procdirset *set, const rm_procdir *d);
 /* Moves every entry of *from to *to; -1 when out of memory. */
-RM_HIDDEN int rm_procfileset_merge(rm_procfileset *to, rm_procfileset *from);
+RM_HIDDEN int rm_procdirset_merge(rm_procdirset *to, rm_procdirset *from);
 /* Closes what is left open in the set and frees it. */
-RM_HIDDEN void rm_procfileset_close(rm_procfileset *set);
+RM_HIDDEN void rm_procdirset_close(rm_procdirset *set);
 /* Hands a scan the kept set (sorted by pid) with *owner 1, or an empty one
- * with *owner 0 when another scan has it; returns how many descriptors the
+ * with *owner 0 when another scan has it; returns how many directories the
  * scan may keep for the next one (0 when not the owner). */
-RM_HIDDEN size_t rm_procfiles_take(rm_procfileset *out, int *owner);
+RM_HIDDEN size_t rm_procdirs_take(rm_procdirset *out, int *owner);
 /* The scan's new set: kept when `owner` and no last session ended since
  * the take, else closed. */
-RM_HIDDEN void rm_procfiles_give(rm_procfileset *set, int owner);
+RM_HIDDEN void rm_procdirs_give(rm_procdirset *set, int owner);
 /* Closes the kept set: this process's last session ended. */
-RM_HIDDEN void rm_procfiles_drop(void);
+RM_HIDDEN void rm_procdirs_drop(void);
 
 /* ---- text.c: WCHAR (UTF-16) <-> file-system bytes ---------------------------
  * File names are bytes on Linux. A name that is not valid UTF-8 crosses the

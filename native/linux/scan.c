@@ -101,54 +101,51 @@ static unsigned uses(rm_scan *s, int pd, int md, pid_t base,
     return why;
 }
 
-/* The /proc directory of pid for this scan, in *pf, and the statx of its
+/* The /proc directory of pid for this scan, in *d, and the statx of its
  * executable (0, or -1 with errno): the last scan's when it kept the
- * process's files and the process still runs, else opened afresh. */
-static int open_pid(rm_scan *s, const char *name, pid_t pid, rm_procfiles *pf,
+ * directory and the process still runs, else opened afresh. */
+static int open_pid(rm_scan *s, const char *name, pid_t pid, rm_procdir *d,
                     struct statx *sx)
 {
-    rm_procfiles *kept = rm_procfileset_find(s->prev, pid);
+    rm_procdir *kept = rm_procdirset_find(s->prev, pid);
     if (kept != NULL) {
-        *pf = *kept;
-        /* Handed on: the set closes only what is left in it. */
-        rm_procfiles_init(kept, pid, -1, 0);
+        *d = *kept;
+        kept->pd = -1; /* handed on: the set closes only what is left */
         /* Through the kept directory, a look-up fails once its process is
          * gone, so a success is that process's, not a newcomer's. */
-        if (statx(pf->pd, "exe", RM_STATX_FLAGS, RM_STATX_MASK, sx) == 0)
+        if (statx(d->pd, "exe", RM_STATX_FLAGS, RM_STATX_MASK, sx) == 0)
             return 0;
-        rm_procfiles_close(pf);
+        rm_procdir_close(d);
     }
     int pd = openat(s->procfd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    rm_procfiles_init(pf, pid, pd, s->kept_limit > 0);
+    rm_procdir_init(d, pid, pd);
     if (pd < 0)
         return -1;
     return statx(pd, "exe", RM_STATX_FLAGS, RM_STATX_MASK, sx);
 }
 
-/* Keeps a holder's files for the next scan while the limit allows. */
-static void keep_pid(rm_scan *s, rm_procfiles *pf)
+/* Keeps a holder's directory for the next scan while the limit allows. */
+static void keep_pid(rm_scan *s, rm_procdir *d)
 {
-    size_t n = rm_procfiles_count(pf);
-    size_t before = atomic_fetch_add_explicit(s->kept_fds, n,
-                                              memory_order_relaxed);
-    if (before + n <= s->kept_limit && rm_procfileset_add(&s->next, pf) == 0)
+    size_t before = atomic_fetch_add_explicit(s->kept, 1, memory_order_relaxed);
+    if (before < s->kept_limit && rm_procdirset_add(&s->next, d) == 0)
         return;
-    atomic_fetch_sub_explicit(s->kept_fds, n, memory_order_relaxed);
-    rm_procfiles_close(pf);
+    atomic_fetch_sub_explicit(s->kept, 1, memory_order_relaxed);
+    rm_procdir_close(d);
 }
 
 static void scan_pid(rm_scan *s, const char *name, pid_t pid)
 {
-    rm_procfiles pf;
+    rm_procdir dir;
     struct statx sx;
     /* The executable first: it also sorts out kernel threads and zombies
      * (no executable: ENOENT) and processes we may not look into (EACCES)
      * with one call. A process whose main thread has exited also has no
      * executable: one of its live threads stands in for it. */
-    int r = open_pid(s, name, pid, &pf, &sx);
-    if (pf.pd < 0)
+    int r = open_pid(s, name, pid, &dir, &sx);
+    if (dir.pd < 0)
         return; /* exited */
-    int pd = pf.pd;
+    int pd = dir.pd;
     unsigned why = 0;
     int denied = 0;
     int alt = -1;
@@ -163,11 +160,11 @@ static void scan_pid(rm_scan *s, const char *name, pid_t pid)
     }
     int md = alt >= 0 ? alt : pd;
     if (r == 0) {
-        why = uses(s, pd, md, base, &sx, &pf.fd_hint, &denied);
+        why = uses(s, pd, md, base, &sx, &dir.fd_hint, &denied);
     } else if (errno == EACCES || errno == EPERM) {
         denied = 1;
     } else if (!extra_has(s, pid)) {
-        rm_procfiles_close(&pf);
+        rm_procdir_close(&dir);
         return;
     }
     int listed = extra_has(s, pid);
@@ -177,18 +174,15 @@ static void scan_pid(rm_scan *s, const char *name, pid_t pid)
         /* Opened before the stat is read, which then proves it is this
          * process's: a holder's identity is finer than its tick. A kept
          * holder's identity is known. */
-        int pidfd = (why != 0 || listed) && pf.start == 0
+        int pidfd = (why != 0 || listed) && dir.start == 0
                         ? rm_procid_pidfd(pid)
                         : -1;
-        /* A thread standing in for the process has files of its own: read
-         * once, never kept. */
-        rm_procfiles alt_pf;
-        rm_procfiles_init(&alt_pf, pid, md, 0);
-        rm_procfiles *files = alt >= 0 ? &alt_pf : &pf;
-        char text[1024];
+        /* A thread standing in for the process is read, never kept. */
+        rm_procdir alt_dir = dir;
+        alt_dir.pd = md;
+        rm_procdir *from = alt >= 0 ? &alt_dir : &dir;
         /* A zombie main thread with live threads is a live process. */
-        if (rm_procfiles_read(files, RM_PF_STAT, text, sizeof text) > 0 &&
-            rm_pstat_parse(text, &ps) == 0 &&
+        if (rm_pstat_at(pd, "stat", &ps) == 0 &&
             (alt >= 0 || (ps.state != 'Z' && ps.state != 'X')) &&
             !(ps.flags & PF_KTHREAD)) {
             rm_usage *u = NULL;
@@ -204,7 +198,7 @@ static void scan_pid(rm_scan *s, const char *name, pid_t pid)
                     uses(s, pd, md, base, &sx, &no_hint, &ignored);
                 s->u = NULL;
             }
-            added = rm_holder_add(s->ctx, files, pidfd, why, listed, &ps,
+            added = rm_holder_add(s->ctx, from, pidfd, why, listed, &ps,
                                   s->out);
             if (added < 0)
                 s->oom = 1;
@@ -214,20 +208,17 @@ static void scan_pid(rm_scan *s, const char *name, pid_t pid)
                 rm_usage_free(u);
             if (added <= 0 && denied)
                 s->out->uninspected++;
-            pf.start = files->start;
+            dir.start = from->start;
         }
-        for (int i = 0; i < RM_PF_FILES; i++)
-            if (alt_pf.fd[i] >= 0)
-                close(alt_pf.fd[i]);
         if (pidfd >= 0)
             close(pidfd);
     }
     if (alt >= 0)
         close(alt);
-    if (added == 1 && alt < 0 && pf.keep)
-        keep_pid(s, &pf);
+    if (added == 1 && alt < 0 && s->kept_limit > 0)
+        keep_pid(s, &dir);
     else
-        rm_procfiles_close(&pf);
+        rm_procdir_close(&dir);
 }
 
 static int cmp_pid(const void *a, const void *b)
@@ -372,8 +363,8 @@ static void scan_threaded(rm_scan *s, pidwork *work, size_t nthreads)
                 w->out.count = 0; /* its holders (and their usage) moved */
             merged |= s->out->count > 0;
         }
-        if (rm_procfileset_merge(&s->next, &w->s.next) != 0)
-            rm_procfileset_close(&w->s.next); /* kept no further */
+        if (rm_procdirset_merge(&s->next, &w->s.next) != 0)
+            rm_procdirset_close(&w->s.next); /* kept no further */
         free(w->s.next.items);
         rm_list_free(&w->out);
         free(w->s.dents);
@@ -410,7 +401,7 @@ static DWORD scan_all(rm_scan *s)
             }
         }
     }
-    /* The descriptors kept for the next scan would grow this process's
+    /* The directories kept for the next scan can grow this process's
      * descriptor table several times over; with the scan's threads running
      * each growth waits for an RCU grace period (milliseconds). Grown here
      * once, before they start: a descriptor at the top, closed at once. */
@@ -454,13 +445,13 @@ DWORD rm_list_compute(const rm_handle_info *h, rm_list *out)
     s.tasks = getenv("RSTRTMGR_SCAN_TASKS") == NULL ||
               strcmp(getenv("RSTRTMGR_SCAN_TASKS"), "0") != 0;
     s.details = rm_usage_wanted();
-    rm_procfileset prev;
+    rm_procdirset prev;
     int owner;
-    atomic_size_t kept_fds;
-    atomic_init(&kept_fds, 0);
-    s.kept_limit = rm_procfiles_take(&prev, &owner);
+    atomic_size_t kept;
+    atomic_init(&kept, 0);
+    s.kept_limit = rm_procdirs_take(&prev, &owner);
     s.prev = &prev;
-    s.kept_fds = &kept_fds;
+    s.kept = &kept;
     s.dents_size = 64 * 1024;
     s.text_size = 64 * 1024;
     s.dents = malloc(s.dents_size);
@@ -489,8 +480,8 @@ DWORD rm_list_compute(const rm_handle_info *h, rm_list *out)
     free(s.text);
     rm_fidset_free(&s.deleted);
     /* Processes no longer holders, or gone, close; this scan's are kept. */
-    rm_procfileset_close(&prev);
-    rm_procfiles_give(&s.next, owner);
+    rm_procdirset_close(&prev);
+    rm_procdirs_give(&s.next, owner);
     free(extra.items);
     rm_holder_ctx_end(&ctx);
     rm_resources_free(&res);

@@ -52,10 +52,10 @@ typedef struct rm_scan {
     int oom;
     /* The last scan's holders, by pid: each entry is taken by the thread
      * that scans its pid, so the threads never touch one entry. */
-    rm_procfileset *prev;
-    rm_procfileset next;      /* this thread's holders, kept for the next */
-    atomic_size_t *kept_fds;  /* descriptors kept by every thread so far */
-    size_t kept_limit;        /* the most they may keep */
+    rm_procdirset *prev;
+    rm_procdirset next;   /* this thread's holders, kept for the next */
+    atomic_size_t *kept;  /* directories kept by every thread so far */
+    size_t kept_limit;    /* the most they may keep */
 } rm_scan;
 
 /* Whether the kernel's name for a file (n bytes) ends in " (deleted)". */

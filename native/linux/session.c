@@ -284,7 +284,7 @@ DWORD WINAPI RmEndSession(DWORD dwSessionHandle)
         pthread_mutex_unlock(&table_lock);
         rm_regcache_forget(&h);
         if (last)
-            rm_procfiles_drop();
+            rm_procdirs_drop();
     }
     rm_store_close(&st);
     return rc;
