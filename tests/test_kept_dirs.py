@@ -1,8 +1,8 @@
 """get_list() again and again: the holders' /proc directories that the Linux
-backend keeps open from one scan to the next (and the descriptor it tries
-first) never make a list stale, never answer for a process that has taken a
-gone holder's pid, and never outlive the last session, a fork or their share
-of the descriptor limit."""
+backend keeps open from one scan of a session to the next (and the descriptor
+it tries first) never make a list stale, never answer for a process that has
+taken a gone holder's pid, and never outlive their session, a fork or their
+share of the descriptor limit."""
 
 from __future__ import annotations
 
@@ -152,7 +152,7 @@ def test_a_process_with_a_gone_holders_pid_is_itself(tmp_path: Path) -> None:
         pytest.skip(f"pid {pid} went to another process 20 times")
 
 
-def test_nothing_is_kept_once_the_last_session_ends(tmp_path: Path) -> None:
+def test_each_sessions_directories_close_with_it(tmp_path: Path) -> None:
     """In a process of its own, whose sessions are the test's alone."""
     target = tmp_path / "held"
     target.write_bytes(b"x")
@@ -160,22 +160,25 @@ def test_nothing_is_kept_once_the_last_session_ends(tmp_path: Path) -> None:
         PROC_LINKS
         + """
 import rstrtmgr
-print(len(proc_links()))
+pid = int(sys.argv[2])
+def kept():
+    return proc_links().count(f"/proc/{pid}")
+print(kept())
 first = rstrtmgr.Session()
 first.register(files=[sys.argv[1]])
 second = rstrtmgr.Session()
 second.register(files=[sys.argv[1]])
-pid = int(sys.argv[2])
-print(pid in first.get_list().pids(), f"/proc/{pid}" in proc_links())
+print(pid in first.get_list().pids(), kept())
+print(pid in second.get_list().pids(), kept())
 second.close()
-print(pid in first.get_list().pids(), len(proc_links()) > 0)  # one is left
+print(pid in first.get_list().pids(), kept())
 first.close()
-print(len(proc_links()))
+print(kept())
 """
     )
     with obedient(target) as proc:
         out = run_python(code, str(target), str(proc.pid))
-    assert out.split() == ["0", "True", "True", "True", "True", "0"]
+    assert out.split() == ["0", "True", "1", "True", "2", "True", "1", "0"]
 
 
 def test_a_forked_child_keeps_nothing(tmp_path: Path) -> None:

@@ -166,41 +166,6 @@ RM_HIDDEN FILETIME rm_procid_filetime(uint64_t start_ticks);
 /* The inverse; 0 and *start_ticks set when ft is after the boot. */
 RM_HIDDEN int rm_procid_ticks(FILETIME ft, uint64_t *start_ticks);
 
-/* ---- procdirs.c: the last scan's holders' /proc directories, for the next -
- * A look-up through such a directory fails once its process is gone,
- * whoever has its pid since. */
-typedef struct rm_procdir {
-    pid_t pid;
-    uint64_t start; /* its identity's start once known (rm_procid), else 0 */
-    int pd;         /* /proc/PID (O_PATH), -1 once closed or handed on */
-    int fd_hint;    /* its descriptor that used the files last, or -1 */
-} rm_procdir;
-
-typedef struct rm_procdirset {
-    rm_procdir *items;
-    size_t count, cap;
-} rm_procdirset;
-
-RM_HIDDEN void rm_procdir_init(rm_procdir *d, pid_t pid, int pd);
-RM_HIDDEN void rm_procdir_close(rm_procdir *d);
-/* The entry of a set sorted by pid for `pid` that is still open, or NULL. */
-RM_HIDDEN rm_procdir *rm_procdirset_find(rm_procdirset *set, pid_t pid);
-/* Appends (moves) *d; -1 when out of memory. */
-RM_HIDDEN int rm_procdirset_add(rm_procdirset *set, const rm_procdir *d);
-/* Moves every entry of *from to *to; -1 when out of memory. */
-RM_HIDDEN int rm_procdirset_merge(rm_procdirset *to, rm_procdirset *from);
-/* Closes what is left open in the set and frees it. */
-RM_HIDDEN void rm_procdirset_close(rm_procdirset *set);
-/* Hands a scan the kept set (sorted by pid) with *owner 1, or an empty one
- * with *owner 0 when another scan has it; returns how many directories the
- * scan may keep for the next one (0 when not the owner). */
-RM_HIDDEN size_t rm_procdirs_take(rm_procdirset *out, int *owner);
-/* The scan's new set: kept when `owner` and no last session ended since
- * the take, else closed. */
-RM_HIDDEN void rm_procdirs_give(rm_procdirset *set, int owner);
-/* Closes the kept set: this process's last session ended. */
-RM_HIDDEN void rm_procdirs_drop(void);
-
 /* ---- text.c: WCHAR (UTF-16) <-> file-system bytes ---------------------------
  * File names are bytes on Linux. A name that is not valid UTF-8 crosses the
  * WCHAR API the way Python's surrogateescape carries it: each byte 0x80..0xFF

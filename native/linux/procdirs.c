@@ -6,9 +6,10 @@
  * its fstat) and, by trying first the descriptor that used the files last
  * time, the read of its whole descriptor table. A directory belongs to its
  * process, not to its pid: once that process is gone every look-up through
- * it fails, so a pid reused since can never answer through it. The set is
- * this process's (any session), bounded by a share of the descriptor limit,
- * dropped when its last session ends and, in a forked child, at the fork.
+ * it fails, so a pid reused since can never answer through it. Each of a
+ * few sessions has its set, as regcache.c keeps their registrations; all of
+ * them together hold at most a share of the descriptor limit; a set closes
+ * when its session ends and, in a forked child, at the fork.
  *
  * Only the directories: keeping each holder's files open too, to read them
  * again with pread(2), made the first list of a process 8-12 ms dearer and
@@ -19,7 +20,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "base.h"
+#include "internal.h"
 
 /* The most directories the kept set may hold: an eighth of the soft limit
  * of descriptors, so that a host with select(2) and a 1,024 limit keeps 896
@@ -27,11 +28,22 @@
 #define KEPT_SHARE 8
 #define KEPT_MAX 4096
 
+/* A process has few sessions; an installer one or two. */
+#define SLOTS 4
+
+typedef struct slot {
+    char key[CCH_RM_SESSION_KEY + 1]; /* "" when free */
+    char store[PATH_MAX];
+    rm_procdirset set; /* sorted by pid */
+    int taken;         /* a scan has the set */
+    uint64_t used;     /* for least-recently-used eviction */
+} slot;
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static rm_procdirset kept; /* sorted by pid */
-static int taken;           /* a scan has it */
-static int dropped;         /* the last session ended while it was taken */
+static slot slots[SLOTS];
+static size_t held; /* directories in the sets not taken */
+static uint64_t clock_;
 
 static void atfork_prepare(void) { pthread_mutex_lock(&lock); }
 static void atfork_parent(void) { pthread_mutex_unlock(&lock); }
@@ -40,14 +52,44 @@ static void atfork_child(void)
     /* The child has no session; the descriptors are its copies. A set a
      * scan had taken at the fork stays with that scan's thread, which the
      * child does not have: its copies close at exec (O_CLOEXEC). */
-    rm_procdirset_close(&kept);
-    taken = dropped = 0;
+    for (size_t i = 0; i < SLOTS; i++) {
+        if (!slots[i].taken)
+            rm_procdirset_close(&slots[i].set);
+        memset(&slots[i], 0, sizeof slots[i]);
+    }
+    held = 0;
     pthread_mutex_unlock(&lock);
 }
 
 static void init(void)
 {
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+static int same(const slot *sl, const rm_handle_info *h)
+{
+    return sl->key[0] != '\0' && strcmp(sl->key, h->key) == 0 &&
+           strcmp(sl->store, h->store) == 0;
+}
+
+/* Frees a slot; a set a scan has is closed by that scan's give. */
+static void clear(slot *sl)
+{
+    if (!sl->taken) {
+        held -= sl->set.count;
+        rm_procdirset_close(&sl->set);
+    }
+    memset(sl, 0, sizeof *sl);
+}
+
+static size_t share(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 0;
+    return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur / KEPT_SHARE > KEPT_MAX
+               ? KEPT_MAX
+               : (size_t)(rl.rlim_cur / KEPT_SHARE);
 }
 
 void rm_procdir_init(rm_procdir *d, pid_t pid, int pd)
@@ -108,26 +150,42 @@ void rm_procdirset_close(rm_procdirset *set)
     memset(set, 0, sizeof *set);
 }
 
-size_t rm_procdirs_take(rm_procdirset *out, int *owner)
+size_t rm_procdirs_take(const rm_handle_info *h, rm_procdirset *out,
+                        int *owner)
 {
     pthread_once(&once, init);
     memset(out, 0, sizeof *out);
-    struct rlimit rl;
-    size_t limit = 0;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
-        limit = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur / KEPT_SHARE >
-                                                     KEPT_MAX
-                    ? KEPT_MAX
-                    : (size_t)(rl.rlim_cur / KEPT_SHARE);
+    size_t limit = share();
+    *owner = 0;
     pthread_mutex_lock(&lock);
-    *owner = !taken;
-    if (!taken) {
-        *out = kept;
-        memset(&kept, 0, sizeof kept);
-        taken = 1;
-    } else {
-        limit = 0; /* another scan keeps its holders' */
+    slot *sl = NULL;
+    for (size_t i = 0; i < SLOTS && sl == NULL; i++)
+        if (same(&slots[i], h))
+            sl = &slots[i];
+    if (sl == NULL) { /* a free slot, else the least recently used */
+        sl = &slots[0];
+        for (size_t i = 0; i < SLOTS; i++) {
+            if (slots[i].key[0] == '\0') {
+                sl = &slots[i];
+                break;
+            }
+            if (slots[i].used < sl->used)
+                sl = &slots[i];
+        }
+        clear(sl);
+        memcpy(sl->key, h->key, sizeof sl->key);
+        memcpy(sl->store, h->store, sizeof sl->store);
     }
+    if (!sl->taken) {
+        *out = sl->set;
+        memset(&sl->set, 0, sizeof sl->set);
+        held -= out->count;
+        sl->taken = 1;
+        sl->used = ++clock_;
+        *owner = 1;
+    }
+    /* What the other sessions hold is theirs. */
+    limit = *owner && limit > held ? limit - held : 0;
     pthread_mutex_unlock(&lock);
     return limit;
 }
@@ -138,34 +196,29 @@ static int cmp_pid(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-void rm_procdirs_give(rm_procdirset *set, int owner)
+void rm_procdirs_give(const rm_handle_info *h, rm_procdirset *set, int owner)
 {
     if (set->count > 1)
         qsort(set->items, set->count, sizeof *set->items, cmp_pid);
     pthread_mutex_lock(&lock);
-    if (owner) {
-        taken = 0;
-        if (!dropped) {
-            rm_procdirset old = kept;
-            kept = *set;
+    for (size_t i = 0; owner && i < SLOTS; i++)
+        if (same(&slots[i], h) && slots[i].taken) {
+            slots[i].set = *set;
+            slots[i].taken = 0;
+            held += set->count;
             memset(set, 0, sizeof *set);
-            pthread_mutex_unlock(&lock);
-            rm_procdirset_close(&old);
-            return;
+            break;
         }
-        dropped = 0;
-    }
     pthread_mutex_unlock(&lock);
-    rm_procdirset_close(set);
+    rm_procdirset_close(set); /* the session ended (or was evicted) since */
 }
 
-void rm_procdirs_drop(void)
+void rm_procdirs_forget(const rm_handle_info *h)
 {
     pthread_once(&once, init);
     pthread_mutex_lock(&lock);
-    rm_procdirset old = kept;
-    memset(&kept, 0, sizeof kept);
-    dropped = taken;
+    for (size_t i = 0; i < SLOTS; i++)
+        if (same(&slots[i], h))
+            clear(&slots[i]);
     pthread_mutex_unlock(&lock);
-    rm_procdirset_close(&old);
 }

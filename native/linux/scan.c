@@ -449,7 +449,7 @@ DWORD rm_list_compute(const rm_handle_info *h, rm_list *out)
     int owner;
     atomic_size_t kept;
     atomic_init(&kept, 0);
-    s.kept_limit = rm_procdirs_take(&prev, &owner);
+    s.kept_limit = rm_procdirs_take(h, &prev, &owner);
     s.prev = &prev;
     s.kept = &kept;
     s.dents_size = 64 * 1024;
@@ -481,7 +481,7 @@ DWORD rm_list_compute(const rm_handle_info *h, rm_list *out)
     rm_fidset_free(&s.deleted);
     /* Processes no longer holders, or gone, close; this scan's are kept. */
     rm_procdirset_close(&prev);
-    rm_procdirs_give(&s.next, owner);
+    rm_procdirs_give(h, &s.next, owner);
     free(extra.items);
     rm_holder_ctx_end(&ctx);
     rm_resources_free(&res);

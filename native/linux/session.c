@@ -280,11 +280,9 @@ DWORD WINAPI RmEndSession(DWORD dwSessionHandle)
     if (rc == ERROR_SUCCESS) {
         pthread_mutex_lock(&table_lock);
         table_remove(dwSessionHandle);
-        int last = table_len == 0;
         pthread_mutex_unlock(&table_lock);
         rm_regcache_forget(&h);
-        if (last)
-            rm_procdirs_drop();
+        rm_procdirs_forget(&h);
     }
     rm_store_close(&st);
     return rc;
