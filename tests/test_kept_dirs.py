@@ -60,6 +60,19 @@ def obedient(path: Path) -> Iterator[subprocess.Popen[str]]:
         proc.wait(timeout=30)
 
 
+@contextmanager
+def listed_holder(
+    tmp_path: Path,
+) -> Iterator[tuple[subprocess.Popen[str], rstrtmgr.Session]]:
+    """An obedient holder of a file, and a session that has listed it once."""
+    target = tmp_path / "held"
+    target.write_bytes(b"x")
+    with obedient(target) as proc, rstrtmgr.Session() as s:
+        s.register(files=[target])
+        assert proc.pid in s.get_list().pids()
+        yield proc, s
+
+
 def tell(proc: subprocess.Popen[str], line: str) -> None:
     assert proc.stdin is not None
     assert proc.stdout is not None
@@ -91,11 +104,7 @@ proc_links: Callable[[], list[str]] = _space["proc_links"]  # type: ignore[assig
 
 
 def test_each_list_reads_the_holders_afresh(tmp_path: Path) -> None:
-    target = tmp_path / "held"
-    target.write_bytes(b"x")
-    with obedient(target) as proc, rstrtmgr.Session() as s:
-        s.register(files=[target])
-        assert proc.pid in s.get_list().pids()
+    with listed_holder(tmp_path) as (proc, s):
         for name in ("renamed", "again"):
             tell(proc, f"name {name}")
             assert by_pid(s.get_list())[proc.pid].app_name == name
@@ -182,11 +191,7 @@ print(kept())
 
 
 def test_a_forked_child_keeps_nothing(tmp_path: Path) -> None:
-    target = tmp_path / "held"
-    target.write_bytes(b"x")
-    with obedient(target) as proc, rstrtmgr.Session() as s:
-        s.register(files=[target])
-        assert proc.pid in s.get_list().pids()
+    with listed_holder(tmp_path) as (proc, s):
         assert proc_links() != []
         read, write = os.pipe()
         child = os.fork()
@@ -235,9 +240,9 @@ with rstrtmgr.Session() as s:
 
 
 def test_a_list_while_another_thread_lists_is_whole(tmp_path: Path) -> None:
-    """Two threads listing at once: one keeps the files, the other reads
-    without them; both see every holder every time."""
-    import threading
+    """Threads listing one session at once: one keeps the directories, the
+    others scan without them; each sees every holder every time."""
+    from concurrent.futures import ThreadPoolExecutor
 
     target = tmp_path / "held"
     target.write_bytes(b"x")
@@ -246,17 +251,10 @@ def test_a_list_while_another_thread_lists_is_whole(tmp_path: Path) -> None:
         want = {p.pid for p in procs}
         with rstrtmgr.Session() as s:
             s.register(files=[target])
-            bad: list[set[int]] = []
 
-            def lists() -> None:
-                for _ in range(15):
-                    got = s.get_list().pids() & want
-                    if got != want:
-                        bad.append(got)
+            def missed(_: int) -> list[set[int]]:
+                lists = (s.get_list().pids() & want for _ in range(15))
+                return [got for got in lists if got != want]
 
-            threads = [threading.Thread(target=lists) for _ in range(3)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            assert bad == []
+            with ThreadPoolExecutor(3) as pool:
+                assert list(pool.map(missed, range(3))) == [[], [], []]

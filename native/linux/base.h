@@ -25,6 +25,15 @@ RM_HIDDEN int rm_grow(void **items, size_t *cap, size_t need, size_t size,
                       size_t initial);
 #define RM_GROW(array, cap, need, initial)                                   \
     rm_grow((void **)&(array), &(cap), (need), sizeof *(array), (initial))
+/* Appends the n items of `more` to *items (count *count, capacity *cap);
+ * 0, or -1 when out of memory (nothing appended). RM_APPEND(array, cap,
+ * count, more, n, initial) is the usual call. */
+RM_HIDDEN int rm_append(void **items, size_t *cap, size_t *count,
+                        const void *more, size_t n, size_t size,
+                        size_t initial);
+#define RM_APPEND(array, cap, count, more, n, initial)                       \
+    rm_append((void **)&(array), &(cap), &(count), (more), (n),              \
+              sizeof *(array), (initial))
 
 typedef struct rm_pids {
     pid_t *items;

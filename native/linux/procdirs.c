@@ -132,12 +132,9 @@ int rm_procdirset_add(rm_procdirset *set, const rm_procdir *d)
 
 int rm_procdirset_merge(rm_procdirset *to, rm_procdirset *from)
 {
-    if (RM_GROW(to->items, to->cap, to->count + from->count, 16) != 0)
+    if (RM_APPEND(to->items, to->cap, to->count, from->items, from->count,
+                  16) != 0)
         return -1;
-    if (from->count > 0)
-        memcpy(to->items + to->count, from->items,
-               from->count * sizeof *from->items);
-    to->count += from->count;
     from->count = 0;
     return 0;
 }

@@ -307,12 +307,9 @@ static int cmp_holder(const void *a, const void *b)
 /* Appends a worker's holders to the list; the caller sorts by pid. */
 static int merge_list(rm_list *to, const rm_list *from)
 {
-    if (RM_GROW(to->items, to->cap, to->count + from->count, 16) != 0)
+    if (RM_APPEND(to->items, to->cap, to->count, from->items, from->count,
+                  16) != 0)
         return -1;
-    if (from->count > 0)
-        memcpy(to->items + to->count, from->items,
-               from->count * sizeof *from->items);
-    to->count += from->count;
     to->reasons |= from->reasons;
     to->uninspected += from->uninspected;
     return 0;

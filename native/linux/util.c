@@ -37,6 +37,17 @@ int rm_grow(void **items, size_t *cap, size_t need, size_t size,
     return 0;
 }
 
+int rm_append(void **items, size_t *cap, size_t *count, const void *more,
+              size_t n, size_t size, size_t initial)
+{
+    if (n > SIZE_MAX - *count || rm_grow(items, cap, *count + n, size, initial))
+        return -1;
+    if (n > 0)
+        memcpy((char *)*items + *count * size, more, n * size);
+    *count += n;
+    return 0;
+}
+
 int rm_pids_add(rm_pids *p, pid_t pid)
 {
     if (RM_GROW(p->items, p->cap, p->count + 1, 64) != 0)
