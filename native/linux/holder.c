@@ -13,11 +13,11 @@
 /* The service a process belongs to: the last ".service" component of its
  * cgroup (the unified "0::" line, or systemd's own hierarchy on a hybrid
  * setup), so a user service names itself, not user@UID.service. */
-static void read_unit(const rm_procdir *pf, char *unit, size_t size)
+static void read_unit(const rm_procdir *proc, char *unit, size_t size)
 {
     char buf[4096];
     unit[0] = '\0';
-    if (rm_read_small_at(pf->pd, "cgroup", buf, sizeof buf) <= 0)
+    if (rm_read_small_at(proc->pd, "cgroup", buf, sizeof buf) <= 0)
         return;
     char *path = NULL, *save = NULL;
     for (char *l = strtok_r(buf, "\n", &save); l != NULL;
@@ -38,11 +38,11 @@ static void read_unit(const rm_procdir *pf, char *unit, size_t size)
     }
 }
 
-static void read_ids(const rm_procdir *pf, uid_t ids[3])
+static void read_ids(const rm_procdir *proc, uid_t ids[3])
 {
     char buf[4096];
     ids[0] = ids[1] = ids[2] = (uid_t)-1;
-    if (rm_read_small_at(pf->pd, "status", buf, sizeof buf) <= 0)
+    if (rm_read_small_at(proc->pd, "status", buf, sizeof buf) <= 0)
         return;
     char *u = strstr(buf, "\nUid:");
     unsigned a, b, c;
@@ -53,17 +53,17 @@ static void read_ids(const rm_procdir *pf, uid_t ids[3])
     }
 }
 
-static DWORD read_session(const rm_procdir *pf)
+static DWORD read_session(const rm_procdir *proc)
 {
     char buf[32];
-    if (rm_read_small_at(pf->pd, "sessionid", buf, sizeof buf) <= 0)
+    if (rm_read_small_at(proc->pd, "sessionid", buf, sizeof buf) <= 0)
         return (DWORD)RM_INVALID_TS_SESSION;
     return (DWORD)strtoul(buf, NULL, 10); /* unset is 4294967295, i.e. -1 */
 }
 
 /* comm is cut at 15 bytes; argv[0] then gives the whole name, as ps does.
  * An interpreter running a script is named after the script. */
-static void app_name(const rm_procdir *pf, const char *comm, char *out,
+static void app_name(const rm_procdir *proc, const char *comm, char *out,
                      size_t size)
 {
     snprintf(out, size, "%s", comm);
@@ -71,7 +71,7 @@ static void app_name(const rm_procdir *pf, const char *comm, char *out,
     if (strlen(comm) < 15 && !interpreter)
         return;
     char buf[4096];
-    ssize_t n = rm_read_small_at(pf->pd, "cmdline", buf, sizeof buf);
+    ssize_t n = rm_read_small_at(proc->pd, "cmdline", buf, sizeof buf);
     if (n <= 0)
         return;
     if (interpreter && rm_script_name(comm, buf, (size_t)n, out, size))
@@ -115,10 +115,10 @@ static int system_executable(int pd)
     return 0;
 }
 
-static int system_unit_cgroup(const rm_procdir *pf)
+static int system_unit_cgroup(const rm_procdir *proc)
 {
     char buf[4096];
-    if (rm_read_small_at(pf->pd, "cgroup", buf, sizeof buf) <= 0)
+    if (rm_read_small_at(proc->pd, "cgroup", buf, sizeof buf) <= 0)
         return 0;
     char *save = NULL;
     for (char *l = strtok_r(buf, "\n", &save); l != NULL;
@@ -135,11 +135,11 @@ static int system_unit_cgroup(const rm_procdir *pf)
 }
 
 /* The effective uid of a process (the second Uid: field of its status). */
-static uid_t read_euid(const rm_procdir *pf)
+static uid_t read_euid(const rm_procdir *proc)
 {
     char buf[4096];
     unsigned a, b;
-    if (rm_read_small_at(pf->pd, "status", buf, sizeof buf) <= 0)
+    if (rm_read_small_at(proc->pd, "status", buf, sizeof buf) <= 0)
         return (uid_t)-1;
     char *u = strstr(buf, "\nUid:");
     return u != NULL && sscanf(u + 5, "%u %u", &a, &b) == 2 ? (uid_t)b
@@ -155,14 +155,14 @@ static int critical_named(const char *comm)
     return named;
 }
 
-static int is_critical(const rm_procdir *pf, const char *comm,
+static int is_critical(const rm_procdir *proc, const char *comm,
                        const uid_t ids[3])
 {
-    if (pf->pid == 1)
+    if (proc->pid == 1)
         return 1;
-    if (!critical_named(comm) || ids[0] != 0 || read_euid(pf) != 0)
+    if (!critical_named(comm) || ids[0] != 0 || read_euid(proc) != 0)
         return 0;
-    return system_executable(pf->pd) || system_unit_cgroup(pf);
+    return system_executable(proc->pd) || system_unit_cgroup(proc);
 }
 
 static int registered_proc(const rm_resources *r, pid_t pid, uint64_t ticks)
@@ -206,21 +206,21 @@ void rm_holder_ctx_init(rm_holder_ctx *c, const rm_handle_info *h,
     }
 }
 
-int rm_holder_add(const rm_holder_ctx *c, rm_procdir *pf, int pidfd,
+int rm_holder_add(const rm_holder_ctx *c, rm_procdir *proc, int pidfd,
                   unsigned why, int listed, const rm_pstat *ps, rm_list *out)
 {
     if (why == 0 && !listed)
         return 0; /* only unreadable: nothing of it is needed */
-    pid_t pid = pf->pid;
+    pid_t pid = proc->pid;
     rm_holder hd;
     memset(&hd, 0, sizeof hd);
     hd.id.pid = pid;
     /* Finer than the tick (pidfs): matched against registrations and used
      * to signal, so a process that got a holder's pid in its tick differs. */
-    if (pf->start == 0)
-        pf->start = rm_procid_pinned(pidfd, ps->start_ticks);
-    hd.id.start_ticks = pf->start;
-    read_unit(pf, hd.unit, sizeof hd.unit);
+    if (proc->start == 0)
+        proc->start = rm_procid_pinned(pidfd, ps->start_ticks);
+    hd.id.start_ticks = proc->start;
+    read_unit(proc, hd.unit, sizeof hd.unit);
     if (listed) {
         if (registered_proc(c->res, pid, hd.id.start_ticks))
             why |= RM_HOLD_REGISTERED;
@@ -236,16 +236,16 @@ int rm_holder_add(const rm_holder_ctx *c, rm_procdir *pf, int pidfd,
      * for a list that asks for them (details or uids: the user). */
     uid_t ids[3] = {(uid_t)-1, (uid_t)-1, (uid_t)-1};
     if (c->euid != 0 || critical_named(ps->comm) || c->details)
-        read_ids(pf, ids);
+        read_ids(proc, ids);
     hd.uid = ids[0];
     hd.why = why;
-    hd.critical = is_critical(pf, ps->comm, ids);
+    hd.critical = is_critical(proc, ps->comm, ids);
 
     RM_PROCESS_INFO *in = &hd.info;
     in->Process.dwProcessId = (DWORD)pid;
     in->Process.ProcessStartTime = rm_procid_filetime(hd.id.start_ticks);
     char name[1024];
-    app_name(pf, ps->comm, name, sizeof name);
+    app_name(proc, ps->comm, name, sizeof name);
     rm_bytes_to_utf16(name, strlen(name), in->strAppName,
                       CCH_RM_MAX_APP_NAME + 1);
     rm_bytes_to_utf16(hd.unit, strlen(hd.unit), in->strServiceShortName,
@@ -256,7 +256,7 @@ int rm_holder_add(const rm_holder_ctx *c, rm_procdir *pf, int pidfd,
                           : ps->tty != 0 ? RmConsole
                                          : RmUnknownApp;
     in->AppStatus = RmStatusRunning;
-    in->TSSessionId = read_session(pf);
+    in->TSSessionId = read_session(proc);
     in->bRestartable =
         service || rm_restart_registered(c->h, c->restart_dir, &hd.id);
 

@@ -400,12 +400,12 @@ typedef struct rm_holder_ctx {
 RM_HIDDEN void rm_holder_ctx_init(rm_holder_ctx *c, const rm_handle_info *h,
                                   const rm_resources *res);
 RM_HIDDEN void rm_holder_ctx_end(rm_holder_ctx *c);
-/* Appends process pf->pid (pf: its /proc directory; ps: its stat, read
- * after `pidfd` was opened, see rm_procid_pidfd, unless pf->start is
- * known, which it then sets) to *out when `why` (RM_HOLD_*) is set, or when it is
+/* Appends process proc->pid (proc: its /proc directory; ps: its stat,
+ * read after `pidfd` was opened, see rm_procid_pidfd, unless proc->start
+ * is known, which it then sets) to *out when `why` (RM_HOLD_*) is set, or when it is
  * `listed` among the pids of the registered processes and services and is
  * one of them: 1 when added, 0 when not, -1 when out of memory. */
-RM_HIDDEN int rm_holder_add(const rm_holder_ctx *c, rm_procdir *pf,
+RM_HIDDEN int rm_holder_add(const rm_holder_ctx *c, rm_procdir *proc,
                             int pidfd, unsigned why, int listed,
                             const rm_pstat *ps, rm_list *out);
 RM_HIDDEN void rm_list_free(rm_list *l);

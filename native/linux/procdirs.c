@@ -1,4 +1,4 @@
-/* The /proc directories of the last scan's holders, kept open for the next.
+/* A session's last holders' /proc directories, kept open for its next scan.
  *
  * An installer lists the same holders again and again (a files-in-use
  * dialog's retry, the shutdown that follows the list). Through a holder's

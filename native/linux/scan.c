@@ -3,6 +3,7 @@
  * are many processes. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -35,10 +37,6 @@ static int extra_has(const rm_scan *s, pid_t pid)
 }
 /* ---- one process -------------------------------------------------------- */
 
-/* How process pid (md: the directory of its main thread, or of a live
- * thread when that has exited; exe: its executable's statx) uses the
- * resources: RM_HOLD_* bits; *denied when its files could not be read.
- * With s->u set, every use is recorded instead of stopping at the first. */
 /* Whether descriptor fd of md still uses the session's files. */
 static int still_uses(rm_scan *s, int md, int fd)
 {
@@ -49,6 +47,12 @@ static int still_uses(rm_scan *s, int md, int fd)
            rm_statx_matches(s, md, name, &sx, RM_COUNTS_FD);
 }
 
+/* How process pid (md: the directory of its main thread, or of a live
+ * thread when that has exited; exe: its executable's statx) uses the
+ * resources: RM_HOLD_* bits; *denied when its files could not be read;
+ * *hint is the descriptor to try first (-1: none), then the one that used
+ * them. With s->u set, every use is recorded instead of stopping at the
+ * first. */
 static unsigned uses(rm_scan *s, int pd, int md, pid_t base,
                      const struct statx *exe, int *hint, int *denied)
 {
@@ -75,8 +79,8 @@ static unsigned uses(rm_scan *s, int pd, int md, pid_t base,
         }
     }
     /* Descriptors before mappings: a process has far fewer of them than
-     * file-backed mappings, and a match ends the process's scan. */
-    /* A holder's descriptor that used the files at the last scan is tried
+     * file-backed mappings, and a match ends the process's scan. A kept
+     * holder's descriptor that used the files at the last scan is tried
      * first: the answer is the same (one is enough), without reading its
      * whole table. */
     int r = 0;
@@ -402,11 +406,18 @@ static DWORD scan_all(rm_scan *s)
      * descriptor table several times over; with the scan's threads running
      * each growth waits for an RCU grace period (milliseconds). Grown here
      * once, before they start: a descriptor at the top, closed at once. */
-    if (s->kept_limit > 0) {
-        int top = fcntl(s->procfd, F_DUPFD_CLOEXEC,
-                        (int)(s->kept_limit + SCAN_FDS_IN_FLIGHT));
-        if (top >= 0)
-            close(top);
+    struct rlimit rl;
+    if (s->kept_limit > 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        /* procfd is about the lowest free descriptor: those below are the
+         * host's. */
+        uint64_t top =
+            (uint64_t)s->procfd + s->kept_limit + SCAN_FDS_IN_FLIGHT;
+        if (rl.rlim_cur != RLIM_INFINITY && top >= rl.rlim_cur)
+            top = rl.rlim_cur - 1;
+        int fd = top <= INT_MAX ? fcntl(s->procfd, F_DUPFD_CLOEXEC, (int)top)
+                                : -1;
+        if (fd >= 0)
+            close(fd);
     }
     pidwork work = {.pids = pids.items, .npids = pids.count};
     atomic_init(&work.next, 0);
