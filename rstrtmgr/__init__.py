@@ -8,48 +8,102 @@ and this package is the Pythonic facade over it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 
-from ._enums import (
-    AppStatus,
-    AppType,
-    FilterAction,
-    FilterTrigger,
-    RebootReason,
-    ShutdownType,
-)
-from ._errors import (
-    BadArgumentsError,
-    CancelledError,
-    InvalidHandleError,
-    LockTimeoutError,
-    MaxSessionsReachedError,
-    MoreDataError,
-    NotImplementedOnPlatformError,
-    OutOfMemoryError,
-    OutOfSequenceError,
-    RebootRequiredError,
-    ReentrantCallError,
-    RestartFailedError,
-    RestartManagerError,
-    SessionClosedError,
-    SessionConflictError,
-    SessionStoreError,
-    ShutdownFailedError,
-)
-from ._installer import shut_down
-from ._restart import register_application_restart, unregister_application_restart
-from ._session import NO_SESSION, Session
-from ._types import (
-    FileUse,
-    Filter,
-    ListResult,
-    ProcessInfo,
-    RestartOutcome,
-    UniqueProcess,
-)
+# The facade's names are imported on first use (PEP 562): an installer that
+# imports rstrtmgr in case a file is busy, or uses only the raw layer
+# (rstrtmgr._rstrtmgr) or rsm, does not pay for the facade's modules (their
+# enums, threading, contextlib) at start-up. Type checkers read the imports.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from ._enums import (
+        AppStatus,
+        AppType,
+        FilterAction,
+        FilterTrigger,
+        RebootReason,
+        ShutdownType,
+    )
+    from ._errors import (
+        BadArgumentsError,
+        CancelledError,
+        InvalidHandleError,
+        LockTimeoutError,
+        MaxSessionsReachedError,
+        MoreDataError,
+        NotImplementedOnPlatformError,
+        OutOfMemoryError,
+        OutOfSequenceError,
+        RebootRequiredError,
+        ReentrantCallError,
+        RestartFailedError,
+        RestartManagerError,
+        SessionClosedError,
+        SessionConflictError,
+        SessionStoreError,
+        ShutdownFailedError,
+    )
+    from ._installer import shut_down
+    from ._restart import register_application_restart, unregister_application_restart
+    from ._session import NO_SESSION, Session
+    from ._types import (
+        FileUse,
+        Filter,
+        ListResult,
+        ProcessInfo,
+        RestartOutcome,
+        UniqueProcess,
+    )
 
 __version__ = "0.1.0"
+
+#: Where each public name lives: the imports above, for __getattr__ (a test
+#: holds the two equal).
+_ENUMS = frozenset(
+    {
+        "AppStatus",
+        "AppType",
+        "FilterAction",
+        "FilterTrigger",
+        "RebootReason",
+        "ShutdownType",
+    }
+)
+_ERRORS = frozenset(
+    {
+        "BadArgumentsError",
+        "CancelledError",
+        "InvalidHandleError",
+        "LockTimeoutError",
+        "MaxSessionsReachedError",
+        "MoreDataError",
+        "NotImplementedOnPlatformError",
+        "OutOfMemoryError",
+        "OutOfSequenceError",
+        "RebootRequiredError",
+        "ReentrantCallError",
+        "RestartFailedError",
+        "RestartManagerError",
+        "SessionClosedError",
+        "SessionConflictError",
+        "SessionStoreError",
+        "ShutdownFailedError",
+    }
+)
+_INSTALLER = frozenset({"shut_down"})
+_RESTART = frozenset({"register_application_restart", "unregister_application_restart"})
+_SESSION = frozenset({"NO_SESSION", "Session"})
+_TYPES = frozenset(
+    {
+        "FileUse",
+        "Filter",
+        "ListResult",
+        "ProcessInfo",
+        "RestartOutcome",
+        "UniqueProcess",
+    }
+)
 
 
 def who_uses(
@@ -62,6 +116,8 @@ def who_uses(
     With ``details`` (the default) each process says which of the files it
     uses and how, its user and its command line, where the backend can.
     """
+    from ._session import Session
+
     with Session() as session:
         files = []
         for p in paths:
@@ -85,6 +141,8 @@ def who_uses_stale(
     (executable, mapping, open file) counts; with None, executables and
     mappings anywhere (needrestart's question). Linux only.
     """
+    from ._session import Session
+
     with Session() as session:
         session.register_stale(None if paths is None else list(paths))
         return session.get_list(details=details)
@@ -128,3 +186,44 @@ __all__ = [
     "who_uses",
     "who_uses_stale",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """A public name of the facade, its module imported on first use."""
+    # Each module named in an import statement of its own, which freezers
+    # (PyInstaller's module graph) follow as they follow the eager ones.
+    if name in _ENUMS:
+        from . import _enums
+
+        return _keep(name, _enums)
+    if name in _ERRORS:
+        from . import _errors
+
+        return _keep(name, _errors)
+    if name in _SESSION:
+        from . import _session
+
+        return _keep(name, _session)
+    if name in _TYPES:
+        from . import _types
+
+        return _keep(name, _types)
+    if name in _INSTALLER:
+        from . import _installer
+
+        return _keep(name, _installer)
+    if name in _RESTART:
+        from . import _restart
+
+        return _keep(name, _restart)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _keep(name: str, module: object) -> object:
+    value = getattr(module, name)
+    globals()[name] = value  # found here from now on, __getattr__ unasked
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
