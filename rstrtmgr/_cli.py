@@ -38,7 +38,7 @@ from ._cli_installer import (
     shutdown_failure,
     signal_name,
 )
-from ._cli_list import add_list_parser, table, without_self
+from ._cli_list import add_list_parser, full_paths, table, without_self
 from ._errors import (
     RebootRequiredError,
     RestartFailedError,
@@ -87,7 +87,7 @@ def _print_result(result: ListResult, as_json: bool) -> None:
 
 def _registered_list(session: Session, args: argparse.Namespace) -> ListResult:
     """Register PATH... with the session; the list before anything is shut down."""
-    paths = [os.path.abspath(os.fsencode(p)) for p in args.paths]
+    paths = full_paths(args.paths)
     session.register(files=paths)
     return without_self(session.get_list())
 

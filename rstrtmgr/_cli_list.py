@@ -20,7 +20,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["add_list_parser", "cmd_list", "table", "without_self"]
+__all__ = ["add_list_parser", "cmd_list", "full_paths", "table", "without_self"]
 
 EXIT_FREE = 0
 EXIT_IN_USE = 1
@@ -72,8 +72,25 @@ def without_self(result: ListResult) -> ListResult:
     return ListResult(others, RebootReason(reasons), result.uninspected)
 
 
+def full_paths(args: list[str]) -> list[str]:
+    """The command line's paths made absolute, as str.
+
+    str is argv's own type: names that are not UTF-8 carry surrogates, which
+    the facade takes.
+    """
+    # A name that is already absolute and holds no "//", "/." or trailing
+    # "/" is what abspath would give back: the usual case, kept as it is
+    # (abspath costs a few microseconds a path in Python).
+    return [
+        p
+        if p[:1] == "/" and "//" not in p and "/." not in p and p[-1:] != "/"
+        else os.path.abspath(p)
+        for p in args
+    ]
+
+
 def _lookup(args: argparse.Namespace) -> tuple[ListResult, list[str]]:
-    paths = [os.path.abspath(os.fsencode(p)) for p in args.paths]
+    paths = full_paths(args.paths)
     # One stat a path tells both whether it is a directory and that it
     # exists; lexists (a dangling link) only when it fails.
     dirs = set()
@@ -84,7 +101,7 @@ def _lookup(args: argparse.Namespace) -> tuple[ListResult, list[str]]:
                 dirs.add(p)
         except (OSError, ValueError):
             if not os.path.lexists(p):
-                missing.append(os.fsdecode(p))
+                missing.append(p)
     for m in missing:
         print(
             f"rstrtmgr list: warning: {display(m)} does not exist (searched "
@@ -100,7 +117,7 @@ def _lookup(args: argparse.Namespace) -> tuple[ListResult, list[str]]:
                 if p in dirs:
                     if args.no_recursive:
                         raise IsADirectoryError(
-                            f"{os.fsdecode(p)} is a directory; directories are "
+                            f"{p} is a directory; directories are "
                             "not resources (leave out --no-recursive to search "
                             "the files under it)"
                         )

@@ -110,6 +110,40 @@ def test_list_usage_and_errors(tmp_path: Path) -> None:
     assert "director" in bad.stderr
 
 
+def test_list_takes_paths_as_the_shell_gives_them(tmp_path: Path) -> None:
+    # Relative names, "..", "//", "/." and a name that is not UTF-8 are made
+    # absolute as abspath makes them; each names the file the holder uses.
+    (tmp_path / "d").mkdir()
+    name = os.fsdecode(b"d/caf\xe9")  # Latin-1: surrogates in argv's str
+    (tmp_path / name).write_bytes(b"x")
+    with holder(HOLD_FD, str(tmp_path / name)) as child:
+        for given in (
+            name,
+            f"./{name}",
+            name.replace("/", "//"),
+            f"d/../{name}",
+            str(tmp_path / "d" / "." / "caf\udce9"),
+            f"{tmp_path}//{name}",
+        ):
+            out = subprocess.run(
+                [sys.executable, "-m", "rstrtmgr", "list", "--pids", given],
+                capture_output=True,
+                env=child_env(),
+                cwd=tmp_path,  # holds no rstrtmgr: `-m` imports the package's
+                check=False,
+            )
+            assert (out.returncode, out.stdout.split()) == (1, [b"%d" % child.pid])
+        other = subprocess.run(
+            [sys.executable, "-m", "rstrtmgr", "list", "--pids", "d/cafe"],
+            capture_output=True,
+            env=child_env(),
+            cwd=tmp_path,
+            check=False,
+        )
+        assert other.returncode in (0, 3)
+        assert b"does not exist" in other.stderr
+
+
 # An ordinary user cannot look into root's processes: shutdown and replace
 # refuse then, unless told to go on (these tests' holders are their own).
 BLIND = [] if ROOT else ["--ignore-uninspected"]
