@@ -85,3 +85,14 @@ def test_dir_and_star_import_name_everything() -> None:
     names: dict[str, object] = {}
     exec("from rstrtmgr import *", names)
     assert set(rstrtmgr.__all__) <= set(names)
+
+
+def test_list_loads_none_of_the_installer_flow() -> None:
+    loaded = loaded_after(
+        "import sys\nfrom rstrtmgr._cli import main\n"
+        "main(['list', '--pids', sys.executable])\n"
+        "assert 'signal' not in sys.modules, 'signal imported'"
+    )
+    assert "rstrtmgr._cli_list" in loaded
+    for flow in ("_cli_shutdown", "_cli_installer", "_cli_display", "_restart"):
+        assert f"rstrtmgr.{flow}" not in loaded
