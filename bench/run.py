@@ -12,7 +12,8 @@ rounds:
   the floor's walk + SIGTERM through pidfds + poll until all are gone;
 * ``rstrtmgr list`` as a whole process against fuser and lsof, 1 and 1,000
   files, with each process's peak RSS;
-* ``import rstrtmgr`` (``-X importtime``, and wall time against ``-c pass``).
+* ``import rstrtmgr`` and ``from rstrtmgr import Session`` (``-X importtime``,
+  and wall time against ``-c pass``).
 
 Every tool's pid set is checked equal to the others'. Prints min, median and
 max of the rounds and the ratios of medians; ``--quick`` (3 rounds, no lsof
@@ -47,6 +48,8 @@ HOLDERS = 200
 HELD = 1000  # the files the holders use (4 KiB each)
 BIG = 100_000  # all registered files of the largest workload
 SHUTDOWN_HOLDERS = 200
+#: What a user of the facade imports: the package and its Session.
+FACADE = "from rstrtmgr import Session"
 
 Sample = tuple[float, "set[int] | None", int]  # ms, pids, peak RSS KiB
 
@@ -374,18 +377,24 @@ class Bench:
 
         return call
 
-    def importtime(self, env: dict[str, str] | None = None) -> Sample:
+    def importtime(
+        self, env: dict[str, str] | None = None, code: str = "import rstrtmgr"
+    ) -> Sample:
+        """-X importtime's cumulative time of the rstrtmgr modules ``code``
+        imports: the top-level entries (a name first used imports its module
+        after the package's own entry)."""
         _, _, err, _ = run_rss(
-            self.floor,
-            [self.python_exe, "-X", "importtime", "-c", "import rstrtmgr"],
-            env,
+            self.floor, [self.python_exe, "-X", "importtime", "-c", code], env
         )
         us = 0
         for line in err.splitlines():
-            parts = [p.strip() for p in line.split("|")]
-            if len(parts) == 3 and parts[2] == "rstrtmgr":
-                us = int(parts[1])
+            parts = line.split("|")
+            if len(parts) == 3 and parts[2].startswith(" rstrtmgr"):
+                us += int(parts[1])
         return us / 1000, None, 0
+
+    def importtime_facade(self, env: dict[str, str] | None = None) -> Sample:
+        return self.importtime(env, FACADE)
 
 
 class Against:
@@ -443,6 +452,9 @@ class Against:
     def importtime(self) -> Sample:
         return self.b.importtime(self.env)
 
+    def importtime_facade(self) -> Sample:
+        return self.b.importtime_facade(self.env)
+
     def cases(self, processes: bool = True) -> dict[str, Callable[[], Sample]]:
         """The in-process cases; with ``processes`` the CLI and import too."""
         at = f"{self.label}: "
@@ -456,6 +468,9 @@ class Against:
             for n in (1, HELD):
                 cases[f"{at}rstrtmgr list, {n} files"] = self.cli(n)
             cases[f"{at}-X importtime: rstrtmgr cumulative"] = self.importtime
+            cases[f"{at}-X importtime: rstrtmgr + Session cumulative"] = (
+                self.importtime_facade
+            )
         return cases
 
 
@@ -533,6 +548,7 @@ def ratios() -> list[tuple[str, str, str, float | None]]:
         ("rstrtmgr list, 1 files", False),
         (f"rstrtmgr list, {HELD} files", False),
         ("-X importtime: rstrtmgr cumulative", False),
+        ("-X importtime: rstrtmgr + Session cumulative", False),
     ):
         now = f"now: {case}" if child else case
         out.append((f"now / main: {case}", now, f"main: {case}", None))
@@ -564,12 +580,17 @@ def report(stats: dict[str, tuple[float, float]]) -> None:
             f"| import rstrtmgr, ms (-X importtime) | {imp[0]:.1f} | {imp[1]:.1f} "
             f"| 15 {met} |"
         )
-    bare, full = stats.get("python -c pass"), stats.get("python -c 'import rstrtmgr'")
-    if bare and full:
-        print(
-            "| import rstrtmgr, ms (wall, against -c pass) | "
-            f"{full[0] - bare[0]:.1f} | {full[1] - bare[1]:.1f} | |"
-        )
+    facade = stats.get("-X importtime: rstrtmgr + Session cumulative")
+    if facade is not None:
+        print(f"| {FACADE}, ms (-X importtime) | {facade[0]:.1f} | {facade[1]:.1f} | |")
+    bare = stats.get("python -c pass")
+    for code in ("import rstrtmgr", FACADE):
+        full = stats.get(f"python -c '{code}'")
+        if bare and full:
+            print(
+                f"| {code}, ms (wall, against -c pass) | "
+                f"{full[0] - bare[0]:.1f} | {full[1] - bare[1]:.1f} | |"
+            )
     print()
 
 
@@ -594,7 +615,9 @@ def all_cases(b: Bench, quick: bool) -> dict[str, Callable[[], Sample]]:
             cases[f"lsof, {n} files"] = b.tool("lsof", n)
     cases["python -c pass"] = b.python("pass")
     cases["python -c 'import rstrtmgr'"] = b.python("import rstrtmgr")
+    cases[f"python -c '{FACADE}'"] = b.python(FACADE)
     cases["-X importtime: rstrtmgr cumulative"] = b.importtime
+    cases["-X importtime: rstrtmgr + Session cumulative"] = b.importtime_facade
     if b.against:
         # This checkout's in-process cases measured the same way, in a child.
         cases.update(Against(b, str(ROOT), "now").cases(processes=False))
