@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math as _math
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -43,6 +42,7 @@ __all__ = [
 #: FILETIME of the Unix epoch: 100 ns intervals from 1601 to 1970.
 _EPOCH_AS_FILETIME = 116_444_736_000_000_000
 _FILETIME_UNITS = 10_000_000
+_INFINITY = float("inf")  # not math.inf: math is one import more for one test
 _ERROR_ACCESS_DENIED = 5
 _LINUX = sys.platform.startswith("linux")
 
@@ -210,7 +210,7 @@ class UniqueProcess(_Record):
         if isinstance(created, bool) or not isinstance(created, int | float):
             raise TypeError(f"create_time() gave {created!r}, not seconds")
         units = created * _FILETIME_UNITS
-        if not _math.isfinite(units):
+        if not -_INFINITY < units < _INFINITY:  # infinite or NaN (math.isfinite)
             raise ValueError(f"create_time() gave {created}, which is no start time")
         claimed = round(units) + _EPOCH_AS_FILETIME
         if not 0 <= claimed < 1 << 64:
