@@ -234,6 +234,44 @@ def _answers(call: Callable[[], object], codes: tuple[int, ...]) -> None:
             raise
 
 
+def _code_units_to_nul(field: object, size: int) -> str:
+    """A WCHAR field's text read unit by unit through cffi: the reference."""
+    units = []
+    for i in range(size):
+        unit = field[i]  # type: ignore[index]  # char16_t: a str of one unit
+        if unit == "\0":
+            break
+        units.append(unit)
+    # As text: a surrogate pair is one character, a lone surrogate itself.
+    raw = "".join(units).encode("utf-16-le", "surrogatepass")
+    return raw.decode("utf-16-le", "surrogatepass")
+
+
+@FUZZ
+@given(
+    app=st.binary(min_size=512, max_size=512),
+    svc=st.binary(min_size=128, max_size=128),
+    cut=st.integers(0, 255),
+)
+def test_process_names_read_as_their_code_units(
+    app: bytes, svc: bytes, cut: int
+) -> None:
+    # Any bytes (lone surrogates, no NUL at all, a NUL at any unit): the
+    # facade's one-pass reading of RM_PROCESS_INFO gives each name as its
+    # code units up to the first NUL.
+    from rstrtmgr import _marshal
+
+    COUNTS["process names"] = COUNTS.get("process names", 0) + 1
+    infos = ffi.new("RM_PROCESS_INFO[]", 1)
+    ffi.memmove(infos[0].strAppName, app, len(app))
+    if cut % 3 == 0:  # a NUL at any unit, else wherever the bytes have one
+        infos[0].strAppName[cut] = "\0"
+    ffi.memmove(infos[0].strServiceShortName, svc, len(svc))
+    (got,) = _marshal._process_infos(infos, 1)
+    assert got.app_name == _code_units_to_nul(infos[0].strAppName, 256)
+    assert got.service_name == _code_units_to_nul(infos[0].strServiceShortName, 64)
+
+
 def test_fuzz_figures() -> None:
     """Reports how many inputs the fuzz tests above ran (run after them)."""
     report("fuzz", inputs=sum(COUNTS.values()), crashes=0, **COUNTS)
