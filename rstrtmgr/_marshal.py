@@ -405,7 +405,10 @@ _ERROR_CALL_NOT_IMPLEMENTED = 120
 
 def _wide_strings(buf: Any, cch: int) -> tuple[str, ...]:
     """A double-NUL-terminated list of WCHAR strings."""
-    text = bytes(ffi.buffer(buf, cch * 2)).decode("utf-16-le", "surrogatepass")
+    if cch <= 1:  # no arguments: the terminating NUL alone
+        return ()
+    raw = ffi.buffer(buf, cch * 2)[:]
+    text = _utf16_le_decode(raw, "surrogatepass", True)[0]
     return tuple(text.rstrip("\0").split("\0")) if text.strip("\0") else ()
 
 
@@ -419,17 +422,20 @@ def _last_details(count: int, files: bool = True) -> list[CDetail] | None:
     needed = ffi.new("UINT *")
     nfiles = ffi.new("UINT *")
     uses = ffi.new("DWORD *")
+    size = 1024
+    buf = ffi.new("WCHAR[]", size)  # one for every entry, grown when short
+    path = ffi.NULL
+    unknown = 0xFFFFFFFF
     out = []
     for i in range(count):
-        size = 1024
         for _ in range(3):
-            buf = ffi.new("WCHAR[]", size)
             code = int(
                 lib.rstrtmgr_last_list_process(i, uid, buf, size, needed, nfiles)
             )
             if code != 234:  # ERROR_MORE_DATA
                 break
             size = int(needed[0])
+            buf = ffi.new("WCHAR[]", size)
         if code == _ERROR_CALL_NOT_IMPLEMENTED:
             return None
         if code != 0:
@@ -438,10 +444,11 @@ def _last_details(count: int, files: bool = True) -> list[CDetail] | None:
         command_line = _wide_strings(buf, int(needed[0]))
         found = []
         for k in range(int(nfiles[0])):
-            path = ffi.new("WCHAR[]", 4100)
+            if path == ffi.NULL:
+                path = ffi.new("WCHAR[]", 4100)
             if lib.rstrtmgr_last_list_file(i, k, uses, path, 4100, needed) == 0:
                 found.append((wide_string(path), int(uses[0])))
-        known = int(uid[0]) != 0xFFFFFFFF
+        known = uid[0] != unknown
         out.append(
             CDetail(
                 int(uid[0]) if known else None,

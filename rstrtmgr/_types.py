@@ -481,8 +481,20 @@ class ProcessInfo(_Record):
         new = object.__new__
         set_values = _set_values
         types, statuses, unknown = _APP_TYPES, _APP_STATUSES, AppType.UNKNOWN
+        names: dict[int, str | None] = {}  # one passwd look-up per user
+        wanted = details or ()
         out = []
-        for info in infos:
+        for i, info in enumerate(infos):
+            detail = wanted[i] if i < len(wanted) else None
+            uid = user = command_line = files = None
+            if detail is not None:
+                uid = detail.uid
+                if uid is not None and uid not in names:
+                    names[uid] = _user_name(uid)
+                user = detail.user or (None if uid is None else names[uid])
+                command_line = detail.command_line or None
+                if detail.files is not None:
+                    files = tuple(FileUse._from_c(p, how) for p, how in detail.files)
             record = new(cls)
             status = info.status
             session = info.ts_session_id
@@ -500,27 +512,13 @@ class ProcessInfo(_Record):
                     info.restartable,
                     None,
                     None,
-                    None,
-                    None,
-                    None,
-                    None,
+                    uid,
+                    user,
+                    command_line,
+                    files,
                 ),
             )
             out.append(record)
-        names: dict[int, str | None] = {}  # one passwd look-up per user
-        for i, detail in enumerate(details or ()):
-            if detail is not None:
-                uid = detail.uid
-                if uid is not None and uid not in names:
-                    names[uid] = _user_name(uid)
-                out[i] = out[i]._replace(
-                    uid=uid,
-                    user=detail.user or (None if uid is None else names[uid]),
-                    command_line=detail.command_line or None,
-                    files=None
-                    if detail.files is None
-                    else tuple(FileUse._from_c(p, how) for p, how in detail.files),
-                )
         return out
 
     @classmethod
