@@ -144,6 +144,70 @@ def test_list_takes_paths_as_the_shell_gives_them(tmp_path: Path) -> None:
         assert b"does not exist" in other.stderr
 
 
+AFTER_LIST = """
+import atexit, sys
+atexit.register(lambda: print("interpreter torn down", file=sys.stderr))
+sys.argv = ["rstrtmgr", *sys.argv[1:]]
+from rstrtmgr.__main__ import main
+sys.exit(main())
+"""
+
+
+def test_list_ends_the_process_at_once_with_its_output(tmp_path: Path) -> None:
+    # After `list` the console script skips the interpreter's teardown
+    # (atexit included): the output is whole, the exit status kept.
+    path = tmp_path / "f"
+    path.write_bytes(b"x")
+    with holder(HOLD_FD, str(path)) as child:
+        for args in (["list", "--json", str(path)], ["list", str(path)] * 400):
+            out = subprocess.run(
+                [sys.executable, "-c", AFTER_LIST, *args],
+                capture_output=True,
+                text=True,
+                env=child_env(),
+                cwd=PACKAGE_ROOT,
+                check=False,
+            )
+            assert out.returncode == 1, out.stderr
+            assert "torn down" not in out.stderr
+            assert str(child.pid) in out.stdout
+    # Any other command exits as Python does.
+    usage = subprocess.run(
+        [sys.executable, "-c", AFTER_LIST, "launch"],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        cwd=PACKAGE_ROOT,
+        check=False,
+    )
+    assert usage.returncode == 2
+    assert "torn down" in usage.stderr
+
+
+def test_list_into_a_closed_pipe_fails_as_without_the_quick_end(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"x")
+    plain = AFTER_LIST.replace("rstrtmgr.__main__", "rstrtmgr._cli")
+    with holder(HOLD_FD, str(path)):
+        ends = []
+        for code in (AFTER_LIST, plain):
+            proc = subprocess.Popen(
+                [sys.executable, "-c", code, "list", str(path)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=child_env(),
+                cwd=PACKAGE_ROOT,
+            )
+            assert proc.stdout is not None
+            proc.stdout.close()  # the reader is gone before anything is written
+            _, err = proc.communicate(timeout=60)
+            ends.append((proc.returncode, err.splitlines()[:1]))
+    assert ends[0] == ends[1]
+    assert ends[0][0] != 0
+
+
 # An ordinary user cannot look into root's processes: shutdown and replace
 # refuse then, unless told to go on (these tests' holders are their own).
 BLIND = [] if ROOT else ["--ignore-uninspected"]
