@@ -8,6 +8,7 @@ and this package is the Pythonic facade over it.
 from __future__ import annotations
 
 import os
+import sys
 
 # The facade's names are imported on first use (PEP 562): an installer that
 # imports rstrtmgr in case a file is busy, or uses only the raw layer
@@ -58,52 +59,10 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-#: Where each public name lives: the imports above, for __getattr__ (a test
-#: holds the two equal).
-_ENUMS = frozenset(
-    {
-        "AppStatus",
-        "AppType",
-        "FilterAction",
-        "FilterTrigger",
-        "RebootReason",
-        "ShutdownType",
-    }
-)
-_ERRORS = frozenset(
-    {
-        "BadArgumentsError",
-        "CancelledError",
-        "InvalidHandleError",
-        "LockTimeoutError",
-        "MaxSessionsReachedError",
-        "MoreDataError",
-        "NotImplementedOnPlatformError",
-        "OutOfMemoryError",
-        "OutOfSequenceError",
-        "RebootRequiredError",
-        "ReentrantCallError",
-        "RestartFailedError",
-        "RestartManagerError",
-        "SessionClosedError",
-        "SessionConflictError",
-        "SessionStoreError",
-        "ShutdownFailedError",
-    }
-)
-_INSTALLER = frozenset({"shut_down"})
-_RESTART = frozenset({"register_application_restart", "unregister_application_restart"})
-_SESSION = frozenset({"NO_SESSION", "Session"})
-_TYPES = frozenset(
-    {
-        "FileUse",
-        "Filter",
-        "ListResult",
-        "ProcessInfo",
-        "RestartOutcome",
-        "UniqueProcess",
-    }
-)
+#: The facade's modules, in the order __getattr__ looks for a name in their
+#: __all__: each needs those before it, but for _restart (last, as it needs
+#: neither Session nor the installer flow, and is the rarest).
+_MODULES = ("_enums", "_errors", "_types", "_session", "_installer", "_restart")
 
 
 def who_uses(
@@ -190,39 +149,16 @@ __all__ = [
 
 def __getattr__(name: str) -> object:
     """A public name of the facade, its module imported on first use."""
-    # Each module named in an import statement of its own, which freezers
-    # (PyInstaller's module graph) follow as they follow the eager ones.
-    if name in _ENUMS:
-        from . import _enums
-
-        return _keep(name, _enums)
-    if name in _ERRORS:
-        from . import _errors
-
-        return _keep(name, _errors)
-    if name in _SESSION:
-        from . import _session
-
-        return _keep(name, _session)
-    if name in _TYPES:
-        from . import _types
-
-        return _keep(name, _types)
-    if name in _INSTALLER:
-        from . import _installer
-
-        return _keep(name, _installer)
-    if name in _RESTART:
-        from . import _restart
-
-        return _keep(name, _restart)
+    # Frozen programs carry the modules: the PyInstaller hook names them.
+    if name in __all__:
+        for module in _MODULES:
+            __import__(f"{__name__}.{module}")
+            found = sys.modules[f"{__name__}.{module}"]
+            if name in found.__all__:
+                value = getattr(found, name)
+                globals()[name] = value  # found here from now on
+                return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _keep(name: str, module: object) -> object:
-    value = getattr(module, name)
-    globals()[name] = value  # found here from now on, __getattr__ unasked
-    return value
 
 
 def __dir__() -> list[str]:

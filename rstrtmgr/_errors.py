@@ -22,6 +22,7 @@ __all__ = [
     "OutOfMemoryError",
     "OutOfSequenceError",
     "RebootRequiredError",
+    "ReentrantCallError",
     "RestartFailedError",
     "RestartManagerError",
     "SessionClosedError",
