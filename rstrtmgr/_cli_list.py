@@ -72,7 +72,7 @@ def without_self(result: ListResult) -> ListResult:
     return ListResult(others, RebootReason(reasons), result.uninspected)
 
 
-def full_paths(args: list[str]) -> list[str]:
+def full_paths(paths: list[str]) -> list[str]:
     """The command line's paths made absolute, as str.
 
     str is argv's own type: names that are not UTF-8 carry surrogates, which
@@ -85,7 +85,7 @@ def full_paths(args: list[str]) -> list[str]:
         p
         if p[:1] == "/" and "//" not in p and "/." not in p and p[-1:] != "/"
         else os.path.abspath(p)
-        for p in args
+        for p in paths
     ]
 
 

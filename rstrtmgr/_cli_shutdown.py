@@ -43,7 +43,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # for mypy only
     import argparse
 
-__all__ = ["DEFAULT_SETTLE_TIME", "DEFAULT_TIMEOUT", "run"]
+__all__ = ["run"]
 
 EXIT_USAGE = 2
 EXIT_NOT_SHUT_DOWN = 5
@@ -57,9 +57,13 @@ DEFAULT_SETTLE_TIME = 2.0
 
 def run(args: argparse.Namespace) -> int:
     """Run ``args.command`` (shutdown, replace or launch); the exit status."""
-    command = {"shutdown": cmd_shutdown, "replace": cmd_replace, "launch": cmd_launch}
+    command = {
+        "shutdown": _cmd_shutdown,
+        "replace": _cmd_replace,
+        "launch": _cmd_launch,
+    }[args.command]
     try:
-        return command[args.command](args)
+        return command(args)
     except (Interrupted, KeyboardInterrupt) as e:
         # Before anything was shut down (or by a command that stops at once).
         signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
@@ -117,7 +121,7 @@ def _failure(error: Exception, before: ListResult, args: argparse.Namespace) -> 
     )
 
 
-def cmd_shutdown(args: argparse.Namespace) -> int:
+def _cmd_shutdown(args: argparse.Namespace) -> int:
     with Session() as session, SignalGuard(defer=False):
         before = _registered_list(session, args)
         if _blind("shutdown", before, args):
@@ -139,7 +143,7 @@ def cmd_shutdown(args: argparse.Namespace) -> int:
     return EXIT_FREE
 
 
-def cmd_replace(args: argparse.Namespace) -> int:
+def _cmd_replace(args: argparse.Namespace) -> int:
     if not args.command_line:
         print("rstrtmgr replace: give the command to run after --", file=sys.stderr)
         return EXIT_USAGE
@@ -246,7 +250,7 @@ def _replace_outcome(
     return EXIT_COMMAND_FAILED if command is not None and command[0] else EXIT_FREE
 
 
-def cmd_launch(args: argparse.Namespace) -> int:
+def _cmd_launch(args: argparse.Namespace) -> int:
     command = args.command_line
     if not command:
         print("rstrtmgr launch: give the command to run after --", file=sys.stderr)
