@@ -1,0 +1,19 @@
+"""Stand-in for the pip bootstrap script ansible-test downloads (get-pip).
+
+ansible-test makes each sanity test's virtual environment without pip and
+fetches a bootstrap script from a host that CI cannot reach. This one does
+the same job from what the machine has: the interpreter's own ensurepip,
+then pip's wanted version from the package index. tools/ansible_lane.sh
+puts it where ansible-test looks first (its cache), under a private HOME.
+"""
+
+import subprocess
+import sys
+
+# get-pip's options for what it should not install: pip itself has none.
+GET_PIP_ONLY = {"--no-setuptools", "--no-wheel"}
+
+if __name__ == "__main__":
+    wanted = [a for a in sys.argv[1:] if a not in GET_PIP_ONLY]
+    subprocess.run([sys.executable, "-m", "ensurepip", "--default-pip"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", *wanted], check=True)
