@@ -78,6 +78,7 @@ class Host:
     sshd: subprocess.Popen[bytes] | None = None
     holders: list[int] = field(default_factory=list)
     stale_holder: int = 0
+    plain_holder: int = 0
 
     @property
     def name(self) -> str:
@@ -98,6 +99,11 @@ class Host:
     def lib(self) -> Path:
         """The host's library directory (stale copies)."""
         return self.root / "lib"
+
+    @property
+    def plain(self) -> Path:
+        """A directory whose file a holder not registered for restart holds."""
+        return self.root / "plain"
 
     @property
     def log(self) -> Path:
@@ -178,6 +184,26 @@ class Fleet:
                 f"{done.stdout[-6000:]}\n{done.stderr[-3000:]}"
             )
         return took, json.loads(results.read_text())
+
+    def syntax_check(self, playbook: Path) -> None:
+        """Fail unless ``ansible-playbook --syntax-check`` accepts ``playbook``."""
+        ansible = Path(sys.executable).with_name("ansible-playbook")
+        done = subprocess.run(
+            [
+                str(ansible),
+                "-i",
+                str(self.base / "inventory.yml"),
+                "--syntax-check",
+                str(playbook),
+            ],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise AssertionError(f"{playbook.name}:\n{done.stdout}\n{done.stderr}")
 
     def adhoc(self, host: str, module: str, args: str, *extra: str) -> str:
         """Run one module on one host ad hoc; its output (it may fail)."""
@@ -273,8 +299,10 @@ def _start_sshd(host: Host, authorized: Path) -> str:
     return f"{host.address} {public[0]} {public[1]}\n"
 
 
-def launch_holder(host: Host, python: str, path: Path) -> int:
+def launch_holder(host: Host, python: str, path: Path, *, launch: bool = True) -> int:
     """Start a holder of ``path`` in the host's namespace through ``rstrtmgr launch``.
+
+    With ``launch=False``, without it: a holder not registered for restart.
 
     Detached (its parent exits at once), as a service would be: the shutdown
     waits for it to exit, not to be reaped by this test. Its pid, once it
@@ -293,9 +321,7 @@ def launch_holder(host: Host, python: str, path: Path) -> int:
             "-c",
             '"$@" </dev/null >/dev/null 2>&1 &',
             "sh",
-            rstrtmgr,
-            "launch",
-            "--",
+            *([rstrtmgr, "launch", "--"] if launch else []),
             python,
             str(script),
             str(path),
@@ -352,6 +378,7 @@ def _write_ansible_files(fleet: Fleet) -> None:
             "ansible_ssh_private_key_file": str(fleet.key),
             "app_dir": str(host.app),
             "lib_dir": str(host.lib),
+            "plain_dir": str(host.plain),
             "rstrtmgr_state_dir": str(host.store),
         }
     inventory = {"all": {"children": {"fleet": {"hosts": hosts}}}}
@@ -388,6 +415,7 @@ def fleet(count: int, python: str) -> Iterator[Fleet]:
             host.root.mkdir()
             host.app.mkdir()
             host.lib.mkdir()
+            host.plain.mkdir()
             _start_network(host)
             known.append(_start_sshd(host, authorized))
         made.known_hosts.write_text("".join(known))
