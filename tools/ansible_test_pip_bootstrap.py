@@ -13,7 +13,16 @@ import sys
 # get-pip's options for what it should not install: pip itself has none.
 GET_PIP_ONLY = {"--no-setuptools", "--no-wheel"}
 
+
+def quietly(*argv: str) -> None:
+    """Run ``argv``; its output only when it fails (then exit with its status)."""
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode:
+        sys.stderr.write(done.stdout + done.stderr)
+        sys.exit(done.returncode)
+
+
 if __name__ == "__main__":
     wanted = [a for a in sys.argv[1:] if a not in GET_PIP_ONLY]
-    subprocess.run([sys.executable, "-m", "ensurepip", "--default-pip"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", *wanted], check=True)
+    quietly(sys.executable, "-m", "ensurepip", "--default-pip")
+    quietly(sys.executable, "-m", "pip", "install", "-q", *wanted)

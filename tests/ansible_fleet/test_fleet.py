@@ -205,8 +205,18 @@ def test_failures_leave_nothing_stopped(hosts: Fleet) -> None:
         back = {p["pid"]: p["new_pid"] for p in step["restarted"]}
         assert sorted(back) == holders[host.name]
         logged = host.logged()
-        assert all(_alive(new, logged) for new in back.values())
         assert not any(_alive(old, logged) for old in back)
+        # The next task found them alive: it shut the restarted ones down.
+        terminated = r["terminated"]
+        assert terminated["failed"] is True
+        assert "interrupted by SIGTERM" in terminated["msg"], terminated["msg"]
+        assert sorted(p["pid"] for p in terminated["restarted"]) == sorted(
+            back.values()
+        )
+        logged = host.logged()
+        for p in terminated["restarted"]:
+            assert _alive(p["new_pid"], logged)
+            assert not _alive(p["pid"], logged)
         unregistered = r["unregistered"]
         assert unregistered["failed"] is True
         assert "not registered for restart" in unregistered["msg"]
@@ -215,6 +225,7 @@ def test_failures_leave_nothing_stopped(hosts: Fleet) -> None:
     if REPORT:
         _report("sample_failed_step", results["host1"]["step_failed"])
         _report("sample_unregistered", results["host1"]["unregistered"])
+        _report("sample_terminated", results["host1"]["terminated"])
 
 
 def test_the_docs_playbooks_parse(hosts: Fleet) -> None:

@@ -235,6 +235,7 @@ uninspected:
 
 import os
 import shutil
+import signal
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
@@ -344,6 +345,18 @@ def _step(module, pending, copied):
     return {"rc": rc, "stdout": out, "stderr": err, "argv": argv}
 
 
+class _Interrupted(BaseException):
+    """A signal (SIGTERM, SIGHUP, SIGINT) came while the users were down.
+
+    Not an Exception: AnsibleModule.run_command must not catch it.
+    """
+
+
+def _interrupted(signum, frame):
+    """Turn a signal into an exception, so that the restart still runs."""
+    raise _Interrupted(signal.Signals(signum).name)
+
+
 def _replace(module, session, before, pending):
     """Shut down, replace, restart: ``rstrtmgr.shut_down``, keeping what restarted.
 
@@ -355,6 +368,10 @@ def _replace(module, session, before, pending):
     error = None
     command = None
     copied = []
+    # Ansible ends a task past its timeout with SIGTERM, a lost connection
+    # with SIGHUP: either must still restart what was shut down.
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(signum, _interrupted)
     try:
         stopped = session.shutdown(
             force=p["force"],
@@ -367,9 +384,13 @@ def _replace(module, session, before, pending):
             f"not every user could be shut down ({e}); those stopped were "
             "restarted, nothing was replaced"
         )
+    except _Interrupted as e:
+        error = f"interrupted by {e}; what was shut down was restarted"
     except (OSError, rstrtmgr.RestartManagerError) as e:
         error = f"the replacement failed ({e}); what was shut down was restarted"
     finally:
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(signum, signal.SIG_IGN)  # the restart runs to its end
         restart_error = None
         try:
             after = session.restart(settle_time=p["settle_time"]).processes
@@ -378,6 +399,20 @@ def _replace(module, session, before, pending):
         except rstrtmgr.RestartFailedError as e:
             after = list(e.processes)
             restart_error = e
+    _finish(
+        module,
+        before,
+        stopped=stopped,
+        copied=copied,
+        command=command,
+        error=error,
+        after=after,
+        restart_error=restart_error,
+    )
+
+
+def _finish(module, before, *, stopped, copied, command, error, after, restart_error):
+    """End the task with what the shutdown, the step and the restart did."""
     # The shutdown's records have the statuses, the list before it the details.
     detailed = {q.pid: process_data(q) for q in before.processes}
     restarted, failed = _restarted_data(after, detailed)
