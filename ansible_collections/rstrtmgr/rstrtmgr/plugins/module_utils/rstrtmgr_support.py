@@ -39,9 +39,18 @@ INSTALL_STEP = (
 
 def require_rstrtmgr(module):
     """Fail the task, naming the install step, unless rstrtmgr imports."""
-    if RSTRTMGR_IMPORT_ERROR is None:
-        return
     python = sys.executable or "python3"
+    if RSTRTMGR_IMPORT_ERROR is None:
+        try:
+            rstrtmgr.Session  # noqa: B018 - the facade loads its C extension here
+        except ImportError as e:
+            module.fail_json(
+                msg=f"rstrtmgr is installed for {python}, but its C extension does "
+                f"not load ({e}): reinstall it, '{python} -m pip install "
+                "--force-reinstall rstrtmgr' (Linux managed nodes only)",
+                exception=traceback.format_exc(),
+            )
+        return
     module.fail_json(
         msg="rstrtmgr is not installed for {}: {}. {}".format(
             python,
