@@ -342,7 +342,8 @@ def launch_holder(host: Host, python: str, path: Path, *, launch: bool = True) -
 
 def _write_ansible_files(fleet: Fleet) -> None:
     base = fleet.base
-    # One connection per task, none left behind (no ControlPersist master).
+    # One connection per task, none left behind (no ControlPersist master);
+    # no ssh_config of this machine's user (-F /dev/null).
     ssh_options = [
         "ControlMaster=no",
         "ControlPersist=no",
@@ -366,7 +367,7 @@ def _write_ansible_files(fleet: Fleet) -> None:
 
             [ssh_connection]
             pipelining = True
-            ssh_args = {" ".join(f"-o {option}" for option in ssh_options)}
+            ssh_args = -F /dev/null {" ".join(f"-o {option}" for option in ssh_options)}
             """
         )
     )

@@ -263,6 +263,7 @@ def test_rstrtmgr_missing_names_the_install_step(hosts: Fleet) -> None:
         f"ansible_python_interpreter={bare}/bin/python",
     )
     _report("missing_rstrtmgr_seconds", round(time.monotonic() - began, 2))
+    _report("missing_rstrtmgr_output", out[-1500:])
     assert "FAILED" in out, out
     assert f"rstrtmgr is not installed for {bare}/bin/python" in out, out
     assert "-m pip install rstrtmgr" in out, out
