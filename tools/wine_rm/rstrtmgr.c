@@ -8,7 +8,9 @@
  * What it does, as Windows documents it: RmStartSession (a random 32-hex-digit
  * key), RmEndSession, RmRegisterResources (files and applications), RmGetList
  * (every process whose image or a loaded module is a registered file, and every
- * registered application alive, with the ERROR_MORE_DATA protocol). Sessions
+ * registered application alive, with the ERROR_MORE_DATA protocol), and every
+ * process with an open handle to a registered file (found through the system's
+ * handle table, as a file's identity: volume serial and file index). Sessions
  * live in the calling process only, so RmJoinSession, services, filters,
  * RmShutdown, RmRestart and RmCancelCurrentTask return
  * ERROR_CALL_NOT_IMPLEMENTED: the suite skips what needs them, with that
@@ -21,6 +23,7 @@
 #include <restartmanager.h>
 #include <tlhelp32.h>
 #include <wchar.h>
+#include <winternl.h>
 
 #define MAX_SESSIONS 64 /* Windows' limit: ERROR_MAX_SESSIONS_REACHED */
 #define PATH_CHARS 32768
@@ -28,10 +31,37 @@
 #define ERROR_MAX_SESSIONS_REACHED 353 /* winerror.h, absent from mingw-w64's */
 #endif
 
+/* NtQuerySystemInformation's SystemExtendedHandleInformation (64): every
+ * handle of every process. Not in mingw-w64's winternl.h. */
+#define SYSTEM_EXTENDED_HANDLE_INFORMATION 64
+#define NT_INFO_LENGTH_MISMATCH ((NTSTATUS)0xC0000004L)
+typedef struct {
+    PVOID Object;
+    ULONG_PTR UniqueProcessId;
+    ULONG_PTR HandleValue;
+    ULONG GrantedAccess;
+    USHORT CreatorBackTraceIndex;
+    USHORT ObjectTypeIndex;
+    ULONG HandleAttributes;
+    ULONG Reserved;
+} HANDLE_ENTRY;
+typedef struct {
+    ULONG_PTR NumberOfHandles;
+    ULONG_PTR Reserved;
+    HANDLE_ENTRY Handles[1];
+} HANDLE_TABLE;
+
+/* A file's identity: what an open handle to it shares with its name. */
+typedef struct {
+    DWORD volume, high, low;
+} FILE_ID;
+
 typedef struct {
     BOOL used;
     WCHAR key[CCH_RM_SESSION_KEY + 1];
     WCHAR **files;
+    FILE_ID *ids; /* of the files that existed at registration */
+    UINT nIds;
     UINT nFiles;
     RM_UNIQUE_PROCESS *apps;
     UINT nApps;
@@ -68,6 +98,7 @@ static void free_session(SESSION *s)
     for (UINT i = 0; i < s->nFiles; i++)
         HeapFree(GetProcessHeap(), 0, s->files[i]);
     HeapFree(GetProcessHeap(), 0, s->files);
+    HeapFree(GetProcessHeap(), 0, s->ids);
     HeapFree(GetProcessHeap(), 0, s->apps);
     ZeroMemory(s, sizeof *s);
 }
@@ -95,13 +126,36 @@ static WCHAR *normalised(const WCHAR *path)
     return out;
 }
 
+static BOOL id_of_handle(HANDLE f, FILE_ID *id)
+{
+    BY_HANDLE_FILE_INFORMATION info;
+    if (GetFileType(f) != FILE_TYPE_DISK || !GetFileInformationByHandle(f, &info))
+        return FALSE;
+    id->volume = info.dwVolumeSerialNumber;
+    id->high = info.nFileIndexHigh;
+    id->low = info.nFileIndexLow;
+    return TRUE;
+}
+
+static BOOL id_of_path(const WCHAR *path, FILE_ID *id)
+{
+    HANDLE f = CreateFileW(path, 0, FILE_SHARE_READ | FILE_SHARE_WRITE |
+                           FILE_SHARE_DELETE, NULL, OPEN_EXISTING,
+                           FILE_FLAG_BACKUP_SEMANTICS, NULL);
+    if (f == INVALID_HANDLE_VALUE)
+        return FALSE;
+    BOOL ok = id_of_handle(f, id);
+    CloseHandle(f);
+    return ok;
+}
+
 DWORD WINAPI RmStartSession(DWORD *pSessionHandle, DWORD dwSessionFlags,
                             WCHAR strSessionKey[])
 {
     static const WCHAR hex[] = L"0123456789abcdef";
     BYTE bytes[RM_SESSION_KEY_LEN];
     if (pSessionHandle == NULL || strSessionKey == NULL || dwSessionFlags != 0)
-        return ERROR_INVALID_PARAMETER;
+        return ERROR_BAD_ARGUMENTS;
     if (!BCRYPT_SUCCESS(BCryptGenRandom(NULL, bytes, sizeof bytes,
                                         BCRYPT_USE_SYSTEM_PREFERRED_RNG)))
         return ERROR_WRITE_FAULT;
@@ -147,6 +201,22 @@ static BOOL grow(void **array, UINT n, UINT add, SIZE_T size)
     return TRUE;
 }
 
+/* Files are full paths (X:\... or \\server\...), and a directory is no file. */
+static BOOL is_full_file_path(const WCHAR *path)
+{
+    if (path == NULL)
+        return FALSE;
+    BOOL drive = ((path[0] | 0x20) >= L'a' && (path[0] | 0x20) <= L'z' &&
+                  path[1] == L':' && (path[2] == L'\\' || path[2] == L'/'));
+    BOOL unc = (path[0] == L'\\' || path[0] == L'/') &&
+               (path[1] == L'\\' || path[1] == L'/');
+    if (!drive && !unc)
+        return FALSE;
+    DWORD attributes = GetFileAttributesW(path);
+    return attributes == INVALID_FILE_ATTRIBUTES ||
+           !(attributes & FILE_ATTRIBUTE_DIRECTORY);
+}
+
 DWORD WINAPI RmRegisterResources(DWORD dwSessionHandle, UINT nFiles,
                                  LPCWSTR rgsFileNames[], UINT nApplications,
                                  RM_UNIQUE_PROCESS rgApplications[],
@@ -157,7 +227,7 @@ DWORD WINAPI RmRegisterResources(DWORD dwSessionHandle, UINT nFiles,
         (nServices > 0 && rgsServiceNames == NULL))
         return ERROR_BAD_ARGUMENTS;
     for (UINT i = 0; i < nFiles; i++)
-        if (rgsFileNames[i] == NULL)
+        if (!is_full_file_path(rgsFileNames[i]))
             return ERROR_BAD_ARGUMENTS;
     EnterCriticalSection(&lock);
     SESSION *s = session_of(dwSessionHandle);
@@ -166,8 +236,10 @@ DWORD WINAPI RmRegisterResources(DWORD dwSessionHandle, UINT nFiles,
         rc = ERROR_INVALID_HANDLE;
     } else if (nServices > 0) {
         rc = ERROR_CALL_NOT_IMPLEMENTED; /* no services under Wine's lane */
-    } else if ((nFiles > 0 && !grow((void **)&s->files, s->nFiles, nFiles,
-                                    sizeof(WCHAR *))) ||
+    } else if ((nFiles > 0 && (!grow((void **)&s->files, s->nFiles, nFiles,
+                                     sizeof(WCHAR *)) ||
+                               !grow((void **)&s->ids, s->nIds, nFiles,
+                                     sizeof(FILE_ID)))) ||
                (nApplications > 0 &&
                 !grow((void **)&s->apps, s->nApps, nApplications,
                       sizeof(RM_UNIQUE_PROCESS)))) {
@@ -175,10 +247,13 @@ DWORD WINAPI RmRegisterResources(DWORD dwSessionHandle, UINT nFiles,
     } else {
         for (UINT i = 0; i < nFiles && rc == ERROR_SUCCESS; i++) {
             WCHAR *path = normalised(rgsFileNames[i]);
-            if (path == NULL)
+            if (path == NULL) {
                 rc = ERROR_OUTOFMEMORY;
-            else
+            } else {
                 s->files[s->nFiles++] = path;
+                if (id_of_path(path, &s->ids[s->nIds]))
+                    s->nIds++;
+            }
         }
         for (UINT i = 0; i < nApplications; i++)
             s->apps[s->nApps++] = rgApplications[i];
@@ -213,6 +288,56 @@ static BOOL uses_registered_file(const SESSION *s, DWORD pid)
          more = Module32NextW(snap, &module))
         found = is_registered_file(s, module.szExePath);
     CloseHandle(snap);
+    return found;
+}
+
+/* The system's handle table; NULL when it cannot be read. */
+static HANDLE_TABLE *handle_table(void)
+{
+    ULONG size = 1 << 16;
+    for (;;) {
+        HANDLE_TABLE *table = HeapAlloc(GetProcessHeap(), 0, size);
+        if (table == NULL)
+            return NULL;
+        ULONG needed = 0;
+        NTSTATUS status = NtQuerySystemInformation(
+            (SYSTEM_INFORMATION_CLASS)SYSTEM_EXTENDED_HANDLE_INFORMATION,
+            table, size, &needed);
+        if (NT_SUCCESS(status))
+            return table;
+        HeapFree(GetProcessHeap(), 0, table);
+        if (status != NT_INFO_LENGTH_MISMATCH || size > (1u << 30))
+            return NULL;
+        size = needed > size ? needed + 4096 : size * 2;
+    }
+}
+
+/* Whether pid holds an open handle to a registered file. */
+static BOOL holds_registered_file(const SESSION *s, const HANDLE_TABLE *table,
+                                  DWORD pid)
+{
+    if (table == NULL || s->nIds == 0)
+        return FALSE;
+    HANDLE process = OpenProcess(PROCESS_DUP_HANDLE, FALSE, pid);
+    if (process == NULL)
+        return FALSE;
+    BOOL found = FALSE;
+    for (ULONG_PTR i = 0; i < table->NumberOfHandles && !found; i++) {
+        const HANDLE_ENTRY *h = &table->Handles[i];
+        HANDLE dup;
+        FILE_ID id;
+        if (h->UniqueProcessId != pid ||
+            !DuplicateHandle(process, (HANDLE)h->HandleValue,
+                             GetCurrentProcess(), &dup, 0, FALSE,
+                             DUPLICATE_SAME_ACCESS))
+            continue;
+        if (id_of_handle(dup, &id))
+            for (UINT k = 0; k < s->nIds && !found; k++)
+                found = s->ids[k].volume == id.volume &&
+                        s->ids[k].high == id.high && s->ids[k].low == id.low;
+        CloseHandle(dup);
+    }
+    CloseHandle(process);
     return found;
 }
 
@@ -251,7 +376,10 @@ static BOOL describe(DWORD pid, const WCHAR *exe, RM_PROCESS_INFO *info)
     if (process == NULL)
         return FALSE;
     FILETIME created, exited, kernel, user;
-    BOOL ok = GetProcessTimes(process, &created, &exited, &kernel, &user);
+    DWORD code;
+    /* An exited process stays openable while a handle to it is open. */
+    BOOL ok = GetExitCodeProcess(process, &code) && code == STILL_ACTIVE &&
+              GetProcessTimes(process, &created, &exited, &kernel, &user);
     if (ok) {
         ZeroMemory(info, sizeof *info);
         info->Process.dwProcessId = pid;
@@ -284,7 +412,7 @@ DWORD WINAPI RmGetList(DWORD dwSessionHandle, UINT *pnProcInfoNeeded,
     if (pnProcInfoNeeded == NULL || pnProcInfo == NULL ||
         lpdwRebootReasons == NULL ||
         (*pnProcInfo > 0 && rgAffectedApps == NULL))
-        return ERROR_INVALID_PARAMETER;
+        return ERROR_BAD_ARGUMENTS;
     EnterCriticalSection(&lock);
     SESSION *s = session_of(dwSessionHandle);
     if (s == NULL) {
@@ -296,6 +424,7 @@ DWORD WINAPI RmGetList(DWORD dwSessionHandle, UINT *pnProcInfoNeeded,
         LeaveCriticalSection(&lock);
         return ERROR_WRITE_FAULT;
     }
+    HANDLE_TABLE *table = s->nIds > 0 ? handle_table() : NULL;
     UINT found = 0, capacity = *pnProcInfo;
     DWORD reasons = RmRebootReasonNone, self = GetCurrentProcessId();
     PROCESSENTRY32W entry = {.dwSize = sizeof entry};
@@ -306,7 +435,8 @@ DWORD WINAPI RmGetList(DWORD dwSessionHandle, UINT *pnProcInfoNeeded,
             !describe(entry.th32ProcessID, entry.szExeFile, &info))
             continue;
         if (!is_registered_app(s, &info) &&
-            !uses_registered_file(s, entry.th32ProcessID))
+            !uses_registered_file(s, entry.th32ProcessID) &&
+            !holds_registered_file(s, table, entry.th32ProcessID))
             continue;
         if (entry.th32ProcessID == self)
             reasons |= RmRebootReasonDetectedSelf;
@@ -315,6 +445,7 @@ DWORD WINAPI RmGetList(DWORD dwSessionHandle, UINT *pnProcInfoNeeded,
         found++;
     }
     CloseHandle(snap);
+    HeapFree(GetProcessHeap(), 0, table);
     LeaveCriticalSection(&lock);
     *pnProcInfoNeeded = found;
     *lpdwRebootReasons = reasons;
@@ -326,11 +457,12 @@ DWORD WINAPI RmGetList(DWORD dwSessionHandle, UINT *pnProcInfoNeeded,
     return ERROR_SUCCESS;
 }
 
-/* Documented calls this lane RM does not implement: each says so. */
+/* Documented calls this lane RM does not implement: each says so, after
+ * the argument checks Windows documents. */
 DWORD WINAPI RmJoinSession(DWORD *pSessionHandle, const WCHAR strSessionKey[])
 {
-    (void)pSessionHandle;
-    (void)strSessionKey;
+    if (pSessionHandle == NULL || strSessionKey == NULL)
+        return ERROR_BAD_ARGUMENTS;
     return ERROR_CALL_NOT_IMPLEMENTED;
 }
 
