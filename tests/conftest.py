@@ -62,7 +62,7 @@ def pytest_collection_modifyitems(
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    """Under the lane's RM, a call it does not implement skips the test, saying which."""
+    """Under the lane's RM, a call it lacks skips the test, saying which."""
     try:
         return (yield)
     except rstrtmgr.NotImplementedOnPlatformError as e:

@@ -1,4 +1,4 @@
-"""RmGetList on Windows: a process is listed when a registered file is its image or a loaded module."""
+"""RmGetList on Windows: a process whose image or module is registered is listed."""
 
 from __future__ import annotations
 
@@ -62,7 +62,9 @@ def python_copy(where: Path) -> Path:
     return where / "python.exe"
 
 
-def assert_listed(info: rstrtmgr.ProcessInfo, proc: subprocess.Popen[str], exe: str) -> None:
+def assert_listed(
+    info: rstrtmgr.ProcessInfo, proc: subprocess.Popen[str], exe: str
+) -> None:
     """Its pid, start time (GetProcessTimes' creation time) and name."""
     assert info.pid == proc.pid
     assert info.start_filetime == rstrtmgr.UniqueProcess.of(proc.pid).start_time
@@ -101,7 +103,9 @@ def test_a_loaded_module_is_listed(tmp_path: Path) -> None:
         started([sys.executable, "-c", load]) as loading,
         started([sys.executable, "-c", WAIT]) as other,
     ):
-        listed = {p.pid: p for p in rstrtmgr.who_uses(module.parent / module.name.upper())}
+        # Windows compares names case-insensitively.
+        upper = module.parent / module.name.upper()
+        listed = {p.pid: p for p in rstrtmgr.who_uses(upper)}
         assert set(listed) == {loading.pid}, "only the process that loaded it"
         assert other.pid not in listed
         assert_listed(listed[loading.pid], loading, Path(sys.executable).name)
@@ -118,16 +122,25 @@ def test_more_data_protocol(tmp_path: Path) -> None:
         try:
             name = ffi.new("WCHAR[]", str(module))
             files = ffi.new("LPCWSTR[]", [name])
-            assert lib.RmRegisterResources(handle[0], 1, files, 0, ffi.NULL, 0, ffi.NULL) == 0
+            assert (
+                lib.RmRegisterResources(handle[0], 1, files, 0, ffi.NULL, 0, ffi.NULL)
+                == 0
+            )
             needed = ffi.new("UINT *", 99)
             count = ffi.new("UINT *", 0)
             reasons = ffi.new("DWORD *", 99)
             # No array: the size needed comes back.
-            assert lib.RmGetList(handle[0], needed, count, ffi.NULL, reasons) == ERROR_MORE_DATA
+            assert (
+                lib.RmGetList(handle[0], needed, count, ffi.NULL, reasons)
+                == ERROR_MORE_DATA
+            )
             assert needed[0] == 2
             infos = ffi.new("RM_PROCESS_INFO[]", 1)
             count[0] = 1
-            assert lib.RmGetList(handle[0], needed, count, infos, reasons) == ERROR_MORE_DATA
+            assert (
+                lib.RmGetList(handle[0], needed, count, infos, reasons)
+                == ERROR_MORE_DATA
+            )
             assert needed[0] == 2
             infos = ffi.new("RM_PROCESS_INFO[]", 3)
             count[0] = 3

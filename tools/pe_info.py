@@ -1,4 +1,4 @@
-"""Reads a Windows PE file's machine, imported DLLs and exported names, for every architecture.
+"""Reads a Windows PE file's machine, imported DLLs and exported names, any arch.
 
 The Windows lane checks its x86, x64 and ARM64 modules with it (one checker,
 no per-target objdump), and makes the python3.dll import libraries from its

@@ -326,6 +326,7 @@ run_suite() {
     wpython -m pytest -q -p no:cacheprovider -o junit_family=xunit1 \
         --junitxml="$(winpath "$WORK/$1.xml")" tests || rc=$?
     "$HOST_PY" - "$WORK/$1.xml" "$1" <<'EOF'
+import ast
 import collections
 import sys
 import xml.etree.ElementTree as ET
@@ -337,8 +338,8 @@ for case in cases:
     skip = case.find("skipped")
     if skip is not None:
         message = skip.get("message", "")
-        if message == "collection skipped":  # a whole module: the reason is the text
-            message = (skip.text or "").split(": ", 1)[-1]
+        if message == "collection skipped":  # a whole module: (file, line, reason)
+            message = ast.literal_eval(skip.text or "")[2].removeprefix("Skipped: ")
         skipped[message] += 1
     elif case.find("failure") is not None or case.find("error") is not None:
         failed += 1
