@@ -342,12 +342,17 @@ static BOOL holds_registered_file(const SESSION *s, const HANDLE_TABLE *table,
 }
 
 /* RmConsole for a console-subsystem image, RmUnknownApp otherwise. */
-static RM_APP_TYPE app_type(HANDLE process)
+static RM_APP_TYPE app_type(DWORD pid)
 {
     WCHAR image[MAX_PATH];
     DWORD n = MAX_PATH;
     RM_APP_TYPE type = RmUnknownApp;
-    if (!QueryFullProcessImageNameW(process, 0, image, &n))
+    HANDLE process = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid);
+    if (process == NULL)
+        return type;
+    BOOL named = QueryFullProcessImageNameW(process, 0, image, &n);
+    CloseHandle(process);
+    if (!named)
         return type;
     HANDLE f = CreateFileW(image, GENERIC_READ, FILE_SHARE_READ |
                            FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
@@ -385,7 +390,6 @@ static BOOL describe(DWORD pid, const WCHAR *exe, RM_PROCESS_INFO *info)
         info->Process.dwProcessId = pid;
         info->Process.ProcessStartTime = created;
         lstrcpynW(info->strAppName, exe, CCH_RM_MAX_APP_NAME + 1);
-        info->ApplicationType = app_type(process);
         info->AppStatus = RmStatusRunning;
         if (!ProcessIdToSessionId(pid, &info->TSSessionId))
             info->TSSessionId = RM_INVALID_TS_SESSION;
@@ -438,6 +442,7 @@ DWORD WINAPI RmGetList(DWORD dwSessionHandle, UINT *pnProcInfoNeeded,
             !uses_registered_file(s, entry.th32ProcessID) &&
             !holds_registered_file(s, table, entry.th32ProcessID))
             continue;
+        info.ApplicationType = app_type(entry.th32ProcessID);
         if (entry.th32ProcessID == self)
             reasons |= RmRebootReasonDetectedSelf;
         if (found < capacity)
