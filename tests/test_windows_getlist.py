@@ -148,3 +148,32 @@ def test_more_data_protocol(tmp_path: Path) -> None:
             assert (needed[0], count[0], reasons[0]) == (2, 2, 0)
         finally:
             assert lib.RmEndSession(handle[0]) == 0
+
+
+def test_a_registered_process_is_listed_by_pid_and_start_time() -> None:
+    with started([sys.executable, "-c", WAIT]) as child:
+        me = rstrtmgr.UniqueProcess.of(child.pid)
+        with rstrtmgr.Session() as s:
+            s.register(processes=[me])
+            [info] = s.get_list()
+        assert_listed(info, child, Path(sys.executable).name)
+        # The same pid with another start time is another process: none.
+        with rstrtmgr.Session() as s:
+            s.register(processes=[rstrtmgr.UniqueProcess(me.pid, me.start_time + 1)])
+            assert list(s.get_list()) == []
+
+
+def test_the_caller_is_listed_with_detected_self(tmp_path: Path) -> None:
+    import ctypes
+
+    module = tmp_path / "lane_self.dll"
+    shutil.copy2(Path(sys.base_prefix) / "python3.dll", module)
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    kernel32.FreeLibrary.argtypes = [ctypes.c_void_p]
+    loaded = ctypes.WinDLL(str(module))
+    try:
+        result = rstrtmgr.who_uses(module)
+        assert {p.pid for p in result} == {os.getpid()}
+        assert rstrtmgr.RebootReason.DETECTED_SELF in result.reboot_reasons
+    finally:
+        assert kernel32.FreeLibrary(loaded._handle)
