@@ -226,7 +226,7 @@ for arch in i686 x86_64 arm64; do
     machine=$("${PE_INFO[@]}" machine "$module")
     [ "$machine" = "${MACHINE[$arch]}" ] || die "${TAG[$arch]}: the module is for $machine"
     imports=$("${PE_INFO[@]}" imports "$module")
-    log "${TAG[$arch]} DLL imports: $(echo "$imports" | tr '\n' ' ')"
+    log "${TAG[$arch]} ($machine) DLL imports: $(echo "$imports" | tr '\n' ' ')"
     echo "$imports" | grep -qx 'rstrtmgr.dll' || die "${TAG[$arch]}: the module does not import RstrtMgr.dll"
     echo "$imports" | grep -qx 'python3.dll' || die "${TAG[$arch]}: the module does not import python3.dll (abi3)"
     if echo "$imports" | grep -qx 'ntmsapi.dll'; then
@@ -234,6 +234,10 @@ for arch in i686 x86_64 arm64; do
     fi
     unexpected=$(echo "$imports" | grep -vxE 'rstrtmgr\.dll|python3\.dll|kernel32\.dll|msvcrt\.dll|api-ms-win-crt-[a-z0-9-]+\.dll' || true)
     [ -z "$unexpected" ] || die "${TAG[$arch]}: unexpected DLL imports: $unexpected"
+    # Python finds the module by its one export; nothing else leaks out.
+    exports=$("${PE_INFO[@]}" exports "$module")
+    [ "$exports" = PyInit__rstrtmgr ] \
+        || die "${TAG[$arch]}: the module exports $(echo "$exports" | tr '\n' ' '), not PyInit__rstrtmgr alone"
 done
 
 # --- the lane's own Restart Manager (tools/wine_rm), x64 ------------------
