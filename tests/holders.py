@@ -37,7 +37,7 @@ HOLD_FD = "f = open(sys.argv[1], 'rb')"
 HOLD_MMAP = (
     "import mmap\n"
     "with open(sys.argv[1], 'rb') as f:\n"
-    "    m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)"
+    "    m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)"
 )
 HOLD_LIB = "import ctypes\nlib = ctypes.CDLL(sys.argv[1])"
 

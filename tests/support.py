@@ -17,6 +17,33 @@ from rstrtmgr._rstrtmgr import lib
 
 LINUX = sys.platform.startswith("linux")
 WINE = sys.platform == "win32" and bool(lib.rstrtmgr_is_wine())
+
+
+def _lane_rm() -> bool:
+    """Whether the loaded RstrtMgr.dll is the Windows lane's own (tools/wine_rm).
+
+    It exports rstrtmgr_lane_rm; Wine's stub and Microsoft's DLL do not. The
+    module the extension imported is asked, not a newly loaded one.
+    """
+    if sys.platform != "win32":
+        return False
+    import ctypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    kernel32.GetModuleHandleW.restype = ctypes.c_void_p
+    kernel32.GetModuleHandleW.argtypes = [ctypes.c_wchar_p]
+    kernel32.GetProcAddress.restype = ctypes.c_void_p
+    kernel32.GetProcAddress.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    module = kernel32.GetModuleHandleW("rstrtmgr.dll")
+    assert module, "the extension is loaded, so RstrtMgr.dll is"
+    return bool(kernel32.GetProcAddress(module, b"rstrtmgr_lane_rm"))
+
+
+#: Wine with the lane's own Restart Manager (sessions, RmGetList over images
+#: and modules), not Wine's stub.
+LANE_RM = _lane_rm()
+#: Wine's stub Rstrtmgr.dll: no sessions, no lists.
+WINE_STUB = WINE and not LANE_RM
 ROOT = LINUX and os.geteuid() == 0
 #: The directory that holds the rstrtmgr package, for child interpreters.
 PACKAGE_ROOT = str(Path(rstrtmgr.__file__).resolve().parent.parent)

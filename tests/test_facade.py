@@ -11,7 +11,7 @@ import threading
 
 import psutil
 import pytest
-from support import LINUX, WINE
+from support import LINUX, WINE_STUB
 
 import rstrtmgr
 from rstrtmgr._errors import error_for
@@ -228,7 +228,7 @@ def test_start_time_is_read_for_live_processes_only() -> None:
         child.wait(timeout=30)
 
 
-@pytest.mark.skipif(not WINE, reason="Wine's stub Rstrtmgr.dll only")
+@pytest.mark.skipif(not WINE_STUB, reason="Wine's stub Rstrtmgr.dll only")
 def test_handle_and_key_marshalling_under_wine() -> None:
     # The stub answers RmStartSession with handle 0xDEADBEEF and leaves the key
     # buffer as given: zeroed by the facade, so an empty, terminated key.

@@ -89,6 +89,7 @@ def held(files: list[Path]) -> Iterator[list[int]]:
         yield pids
 
 
+@pytest.mark.joins
 def test_another_process_registration_is_seen_by_the_next_list(
     files: list[Path], held: list[int]
 ) -> None:
@@ -112,6 +113,7 @@ def test_another_process_registration_is_seen_by_the_next_list(
             other.close()
 
 
+@pytest.mark.joins
 def test_registrations_right_after_a_list_are_seen(
     files: list[Path], held: list[int]
 ) -> None:

@@ -51,6 +51,7 @@ def detail() -> str:
 # -- the raw layer ----------------------------------------------------------
 
 
+@pytest.mark.joins
 def test_raw_start_join_end() -> None:
     code, handle, key = raw_start()
     assert code == 0
@@ -115,6 +116,7 @@ def test_raw_malformed_key_is_bad_arguments(key: str) -> None:
     assert "32 hexadecimal digits" in detail()
 
 
+@pytest.mark.joins
 def test_raw_unknown_key() -> None:
     assert raw_join("0123456789abcdef0123456789abcdef")[0] == 1219
 
@@ -141,6 +143,7 @@ def test_raw_key_is_case_insensitive() -> None:
 # -- several processes ------------------------------------------------------
 
 
+@pytest.mark.joins
 def test_second_process_joins_by_key() -> None:
     with rstrtmgr.Session() as primary:
         child = python(
@@ -170,6 +173,7 @@ def test_second_process_joins_by_key() -> None:
         rstrtmgr.Session.join(primary.key)
 
 
+@pytest.mark.joins
 def test_sixty_four_sessions_then_353_then_one_freed() -> None:
     sessions = [rstrtmgr.Session() for _ in range(64)]
     try:
@@ -220,6 +224,7 @@ def test_killed_owner_sessions_are_reclaimed(store: Path) -> None:
 
 
 @pytest.mark.linux_backend
+@pytest.mark.joins
 def test_killed_joiner_leaves_session_to_the_others() -> None:
     with rstrtmgr.Session() as primary:
         child = python(
@@ -241,6 +246,7 @@ def test_killed_joiner_leaves_session_to_the_others() -> None:
         rstrtmgr.Session.join(key)
 
 
+@pytest.mark.joins
 def test_concurrent_processes_leave_a_consistent_count(store: Path) -> None:
     workers = [
         python(
@@ -443,6 +449,7 @@ def test_other_user_cannot_join_or_use_roots_store(
 # -- the facade -----------------------------------------------------------------
 
 
+@pytest.mark.joins
 def test_facade_context_manager_ends_the_session() -> None:
     with rstrtmgr.Session() as s:
         assert KEY.fullmatch(s.key)
@@ -467,6 +474,7 @@ def test_facade_close_is_idempotent_and_closed_session_refuses() -> None:
     assert "closed" in str(info.value)
 
 
+@pytest.mark.joins
 def test_facade_join_is_secondary() -> None:
     with rstrtmgr.Session() as s, rstrtmgr.Session.join(s.key) as j:
         assert j.key == s.key
@@ -516,6 +524,7 @@ def test_forked_child_never_ends_the_parents_session(store: Path) -> None:
         rstrtmgr.Session.join(s.key).close()
 
 
+@pytest.mark.joins
 def test_facade_threads_share_a_session_and_race_to_close() -> None:
     s = rstrtmgr.Session()
     errors: list[BaseException] = []

@@ -42,7 +42,8 @@ def test_shutdown_answers_what_get_list_gives_after(target: Path) -> None:
         s = stack.enter_context(rstrtmgr.Session())
         s.register(files=[target])
         s.add_filter(FilterAction.NO_SHUTDOWN, process=kept.pid)
-        result = s.shutdown(timeout=20)
+        # Windows applies its own timeouts: shutdown(timeout=) is Linux's.
+        result = s.shutdown(timeout=20 if LINUX else None)
         after = s.get_list()
         # `uninspected` is the count of the shutdown's own scan: other users'
         # processes come and go meanwhile.
@@ -67,6 +68,15 @@ def test_failed_shutdown_carries_what_get_list_gives_after(target: Path) -> None
         rstrtmgr.Session() as s,
     ):
         s.register(files=[target])
+        if not LINUX:
+            # Windows has no timeout to set (its policy's WaitToKillAppTimeout
+            # holds): the call says so before anything is shut down.
+            with pytest.raises(rstrtmgr.NotImplementedOnPlatformError) as refused:
+                s.shutdown(timeout=0.2)
+            assert refused.value.winerror == 120
+            assert "rstrtmgr_set_shutdown_timeouts" in str(refused.value)
+            assert stubborn.pid in s.get_list().pids()
+            return
         with pytest.raises(rstrtmgr.ShutdownFailedError) as info:
             s.shutdown(timeout=0.2)
         assert "still running after the timeout" in str(info.value)

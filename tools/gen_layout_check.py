@@ -5,7 +5,7 @@ x86_64) and against native/linux/restartmanager.h (gcc on Linux). It checks ever
 typedef, every struct's size and every field's offset and type, every enum and
 #define value, and every function's exact type including its calling
 convention. It is generated from the cdef, so a cdef that drifts from the
-headers fails to compile. Usage: gen_layout_check.py [-o FILE]
+headers fails to compile. Usage: gen_layout_check.py [-o FILE] [--cdef FILE]
 """
 
 from __future__ import annotations
@@ -278,11 +278,19 @@ def generate(cdef: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--output", help="the C file to write (default: stdout)")
+    parser.add_argument(
+        "--cdef",
+        help="check this file's cdef instead of build_ffi.py's (the lane's control)",
+    )
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT))
-    import build_ffi  # noqa: PLC0415 - found through ROOT, added just above
+    if args.cdef:
+        cdef = Path(args.cdef).read_text(encoding="utf-8")
+    else:
+        sys.path.insert(0, str(ROOT))
+        import build_ffi  # noqa: PLC0415 - found through ROOT, added just above
 
-    text = generate(build_ffi.CDEF)
+        cdef = build_ffi.CDEF
+    text = generate(cdef)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
