@@ -258,7 +258,8 @@ int rm_holder_add(const rm_holder_ctx *c, rm_procdir *proc, int pidfd,
     in->AppStatus = RmStatusRunning;
     in->TSSessionId = read_session(proc);
     in->bRestartable =
-        service || rm_restart_registered(c->h, c->restart_dir, &hd.id);
+        service || rm_restart_registered(c->h, c->restart_dir, &hd.id,
+                                         proc->pd, c->euid);
 
     if (pid == c->self.pid && hd.id.start_ticks == c->self.start_ticks)
         hd.reasons |= RmRebootReasonDetectedSelf;

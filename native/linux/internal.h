@@ -257,9 +257,12 @@ typedef struct rm_runas {
 } rm_runas;
 
 /* Opens the registration record of process `id`, checked: its fd and *as
- * (may be NULL), or -1 when it has none that may be trusted. */
+ * (may be NULL), or -1 when it has none that may be trusted. procfd: the
+ * process's /proc directory (O_PATH) if the caller has it open, else -1;
+ * me: the caller's effective uid. */
 RM_HIDDEN int rm_registration_open(const rm_handle_info *h, int dirfd,
-                                   const rm_procid *id, rm_runas *as);
+                                   const rm_procid *id, int procfd, uid_t me,
+                                   rm_runas *as);
 /* The restart directory of the store at `store`, opened without following
  * a link, for rm_registration_open's dirfd (-1: opened there each time;
  * RM_NO_RESTART_DIR: there is none, so no record either); -1 with errno. */
@@ -281,9 +284,9 @@ typedef struct rm_restart_cmd {
 } rm_restart_cmd;
 
 /* Whether this exact process (pid and start time) has registered its
- * command line for restart. */
+ * command line for restart (procfd, me: as rm_registration_open's). */
 RM_HIDDEN int rm_restart_registered(const rm_handle_info *h, int dirfd,
-                                    const rm_procid *id);
+                                    const rm_procid *id, int procfd, uid_t me);
 /* Reads the registration of process `id` and whom to restart it as
  * (owner.c): 0, or -1 when it has none that may be trusted. */
 RM_HIDDEN int rm_restart_cmd_load(const rm_handle_info *h, const rm_procid *id,

@@ -71,6 +71,23 @@ static DWORD parse_batch(rm_resources *r, const char *p, size_t len,
     size_t off = strlen(RM_BATCH_MAGIC);
     if (len < off || memcmp(p, RM_BATCH_MAGIC, off) != 0)
         return ERROR_WRITE_FAULT;
+    /* Room made once for the batch's identities and strings (its strings
+     * fit in its own length), so that a large batch is not rehashed and
+     * copied again at each doubling. The records are only counted here;
+     * the loop below checks them. */
+    size_t ids = 0;
+    for (size_t at = off; len - at >= sizeof(rm_rec);) {
+        rm_rec rc;
+        memcpy(&rc, p + at, sizeof rc);
+        at += sizeof rc;
+        if (rc.len > len - at)
+            break;
+        at += rc.len;
+        ids += rc.kind == RM_REC_FILE && (rc.flags & RM_REC_HAS_ID);
+    }
+    if (rm_fidset_reserve(&r->ids, ids) != 0 ||
+        RM_GROW(r->arena, r->arena_cap, r->arena_len + len, 65536) != 0)
+        return ERROR_OUTOFMEMORY;
     while (off < len) {
         rm_rec rc;
         if (len - off < sizeof rc)
@@ -148,11 +165,12 @@ static DWORD build_paths(rm_resources *r, const rm_buf *paths)
         memcpy(&at, paths->p + i * sizeof at, sizeof at);
         const char *s = r->arena + at;
         size_t len = strlen(s);
-        if (rm_resources_has_path(r, s, len))
-            continue;
+        /* One hash a path: its slot, or the same path already there. */
         size_t j = rm_hash_bytes(s, len) & r->paths_mask;
-        while (r->paths[j] != NULL)
+        while (r->paths[j] != NULL && strcmp(r->paths[j], s) != 0)
             j = (j + 1) & r->paths_mask;
+        if (r->paths[j] != NULL)
+            continue;
         r->paths[j] = s;
         r->npaths++;
     }
