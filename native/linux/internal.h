@@ -360,8 +360,10 @@ RM_HIDDEN void rm_usage_keep(rm_list *l);
 /* ---- holder.c: one process that uses a session's resources ----------------
  * The list RmGetList reports and RmShutdown acts on, computed afresh each
  * time: RmShutdown calls rm_list_compute, then signals each holder through
- * a pidfd opened for holder.id and checked against holder.id.start_ticks
- * (never a bare pid), stopping `unit` instead when it is set. */
+ * a pidfd that names holder.id (never a bare pid): the one the scan opened
+ * and proved to be that process's (holder.pidfd), or one opened then and
+ * checked against holder.id.start_ticks; it stops `unit` instead when it is
+ * set. */
 enum {
     RM_HOLD_FILE = 0x1,       /* an open file descriptor */
     RM_HOLD_MAP = 0x2,        /* a memory mapping (shared library, mmap) */
@@ -380,6 +382,10 @@ typedef struct rm_holder {
     char unit[256];   /* its system service ("" when none), e.g. "ssh.service" */
     RM_PROCESS_INFO info;
     rm_usage *usage;  /* with details: every use; owned, rm_list_free frees */
+    uint64_t exe_dev, exe_ino; /* its executable's identity at the scan */
+    /* A pidfd of exactly this process, kept by a scan for RmShutdown, or
+     * -1 (every holder made sets it; rm_list_free closes it). */
+    int pidfd;
 } rm_holder;
 
 typedef struct rm_list {
@@ -412,11 +418,16 @@ RM_HIDDEN int rm_holder_add(const rm_holder_ctx *c, rm_procdir *proc,
                             int pidfd, unsigned why, int listed,
                             const rm_pstat *ps, rm_list *out);
 RM_HIDDEN void rm_list_free(rm_list *l);
+/* Closes the pidfds the list's holders kept. */
+RM_HIDDEN void rm_list_close_pidfds(rm_list *l);
 
 /* ---- scan.c: the /proc walk ------------------------------------------------ */
 /* Fills *out (free it with rm_list_free, also after a failure):
- * ERROR_SUCCESS, the errors of rm_resources_load, or ERROR_OUTOFMEMORY. */
-RM_HIDDEN DWORD rm_list_compute(const rm_handle_info *h, rm_list *out);
+ * ERROR_SUCCESS, the errors of rm_resources_load, or ERROR_OUTOFMEMORY.
+ * With `pidfds`, holders keep the pidfd that proved their identity
+ * (rm_holder.pidfd), as many as a share of the descriptor limit allows. */
+RM_HIDDEN DWORD rm_list_compute(const rm_handle_info *h, rm_list *out,
+                                int pidfds);
 
 /* ---- outcome.c: the session's shutdown record ------------------------------ */
 typedef struct rm_stopped {
