@@ -115,6 +115,10 @@ typedef struct rm_resources {
  * ERROR_WRITE_FAULT (a batch unreadable or malformed), ERROR_OUTOFMEMORY. */
 RM_HIDDEN DWORD rm_resources_read(int dirfd, const rm_handle_info *h,
                                   const char *store, rm_resources *out);
+/* Parses and checks one batch (len bytes, as RmRegisterResources writes
+ * it) into *out, as rm_resources_read does the session's batches. */
+RM_HIDDEN DWORD rm_resources_parse(const char *batch, size_t len,
+                                   rm_resources *out);
 /* Frees what *r owns (not a view: rm_resources_free frees either). */
 RM_HIDDEN void rm_resources_clear(rm_resources *r);
 RM_HIDDEN int rm_resources_has_id(const rm_resources *r, uint64_t dev,
@@ -137,6 +141,11 @@ RM_HIDDEN DWORD rm_resources_load(const rm_handle_info *h, rm_resources *out);
 RM_HIDDEN void rm_resources_free(rm_resources *r);
 /* Drops what is kept of the session (it ended). */
 RM_HIDDEN void rm_regcache_forget(const rm_handle_info *h);
+/* Keeps the registrations of a session whose only batch is `batch` (just
+ * written by this process into dirfd, the store lock still held) ready for
+ * its first load, so that it is not read and parsed again. */
+RM_HIDDEN void rm_regcache_prime(const rm_handle_info *h, int dirfd,
+                                 const char *batch, size_t len);
 
 /* ---- procdirs.c: a session's last holders' /proc directories, for the next
  * A look-up through such a directory fails once its process is gone,

@@ -223,6 +223,27 @@ static DWORD build_stale(rm_resources *r, const rm_buf *stale)
     return ERROR_SUCCESS;
 }
 
+/* Builds the look-up tables of what parse_batch gathered; frees the
+ * offsets; clears *out when rc is a failure. */
+static DWORD finish(rm_resources *out, DWORD rc, rm_buf *paths,
+                    rm_buf *services, rm_buf *stale)
+{
+    if (rc == ERROR_SUCCESS)
+        rc = build_paths(out, paths);
+    if (rc == ERROR_SUCCESS)
+        rc = build_services(out, services);
+    if (rc == ERROR_SUCCESS)
+        rc = build_stale(out, stale);
+    if (rc == ERROR_SUCCESS && out->nprocs > 1)
+        qsort(out->procs, out->nprocs, sizeof *out->procs, cmp_proc);
+    free(paths->p);
+    free(services->p);
+    free(stale->p);
+    if (rc != ERROR_SUCCESS)
+        rm_resources_clear(out);
+    return rc;
+}
+
 /* Reads every batch of the session directory dirfd (of session h in the
  * store `store`) into *out. */
 DWORD rm_resources_read(int dirfd, const rm_handle_info *h,
@@ -258,18 +279,13 @@ DWORD rm_resources_read(int dirfd, const rm_handle_info *h,
     }
     if (d != NULL)
         closedir(d);
-    if (rc == ERROR_SUCCESS)
-        rc = build_paths(out, &paths);
-    if (rc == ERROR_SUCCESS)
-        rc = build_services(out, &services);
-    if (rc == ERROR_SUCCESS)
-        rc = build_stale(out, &stale);
-    if (rc == ERROR_SUCCESS && out->nprocs > 1)
-        qsort(out->procs, out->nprocs, sizeof *out->procs, cmp_proc);
-    free(paths.p);
-    free(services.p);
-    free(stale.p);
-    if (rc != ERROR_SUCCESS)
-        rm_resources_clear(out);
-    return rc;
+    return finish(out, rc, &paths, &services, &stale);
+}
+
+DWORD rm_resources_parse(const char *batch, size_t len, rm_resources *out)
+{
+    memset(out, 0, sizeof *out);
+    rm_buf paths = {0}, services = {0}, stale = {0};
+    DWORD rc = parse_batch(out, batch, len, &paths, &services, &stale);
+    return finish(out, rc, &paths, &services, &stale);
 }

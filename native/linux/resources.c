@@ -190,6 +190,13 @@ static DWORD add_process(rm_buf *b, const RM_UNIQUE_PROCESS *p)
                                             : ERROR_OUTOFMEMORY;
 }
 
+/* A session's first batch of at most this many bytes (about 130,000 paths)
+ * is kept parsed for the session's first list (rm_regcache_prime): the
+ * list then does not read and parse it again. A larger one is left to the
+ * list, so that registering a million paths costs no more memory than its
+ * batch. */
+#define PRIME_MAX (8u << 20)
+
 /* Stores one call's records as a new batch file of the session. */
 static DWORD write_batch(const rm_handle_info *h, const rm_buf *b)
 {
@@ -197,6 +204,10 @@ static DWORD write_batch(const rm_handle_info *h, const rm_buf *b)
     int dirfd = -1;
     DWORD rc = rm_store_open_session(h, &st, &dirfd);
     if (rc == ERROR_SUCCESS) {
+        struct stat gst;
+        int first = fstatat(dirfd, RM_GENERATION_FILE, &gst,
+                            AT_SYMLINK_NOFOLLOW) != 0 &&
+                    errno == ENOENT;
         char name[64];
         unsigned char r[8];
         if (rm_random(r, sizeof r) != 0) {
@@ -217,6 +228,9 @@ static DWORD write_batch(const rm_handle_info *h, const rm_buf *b)
                 rm_detail_set("cannot write to session %s in the store %s: "
                               "%s", h->key, st.path, strerror(errno));
                 rc = ERROR_WRITE_FAULT;
+            } else if (first && b->len <= PRIME_MAX) {
+                /* Under the lock still: nobody has registered since. */
+                rm_regcache_prime(h, dirfd, b->p, b->len);
             }
         }
         close(dirfd);
