@@ -177,6 +177,8 @@ DWORD rstrtmgr_register_tree(DWORD dwSessionHandle, LPCWSTR root,
                              DWORD flags);
 DWORD rstrtmgr_register_stale(DWORD dwSessionHandle, const LPCWSTR *paths,
                               UINT nPaths);
+DWORD rstrtmgr_register_files(DWORD dwSessionHandle, const char *paths,
+                              size_t cbPaths, UINT nFiles);
 #define RSTRTMGR_USES_FD 0x1
 #define RSTRTMGR_USES_MAPPING 0x2
 #define RSTRTMGR_USES_EXE 0x4

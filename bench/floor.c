@@ -1,15 +1,21 @@
-/* The floor: a bare, single-threaded program doing only the syscalls needed
+/* The floor: a bare program doing only the syscalls needed
  * to answer "which processes hold any of these files", and to shut 200
  * polite holders down. bench/run.py builds it (cc -O2) and measures the
  * library against it; it is a benchmark tool, not part of the package.
  *
  *   floor scan LIST       the pids that hold a file of LIST (one path a
- *                         line), one a line; the time of the /proc walk (a
- *                         second, warm walk) on stderr as "ns N"
- *   floor shutdown LIST   the same walk, then SIGTERM to each holder through
- *                         a pidfd and poll(2) until all are gone; the pids on
- *                         stdout, "ns N" (walk + signals + wait) and "kill ns
- *                         N" (signals + wait) on stderr
+ *                         line), one a line; after a warm-up walk, one walk
+ *                         on one thread and one on two (pids shared out as
+ *                         the library does), timed: "ns1 N" and "ns2 N" on
+ *                         stderr, and "ns N", the faster (the floor at its
+ *                         best thread count)
+ *   floor shutdown LIST   one walk (one thread), then SIGTERM to each holder
+ *                         through a pidfd and poll(2) until all are gone; the
+ *                         pids on stdout, "ns N" (walk + signals + wait) on
+ *                         stderr (a reference: the kill loop is the floor)
+ *   floor kill PID...     the kill-and-wait loop alone: pidfd_open of each
+ *                         pid, SIGTERM through it, poll(2) until every pidfd
+ *                         is readable; "ns N" on stderr
  *   floor details LIST    scan, and for each holder what its RM_PROCESS_INFO
  *                         is made of: the stat, cgroup, sessionid and
  *                         cmdline files read, and a pidfd opened, fstat'ed
@@ -36,7 +42,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,7 +89,7 @@ typedef struct fid {
 
 static fid *ids;
 static size_t mask;
-static char dents[64 * 1024];
+static _Thread_local char dents[64 * 1024];
 
 static size_t slot(uint64_t dev, uint64_t ino)
 {
@@ -223,14 +231,48 @@ static void read_details(int pd, pid_t pid)
     read_file(pd, "cmdline");
 }
 
-/* The holders, in /proc order (pid order); returns their count. */
-static size_t walk(pid_t *out, size_t cap)
+/* The pids of /proc, and the walk's shared state: threads take pids in runs
+ * of 4 from one atomic index, as the library's scan does. */
+static pid_t pids[1 << 16];
+static unsigned char matched[1 << 16];
+static size_t npids;
+static atomic_size_t next_pid;
+static int proc_fd;
+
+static void *walk_part(void *unused)
 {
-    int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    static pid_t pids[1 << 16];
-    size_t npids = 0, count = 0;
+    (void)unused;
+    for (;;) {
+        size_t at = atomic_fetch_add(&next_pid, 4);
+        if (at >= npids)
+            break;
+        for (size_t i = at; i < at + 4 && i < npids; i++) {
+            char name[16];
+            snprintf(name, sizeof name, "%d", (int)pids[i]);
+            int pd = openat(proc_fd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (pd < 0)
+                continue;
+            struct stat st;
+            matched[i] = fstatat(pd, "exe", &st, 0) == 0 &&
+                         (has(st.st_dev, st.st_ino) || fds_match(pd) ||
+                          maps_match(pd));
+            if (matched[i] && details)
+                read_details(pd, pids[i]);
+            close(pd);
+        }
+    }
+    return NULL;
+}
+
+/* The holders, in /proc order (pid order), walked on `threads` threads (the
+ * caller's one of them); returns their count. */
+static size_t walk(pid_t *out, size_t cap, int threads)
+{
+    proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    size_t count = 0;
     long n;
-    while ((n = syscall(SYS_getdents64, proc, dents, sizeof dents)) > 0)
+    npids = 0;
+    while ((n = syscall(SYS_getdents64, proc_fd, dents, sizeof dents)) > 0)
         for (long off = 0; off < n;) {
             struct linux_dirent64 *d = (void *)(dents + off);
             off += d->d_reclen;
@@ -238,23 +280,20 @@ static size_t walk(pid_t *out, size_t cap)
                 npids < sizeof pids / sizeof pids[0])
                 pids[npids++] = (pid_t)atoi(d->d_name);
         }
-    for (size_t i = 0; i < npids; i++) {
-        char name[16];
-        snprintf(name, sizeof name, "%d", (int)pids[i]);
-        int pd = openat(proc, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (pd < 0)
-            continue;
-        struct stat st;
-        if (fstatat(pd, "exe", &st, 0) == 0 &&
-            (has(st.st_dev, st.st_ino) || fds_match(pd) || maps_match(pd)) &&
-            count < cap) {
-            if (details)
-                read_details(pd, pids[i]);
+    memset(matched, 0, npids);
+    atomic_store(&next_pid, 0);
+    pthread_t t[8];
+    int started = 0;
+    for (; started < threads - 1 && started < 8; started++)
+        if (pthread_create(&t[started], NULL, walk_part, NULL) != 0)
+            break;
+    walk_part(NULL);
+    for (int i = 0; i < started; i++)
+        pthread_join(t[i], NULL);
+    for (size_t i = 0; i < npids && count < cap; i++)
+        if (matched[i])
             out[count++] = pids[i];
-        }
-        close(pd);
-    }
-    close(proc);
+    close(proc_fd);
     return count;
 }
 
@@ -270,26 +309,30 @@ static pid_t found[1 << 16];
 static int cmd_scan(const char *list)
 {
     load_ids(list);
-    walk(found, sizeof found / sizeof found[0]); /* warms caches */
+    size_t cap = sizeof found / sizeof found[0];
+    walk(found, cap, 1); /* warms caches */
     int64_t t = now_ns();
-    size_t n = walk(found, sizeof found / sizeof found[0]);
-    t = now_ns() - t;
-    for (size_t i = 0; i < n; i++)
+    size_t n = walk(found, cap, 1);
+    int64_t one = now_ns() - t;
+    t = now_ns();
+    size_t n2 = walk(found, cap, 2);
+    int64_t two = now_ns() - t;
+    if (n2 != n)
+        fprintf(stderr, "1 thread found %zu, 2 threads %zu\n", n, n2);
+    for (size_t i = 0; i < n2; i++)
         printf("%d\n", (int)found[i]);
-    fprintf(stderr, "ns %lld\n", (long long)t);
+    fprintf(stderr, "ns1 %lld\nns2 %lld\nns %lld\n", (long long)one,
+            (long long)two, (long long)(one < two ? one : two));
     return 0;
 }
 
-static int cmd_shutdown(const char *list)
+/* SIGTERM through a pidfd to each pid, then poll(2) until all are gone. */
+static size_t kill_and_wait(const pid_t *victims, size_t n)
 {
-    load_ids(list);
     static struct pollfd pfd[1 << 16];
-    int64_t t = now_ns();
-    size_t n = walk(found, sizeof found / sizeof found[0]);
-    int64_t walked = now_ns();
     size_t live = 0;
     for (size_t i = 0; i < n; i++) {
-        int fd = (int)syscall(SYS_pidfd_open, found[i], 0);
+        int fd = (int)syscall(SYS_pidfd_open, victims[i], 0);
         if (fd < 0)
             continue;
         if (syscall(SYS_pidfd_send_signal, fd, SIGTERM, NULL, 0) != 0) {
@@ -311,11 +354,31 @@ static int cmd_shutdown(const char *list)
             }
         }
     }
+    return live;
+}
+
+static int cmd_shutdown(const char *list)
+{
+    load_ids(list);
+    int64_t t = now_ns();
+    size_t n = walk(found, sizeof found / sizeof found[0], 1);
+    size_t live = kill_and_wait(found, n);
     int64_t end = now_ns();
     for (size_t i = 0; i < n; i++)
         printf("%d\n", (int)found[i]);
-    fprintf(stderr, "ns %lld\nkill ns %lld\n", (long long)(end - t),
-            (long long)(end - walked));
+    fprintf(stderr, "ns %lld\n", (long long)(end - t));
+    return live == 0 ? 0 : 1;
+}
+
+static int cmd_kill(char **argv, int argc)
+{
+    size_t n = 0;
+    for (int i = 0; i < argc && n < sizeof found / sizeof found[0]; i++)
+        found[n++] = (pid_t)atoi(argv[i]);
+    int64_t t = now_ns();
+    size_t live = kill_and_wait(found, n);
+    t = now_ns() - t;
+    fprintf(stderr, "ns %lld\n", (long long)t);
     return live == 0 ? 0 : 1;
 }
 
@@ -407,9 +470,11 @@ int main(int argc, char **argv)
         return cmd_shutdown(argv[2]);
     if (argc == 3 && strcmp(argv[1], "stat") == 0)
         return cmd_stat(argv[2]);
+    if (argc >= 3 && strcmp(argv[1], "kill") == 0)
+        return cmd_kill(argv + 2, argc - 2);
     if (argc >= 4 && strcmp(argv[1], "hold") == 0)
         return cmd_hold(atoi(argv[2]), argv + 3, argc - 3);
     fprintf(stderr, "usage: floor scan|details|shutdown|stat LIST | run CMD... | "
-                    "hold N FILE...\n");
+                    "kill PID... | hold N FILE...\n");
     return 2;
 }

@@ -6,7 +6,11 @@ in LIST (one path a line) and prints ``ms M`` and the pids it listed:
 
 * ``get_list``: registers the files, calls get_list() once untimed, then
   times one call;
-* ``register``: times Session.register() of the files into a new session;
+* ``first_list``: registers the files, then times the session's first
+  get_list();
+* ``register``: times Session.register() of the files into a new session,
+  and prints ``peak_kib K``, the peak memory the call added (the kernel's
+  high-water mark reset just before it through /proc/self/clear_refs);
 * ``shutdown`` / ``shutdown_raw``: registers the files and times
   Session.shutdown() / a bare RmShutdown (the holders are the caller's).
 """
@@ -15,6 +19,14 @@ from __future__ import annotations
 
 import sys
 import time
+
+
+def status_kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def main() -> None:
@@ -26,14 +38,21 @@ def main() -> None:
         files = f.read().split()
     with rstrtmgr.Session() as s:
         if case == "register":
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")  # resets VmHWM to the current RSS
+            before = status_kib("VmRSS")
             t = time.perf_counter()
             s.register(files=files)
             ms = (time.perf_counter() - t) * 1000
             print(f"ms {ms}")
+            print(f"peak_kib {max(status_kib('VmHWM') - before, 0)}")
             return
         s.register(files=files)
         if case == "get_list":
             s.get_list()
+            t = time.perf_counter()
+            pids = s.get_list().pids()
+        elif case == "first_list":
             t = time.perf_counter()
             pids = s.get_list().pids()
         elif case == "shutdown":

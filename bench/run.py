@@ -1,15 +1,18 @@
 """Benchmark: the library against the floor, fuser and lsof on one machine.
 
 ``python bench/run.py [--rounds N] [--quick]`` builds ``bench/floor.c`` (the
-floor: a bare one-thread C program doing only the necessary syscalls), starts
-about 200 holder processes and 100,000 files, and measures in interleaved
-rounds:
+floor: a bare C program doing only the necessary syscalls), starts about 200
+holder processes and 1,000,000 files, and measures in interleaved rounds:
 
 * ``get_list()`` for 1, 1,000 and 100,000 registered files (the same
-  holders), also with ``RSTRTMGR_SCAN_THREADS=1``, against the floor's walk;
-* registering 100,000 files, against the floor's lstat of each;
+  holders), a session's second call and its first, also with
+  ``RSTRTMGR_SCAN_THREADS=1``, against the floor's walk at its best thread
+  count (the faster of one and two threads, each round);
+* registering 1,000,000 files (time and peak memory, in a child), against
+  the floor's lstat of each;
 * RmShutdown (raw, and ``Session.shutdown()``) of 200 polite holders against
-  the floor's walk + SIGTERM through pidfds + poll until all are gone;
+  the floor's kill-and-wait loop (SIGTERM through pidfds, poll until all are
+  gone), and the floor's walk + that loop;
 * ``rstrtmgr list`` as a whole process against fuser and lsof, 1 and 1,000
   files, with each process's peak RSS;
 * ``import rstrtmgr`` and ``from rstrtmgr import Session`` (``-X importtime``,
@@ -47,6 +50,7 @@ from rstrtmgr._rstrtmgr import ffi, lib  # noqa: E402
 HOLDERS = 200
 HELD = 1000  # the files the holders use (4 KiB each)
 BIG = 100_000  # all registered files of the largest workload
+MANY = 1_000_000  # the files registered in one call
 SHUTDOWN_HOLDERS = 200
 #: What a user of the facade imports: the package and its Session.
 FACADE = "from rstrtmgr import Session"
@@ -105,8 +109,8 @@ def run_rss(
     return int(m.group(1)) / 1e6, out, err[: m.start()], int(m.group(2))
 
 
-def floor_ns(err: str) -> float:
-    m = re.search(r"^ns (\d+)$", err, re.M)
+def floor_ns(err: str, key: str = "ns") -> float:
+    m = re.search(rf"^{key} (\d+)$", err, re.M)
     if not m:
         raise RuntimeError(f"floor failed: {err!r}")
     return int(m.group(1)) / 1e6
@@ -190,17 +194,23 @@ class Bench:
                 "cc",
                 "-O2",
                 "-std=gnu11",
+                "-pthread",
                 "-o",
                 self.floor,
                 str(ROOT / "bench" / "floor.c"),
             ],
             check=True,
         )
-        files = work / "files"
+        files = work / "f"
         files.mkdir()
         self.files = []
-        for i in range(BIG):
-            p = str(files / f"f{i:06d}.bin")
+        for i in range(MANY):
+            if i % BIG == 0:
+                # 100,000 a directory, as an installer's many directories.
+                folder = files / str(i // BIG)
+                folder.mkdir()
+            # Short names: a million of them fit in one batch (64 MiB).
+            p = str(folder / str(i))
             fd = os.open(p, os.O_WRONLY | os.O_CREAT, 0o644)
             if i < HELD:
                 os.write(fd, b"x" * 4096)
@@ -209,7 +219,7 @@ class Bench:
         self.victim = str(work / "victim.bin")
         Path(self.victim).write_bytes(b"v")
         self.lists = {}
-        for n in (1, HELD, BIG):
+        for n in (1, HELD, BIG, MANY):
             path = work / f"list{n}.txt"
             path.write_text("\n".join(self.files[:n]) + "\n")
             self.lists[n] = str(path)
@@ -219,7 +229,7 @@ class Bench:
         self.holders: list[int] = []
         self.keepers: dict[subprocess.Popen[bytes], set[int]] = {}
         self.shutdown_mismatches: list[str] = []
-        self.kill_only: list[Sample] = []
+        self.floor_threads: dict[str, list[Sample]] = {}
         self.first_calls: dict[int, list[Sample]] = {}
         self.python_exe, script = installed(work)
         self.cli = [script]
@@ -269,22 +279,42 @@ class Bench:
 
         return call
 
+    def first_list(self, n: int) -> Callable[[], Sample]:
+        """A new session's first get_list() (registered untimed before)."""
+
+        def call() -> Sample:
+            with rstrtmgr.Session() as s:
+                s.register(files=self.files[:n])
+                t = time.perf_counter()
+                r = s.get_list()
+                ms = (time.perf_counter() - t) * 1000
+            return ms, {p.pid for p in r.processes}, 0
+
+        return call
+
     def floor_scan(self, n: int, verb: str = "scan") -> Callable[[], Sample]:
+        """The floor's walk: the faster of one and two threads (each is also
+        kept, as "floor ..., 1 thread" and "..., 2 threads")."""
+
         def call() -> Sample:
             _, out, err, _ = process([self.floor, verb, self.lists[n]])
+            what = "floor" if verb == "scan" else "floor + details"
+            for key, label in (("ns1", "1 thread"), ("ns2", "2 threads")):
+                self.floor_threads.setdefault(f"{what}, {n} files, {label}", []).append(
+                    (floor_ns(err, key), None, 0)
+                )
             return floor_ns(err), pids_of_lines(out), 0
 
         return call
 
     def register(self) -> Sample:
-        with rstrtmgr.Session() as s:
-            t = time.perf_counter()
-            s.register(files=self.files)
-            ms = (time.perf_counter() - t) * 1000
-        return ms, None, 0
+        """Session.register() of MANY files into a new session, in a child
+        interpreter of its own: the time, and the peak memory it adds (the
+        paths' list, the caller's, excluded)."""
+        return register_child(str(ROOT), self.lists[MANY])
 
     def floor_stat(self) -> Sample:
-        _, _, err, _ = process([self.floor, "stat", self.lists[BIG]])
+        _, _, err, _ = process([self.floor, "stat", self.lists[MANY]])
         return floor_ns(err), None, 0
 
     # ---- shutdown ------------------------------------------------------------
@@ -345,12 +375,17 @@ class Bench:
         return ms, None, 0
 
     def shutdown_floor(self) -> Sample:
+        """The floor's walk (one thread), then its kill-and-wait loop."""
         keeper, _ = self.hold()
         _, out, err, _ = process([self.floor, "shutdown", str(self.victim_list)])
         self.reap(keeper, "floor shutdown", pids_of_lines(out))
-        kill = re.search(r"^kill ns (\d+)$", err, re.M)
-        if kill:
-            self.kill_only.append((int(kill.group(1)) / 1e6, None, 0))
+        return floor_ns(err), None, 0
+
+    def kill_floor(self) -> Sample:
+        """The kill-and-wait loop alone (the pids given): shutdown's floor."""
+        keeper, pids = self.hold()
+        _, _, err, _ = process([self.floor, "kill", *map(str, sorted(pids))])
+        self.reap(keeper, "floor kill", pids)
         return floor_ns(err), None, 0
 
     # ---- whole processes ----------------------------------------------------
@@ -397,6 +432,21 @@ class Bench:
         return self.importtime(env, FACADE)
 
 
+def register_child(package: str, listing: str) -> Sample:
+    """bench/inproc.py's register case: ms, and the peak memory (KiB) that
+    the call added, as the sample's RSS."""
+    inproc = str(ROOT / "bench" / "inproc.py")
+    _, out, err, _ = process(
+        [sys.executable, inproc, package, "register", listing],
+        dict(os.environ, PYTHONPATH=package),
+    )
+    m = re.search(r"^ms ([\d.]+)$", out, re.M)
+    k = re.search(r"^peak_kib (\d+)$", out, re.M)
+    if not (m and k):
+        raise RuntimeError(f"inproc register failed: {err[-500:]}")
+    return float(m.group(1)), None, int(k.group(1))
+
+
 class Against:
     """The same cases run with another checkout's rstrtmgr (--against DIR),
     in child interpreters: its in-process time, measured there."""
@@ -424,8 +474,15 @@ class Against:
 
         return call
 
+    def first_list(self, n: int) -> Callable[[], Sample]:
+        def call() -> Sample:
+            ms, pids = self._run("first_list", self.b.lists[n])
+            return ms, pids, 0
+
+        return call
+
     def register(self) -> Sample:
-        return self._run("register", self.b.lists[BIG])[0], None, 0
+        return register_child(self.package, self.b.lists[MANY])
 
     def shutdown(self, case: str) -> Callable[[], Sample]:
         def call() -> Sample:
@@ -461,7 +518,9 @@ class Against:
         cases: dict[str, Callable[[], Sample]] = {}
         for n in (1, HELD, BIG):
             cases[f"{at}get_list, {n} files"] = self.get_list(n)
-        cases[f"{at}register {BIG} files"] = self.register
+        for n in (HELD, BIG):
+            cases[f"{at}get_list, {n} files, first call"] = self.first_list(n)
+        cases[f"{at}register {MANY} files"] = self.register
         cases[f"{at}RmShutdown, 200 holders"] = self.shutdown("shutdown_raw")
         cases[f"{at}Session.shutdown(), 200 holders"] = self.shutdown("shutdown")
         if processes:
@@ -475,7 +534,8 @@ class Against:
 
 
 def summarize(times: dict[str, list[Sample]]) -> dict[str, tuple[float, float]]:
-    """Prints the cases; returns each one's (median, minimum)."""
+    """Prints the cases; returns each one's (median, minimum), and as
+    "CASE, peak KiB" the (median, minimum) of its peak memory."""
     print("| case | min | median | max | peak RSS MiB |")
     print("|---|---|---|---|---|")
     stats = {}
@@ -483,6 +543,9 @@ def summarize(times: dict[str, list[Sample]]) -> dict[str, tuple[float, float]]:
         ms = [s[0] for s in v]
         rss = max(s[2] for s in v)
         stats[k] = (statistics.median(ms), min(ms))
+        if rss:
+            kib = [s[2] for s in v]
+            stats[f"{k}, peak KiB"] = (statistics.median(kib), min(kib))
         rss_text = f"{rss / 1024:.1f}" if rss else ""
         print(
             f"| {k} | {min(ms):.1f} | {stats[k][0]:.1f} | {max(ms):.1f} | {rss_text} |"
@@ -513,36 +576,40 @@ def check_pids(times: dict[str, list[Sample]], groups: dict[str, list[str]]) -> 
 
 
 def ratios() -> list[tuple[str, str, str, float | None]]:
-    """(label, numerator case, denominator case, target) of the report."""
+    """(label, numerator case, denominator case, target) of the report: the
+    targets are issue 22's (get_list, shutdown, register) and issue 11's."""
     out: list[tuple[str, str, str, float | None]] = []
     for n in (1, HELD, BIG):
         get, floor = f"get_list, {n} files", f"floor, {n} files"
         out.append((f"get_list / floor, {n} files", get, floor, 1.2))
+        if n != 1:
+            first = f"{get}, a session's first call"
+            out.append((f"first get_list / floor, {n} files", first, floor, 1.2))
         out.append((f"1 thread / 2, {n} files", f"{get}, 1 thread", get, None))
-        first = f"{get}, warm-up call (after another process)"
-        out.append((f"get_list warm-up call / floor, {n} files", first, floor, None))
-        ref = f"floor + details, {n} files"
-        out.append((f"get_list / floor + details, {n} files", get, ref, None))
+        warm_up = f"{get}, warm-up call (after another process)"
+        out.append((f"get_list warm-up call / floor, {n} files", warm_up, floor, None))
         out.append(
             (
-                f"get_list 1 thread / floor + details, {n} files",
-                f"{get}, 1 thread",
-                ref,
+                f"floor 1 thread / 2 threads, {n} files",
+                f"{floor}, 1 thread",
+                f"{floor}, 2 threads",
                 None,
             )
         )
-    reg, lst = f"register {BIG} files", f"floor lstat, {BIG} files"
-    out.append((f"register / floor lstat, {BIG} files", reg, lst, None))
-    down = "floor shutdown, 200 holders"
-    out.append(("RmShutdown / floor", "RmShutdown, 200 holders", down, 1.5))
-    out.append(
-        ("Session.shutdown() / floor", "Session.shutdown(), 200 holders", down, 1.5)
-    )
-    kill = "floor kill+wait only (of floor shutdown)"
-    out.append(("RmShutdown / floor kill+wait", "RmShutdown, 200 holders", kill, None))
+        ref = f"floor + details, {n} files"
+        out.append((f"get_list / floor + details, {n} files", get, ref, None))
+    reg, lst = f"register {MANY} files", f"floor lstat, {MANY} files"
+    out.append((f"register / floor lstat, {MANY} files", reg, lst, 1.2))
+    kill = "floor kill-and-wait loop, 200 holders"
+    down = "floor walk + kill-and-wait, 200 holders"
+    for case in ("RmShutdown, 200 holders", "Session.shutdown(), 200 holders"):
+        name = case.split(",")[0]
+        out.append((f"{name} / floor kill-and-wait loop", case, kill, 1.5))
+        out.append((f"{name} / floor walk + kill-and-wait", case, down, None))
     for case, child in (
         *((f"get_list, {n} files", True) for n in (1, HELD, BIG)),
-        (f"register {BIG} files", True),
+        *((f"get_list, {n} files, first call", True) for n in (HELD, BIG)),
+        (f"register {MANY} files", True),
         ("RmShutdown, 200 holders", True),
         ("Session.shutdown(), 200 holders", True),
         ("rstrtmgr list, 1 files", False),
@@ -582,7 +649,21 @@ def report(stats: dict[str, tuple[float, float]]) -> None:
         )
     facade = stats.get("-X importtime: rstrtmgr + Session cumulative")
     if facade is not None:
-        print(f"| {FACADE}, ms (-X importtime) | {facade[0]:.1f} | {facade[1]:.1f} | |")
+        met = "met" if facade[0] < 10 else "NOT met"
+        print(
+            f"| {FACADE}, ms (-X importtime) | {facade[0]:.1f} | {facade[1]:.1f} "
+            f"| < 10 {met} |"
+        )
+    for who in ("", "main: "):
+        peak = stats.get(f"{who}register {MANY} files, peak KiB")
+        if peak is not None:
+            mib = (peak[0] / 1024, peak[1] / 1024)
+            met = "met" if mib[0] <= 100 else "NOT met"
+            goal = f"100 {met}" if not who else ""
+            print(
+                f"| {who}register {MANY} files, peak memory added, MiB "
+                f"| {mib[0]:.0f} | {mib[1]:.0f} | {goal} |"
+            )
     bare = stats.get("python -c pass")
     for code in ("import rstrtmgr", FACADE):
         full = stats.get(f"python -c '{code}'")
@@ -599,14 +680,17 @@ def all_cases(b: Bench, quick: bool) -> dict[str, Callable[[], Sample]]:
     cases: dict[str, Callable[[], Sample]] = {}
     for n in (1, HELD, BIG):
         cases[f"get_list, {n} files"] = b.get_list(n)
+        if n != 1:
+            cases[f"get_list, {n} files, a session's first call"] = b.first_list(n)
         cases[f"get_list, {n} files, 1 thread"] = with_threads(1, b.get_list(n))
         cases[f"floor, {n} files"] = b.floor_scan(n)
         cases[f"floor + details, {n} files"] = b.floor_scan(n, "details")
-    cases[f"register {BIG} files"] = b.register
-    cases[f"floor lstat, {BIG} files"] = b.floor_stat
+    cases[f"register {MANY} files"] = b.register
+    cases[f"floor lstat, {MANY} files"] = b.floor_stat
     cases["RmShutdown, 200 holders"] = b.shutdown_raw
     cases["Session.shutdown(), 200 holders"] = b.shutdown_facade
-    cases["floor shutdown, 200 holders"] = b.shutdown_floor
+    cases["floor kill-and-wait loop, 200 holders"] = b.kill_floor
+    cases["floor walk + kill-and-wait, 200 holders"] = b.shutdown_floor
     for n in (1, HELD):
         cases[f"rstrtmgr list, {n} files"] = b.tool("rstrtmgr list", n)
         if b.fuser:
@@ -643,7 +727,7 @@ def main() -> int:
     )
     args = ap.parse_args()
     rounds = args.rounds or (3 if args.quick else 7)
-    work = Path(tempfile.mkdtemp(prefix="rstrtmgr-bench-"))
+    work = Path(tempfile.mkdtemp(prefix="rb-"))
     os.environ["RSTRTMGR_STATE_DIR"] = str(work / "store")
     if not args.no_bytecode_cache:
         # Child interpreters read compiled bytecode, as an installed package
@@ -661,8 +745,7 @@ def main() -> int:
         for _ in range(rounds):
             for name, fn in cases.items():
                 times[name].append(fn())
-        if b.kill_only:
-            times["floor kill+wait only (of floor shutdown)"] = b.kill_only
+        times.update(b.floor_threads)
         for n, first in b.first_calls.items():
             times[f"get_list, {n} files, warm-up call (after another process)"] = first
         procs = sum(1 for d in os.listdir("/proc") if d.isdigit())
@@ -676,6 +759,7 @@ def main() -> int:
             f"{n} files": [
                 f"get_list, {n} files",
                 f"get_list, {n} files, 1 thread",
+                f"get_list, {n} files, a session's first call",
                 f"floor, {n} files",
                 f"floor + details, {n} files",
                 f"rstrtmgr list, {n} files",
@@ -688,6 +772,8 @@ def main() -> int:
             groups[f"{n} files"] += [
                 f"now: get_list, {n} files",
                 f"main: get_list, {n} files",
+                f"now: get_list, {n} files, first call",
+                f"main: get_list, {n} files, first call",
                 f"main: rstrtmgr list, {n} files",
             ]
         ok = check_pids(times, groups)

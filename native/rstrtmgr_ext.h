@@ -144,6 +144,14 @@ DWORD rstrtmgr_register_tree(DWORD dwSessionHandle, LPCWSTR root,
 DWORD rstrtmgr_register_stale(DWORD dwSessionHandle, const LPCWSTR *paths,
                               UINT nPaths);
 
+/* RmRegisterResources of nFiles files given as one buffer: full paths as
+ * bytes (the file system's names), NUL-separated, cbPaths bytes in all and
+ * followed by a NUL (paths[cbPaths] == 0). One call's memory is that
+ * buffer, not a string object a path; checked whole before anything is
+ * stored, as RmRegisterResources is. 120 on Windows. */
+DWORD rstrtmgr_register_files(DWORD dwSessionHandle, const char *paths,
+                              size_t cbPaths, UINT nFiles);
+
 /* How a listed process uses a file (rstrtmgr_last_list_file). */
 #define RSTRTMGR_USES_FD 0x1
 #define RSTRTMGR_USES_MAPPING 0x2

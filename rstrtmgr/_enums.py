@@ -1,14 +1,14 @@
 """The Restart Manager's enumerations, with the values the compiled module has.
 
-The values come from ``lib`` (the SDK's headers on Windows, the project's
-native/linux/restartmanager.h elsewhere), not typed here again.
+:class:`AppType`, :class:`AppStatus`, :class:`RebootReason`,
+:class:`ShutdownType`, :class:`FilterTrigger` and :class:`FilterAction`
+(``enum.IntEnum`` and ``enum.IntFlag`` classes) are made on the first use of
+any of them (PEP 562): `enum` and building its classes would be most of what
+``from rstrtmgr import Session`` costs, and only a list, a shutdown or a
+filter needs them.
 """
 
 from __future__ import annotations
-
-import enum
-
-from ._marshal import constant
 
 __all__ = [
     "AppStatus",
@@ -19,63 +19,28 @@ __all__ = [
     "ShutdownType",
 ]
 
-
-class AppType(enum.IntEnum):
-    """RM_APP_TYPE: what kind of application a process is."""
-
-    UNKNOWN = constant("RmUnknownApp")
-    MAIN_WINDOW = constant("RmMainWindow")
-    OTHER_WINDOW = constant("RmOtherWindow")
-    SERVICE = constant("RmService")
-    EXPLORER = constant("RmExplorer")
-    CONSOLE = constant("RmConsole")
-    CRITICAL = constant("RmCritical")
-
-
-class ShutdownType(enum.IntFlag):
-    """RM_SHUTDOWN_TYPE: flags of RmShutdown."""
-
-    FORCE = constant("RmForceShutdown")
-    ONLY_REGISTERED = constant("RmShutdownOnlyRegistered")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ._enum_classes import (
+        AppStatus,
+        AppType,
+        FilterAction,
+        FilterTrigger,
+        RebootReason,
+        ShutdownType,
+    )
 
 
-class AppStatus(enum.IntFlag):
-    """RM_APP_STATUS: the state of a listed process."""
+def __getattr__(name: str) -> object:
+    """One of the enumerations, all of them made on first use."""
+    if name in __all__:
+        from . import _enum_classes  # noqa: PLC0415
 
-    UNKNOWN = constant("RmStatusUnknown")
-    RUNNING = constant("RmStatusRunning")
-    STOPPED = constant("RmStatusStopped")
-    STOPPED_OTHER = constant("RmStatusStoppedOther")
-    RESTARTED = constant("RmStatusRestarted")
-    ERROR_ON_STOP = constant("RmStatusErrorOnStop")
-    ERROR_ON_RESTART = constant("RmStatusErrorOnRestart")
-    SHUTDOWN_MASKED = constant("RmStatusShutdownMasked")
-    RESTART_MASKED = constant("RmStatusRestartMasked")
+        for each in __all__:
+            globals()[each] = getattr(_enum_classes, each)
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class RebootReason(enum.IntFlag):
-    """RM_REBOOT_REASON: why replacing the files may need a reboot."""
-
-    NONE = constant("RmRebootReasonNone")
-    PERMISSION_DENIED = constant("RmRebootReasonPermissionDenied")
-    SESSION_MISMATCH = constant("RmRebootReasonSessionMismatch")
-    CRITICAL_PROCESS = constant("RmRebootReasonCriticalProcess")
-    CRITICAL_SERVICE = constant("RmRebootReasonCriticalService")
-    DETECTED_SELF = constant("RmRebootReasonDetectedSelf")
-
-
-class FilterTrigger(enum.IntEnum):
-    """RM_FILTER_TRIGGER: what a filter applies to."""
-
-    INVALID = constant("RmFilterTriggerInvalid")
-    FILE = constant("RmFilterTriggerFile")
-    PROCESS = constant("RmFilterTriggerProcess")
-    SERVICE = constant("RmFilterTriggerService")
-
-
-class FilterAction(enum.IntEnum):
-    """RM_FILTER_ACTION: what a filter prevents."""
-
-    INVALID = constant("RmInvalidFilterAction")
-    NO_RESTART = constant("RmNoRestart")
-    NO_SHUTDOWN = constant("RmNoShutdown")
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -301,6 +301,17 @@ def register_resources(
     )
 
 
+def register_files(handle: int, paths: Sequence[str]) -> int:
+    """rstrtmgr_register_files of checked full paths, as one buffer of bytes.
+
+    The paths are str whose non-UTF-8 bytes travel as surrogateescape's lone
+    surrogates (what the facade's checks give), so each has its bytes.
+    """
+    data = "\0".join(paths).encode("utf-8", "surrogateescape")
+    # A bytes object ends in a NUL past its length, as the call wants.
+    return int(lib.rstrtmgr_register_files(handle, data, len(data), len(paths)))
+
+
 class CDetail(_Values):
     """Who one entry is: rstrtmgr_last_list_* (Linux), or Windows' own word."""
 

@@ -12,7 +12,6 @@ from contextlib import contextmanager
 
 from . import _marshal
 from ._closing import Closing
-from ._enums import AppStatus, FilterAction, RebootReason, ShutdownType
 from ._errors import (
     BadArgumentsError,
     MoreDataError,
@@ -33,6 +32,12 @@ from ._types import (
     iter_items,
     to_unique_process,
 )
+
+# The enumerations are imported where they are used: `enum` and building
+# its classes are most of what `from rstrtmgr import Session` would cost.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ._enums import FilterAction
 
 # ---- argument conversion ---------------------------------------------------
 
@@ -85,6 +90,8 @@ def _wide_path(value: object) -> str:
 
 
 def _list_result(answer: _marshal.CList) -> ListResult:
+    from ._enums import RebootReason  # noqa: PLC0415 - built on first use
+
     details = list(answer.details) if answer.details else None
     return ListResult(
         ProcessInfo._many_from_c(answer.processes, details),
@@ -123,8 +130,11 @@ def _timeout_ms(timeout: float, what: str = "timeout") -> int:
     return round(timeout * 1000)
 
 
-#: The statuses of processes that RmRestart acted on, which have an outcome.
-_RESTART_STATUSES = (AppStatus.RESTARTED, AppStatus.ERROR_ON_RESTART)
+#: The statuses of processes that RmRestart acted on, which have an outcome
+#: (AppStatus.RESTARTED and ERROR_ON_RESTART: the enumerations are imported
+#: on first use, their values are the compiled module's).
+_ERROR_ON_RESTART = _marshal.constant("RmStatusErrorOnRestart")
+_RESTART_STATUSES = (_marshal.constant("RmStatusRestarted"), _ERROR_ON_RESTART)
 
 
 __all__ = ["NO_SESSION", "Session"]
@@ -300,6 +310,11 @@ class Session(Closing):
                         f"{text!r} is a directory; directories are not resources"
                     )
         with self._using() as handle:
+            if paths and sys.platform != "win32":
+                # One buffer of bytes, not a C string a path: a million
+                # paths cost their bytes, not a million objects.
+                check(_marshal.register_files(handle, paths), "RmRegisterResources")
+                paths = []
             for start in range(0, len(paths), chunk):
                 self._register_chunk(handle, paths[start : start + chunk], [], [])
             for start in range(0, len(procs), chunk):
@@ -483,6 +498,8 @@ class Session(Closing):
         the matching error with the statuses in its ``processes``.
         """
         self._not_from_own_callback("shutdown")
+        from ._enums import ShutdownType  # noqa: PLC0415 - built on first use
+
         flags = (ShutdownType.FORCE if force else 0) | (
             ShutdownType.ONLY_REGISTERED if only_registered else 0
         )
@@ -537,7 +554,7 @@ class Session(Closing):
         failures = tuple(
             p.restart_outcome
             for p in processes
-            if p.status == AppStatus.ERROR_ON_RESTART and p.restart_outcome
+            if p.status == _ERROR_ON_RESTART and p.restart_outcome
         )
         detail = ""
         if failures:
@@ -605,6 +622,8 @@ class Session(Closing):
         UniqueProcess or psutil-like) or a ``service``. The latest filter for
         a target replaces an earlier one.
         """
+        from ._enums import FilterAction  # noqa: PLC0415 - built on first use
+
         if not isinstance(action, int) or isinstance(action, bool):
             raise TypeError(f"action is a FilterAction, not {action!r}")
         action = FilterAction(action)

@@ -7,7 +7,6 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from . import _marshal
-from ._enums import AppStatus, AppType, FilterAction, FilterTrigger, RebootReason
 
 # The records are plain classes, and datetime and typing are imported only
 # where they are needed: dataclasses (through inspect) alone cost a third of
@@ -16,6 +15,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import datetime as _dt
     from typing import Any, Protocol, TypeVar
+
+    from ._enums import AppStatus, AppType, FilterAction, FilterTrigger, RebootReason
 
     _R = TypeVar("_R", bound="_Record")
 
@@ -46,9 +47,18 @@ _INFINITY = float("inf")  # not math.inf: math is one import more for one test
 _ERROR_ACCESS_DENIED = 5
 _LINUX = sys.platform.startswith("linux")
 
-#: The members by value, for converting lists without an enum call each.
-_APP_TYPES = {int(t): t for t in AppType}
-_APP_STATUSES = {int(s): s for s in AppStatus}
+#: The members by value, for converting lists without an enum call each:
+#: (types, statuses), made at the first list (the enumerations are imported
+#: on first use, as they cost most of the facade's import).
+_members: list[tuple[dict[int, AppType], dict[int, AppStatus]]] = []
+
+
+def _member_tables() -> tuple[dict[int, AppType], dict[int, AppStatus]]:
+    if not _members:
+        from ._enums import AppStatus, AppType  # noqa: PLC0415
+
+        _members.append(({int(t): t for t in AppType}, {int(s): s for s in AppStatus}))
+    return _members[0]
 
 
 _to_datetime: list[Callable[[int], _dt.datetime]] = []  # made on first use
@@ -480,7 +490,10 @@ class ProcessInfo(_Record):
         invalid = _marshal.INVALID_TS_SESSION
         new = object.__new__
         set_values = _set_values
-        types, statuses, unknown = _APP_TYPES, _APP_STATUSES, AppType.UNKNOWN
+        from ._enums import AppStatus, AppType  # noqa: PLC0415
+
+        types, statuses = _member_tables()
+        unknown = AppType.UNKNOWN
         names: dict[int, str | None] = {}  # one passwd look-up per user
         wanted = details or ()
         out = []
@@ -637,10 +650,14 @@ class ListResult(_Record):
     def __init__(
         self,
         processes: list[ProcessInfo] | None = None,
-        reboot_reasons: RebootReason = RebootReason.NONE,
+        reboot_reasons: RebootReason | None = None,
         uninspected: int = 0,
     ) -> None:
-        """A list, its reboot reasons and its blind spots."""
+        """A list, its reboot reasons (None: none) and its blind spots."""
+        if reboot_reasons is None:
+            from ._enums import RebootReason  # noqa: PLC0415
+
+            reboot_reasons = RebootReason.NONE
         self._set(
             processes=[] if processes is None else processes,
             reboot_reasons=reboot_reasons,
@@ -689,6 +706,8 @@ class Filter(_Record):
 
     @classmethod
     def _from_c(cls, record: _marshal.CFilter) -> Filter:
+        from ._enums import FilterAction, FilterTrigger  # noqa: PLC0415
+
         action = FilterAction(record.action)
         trigger = FilterTrigger(record.trigger)
         if record.process is not None:

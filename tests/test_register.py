@@ -240,3 +240,46 @@ def test_raw_processes_and_services(target: Path) -> None:
     assert infos[0].Process.dwProcessId == os.getpid()
     assert r[0] & lib.RmRebootReasonDetectedSelf
     assert lib.RmEndSession(h) == 0
+
+
+def test_raw_register_files_buffer(target: Path, tmp_path: Path) -> None:
+    # rstrtmgr_register_files: the paths as one NUL-separated buffer, checked
+    # whole as RmRegisterResources is; a bad one registers nothing.
+    h = raw_start()
+    good = os.fsencode(target)
+    other = os.fsencode(tmp_path / "not-there")
+
+    def call(data: bytes, count: int) -> int:
+        return int(lib.rstrtmgr_register_files(h, data, len(data), count))
+
+    assert call(good + b"\0" + other, 3) == 160  # fewer paths than said
+    assert call(good + b"\0" + other, 1) == 160  # more paths than said
+    assert call(good + b"\0" + other + b"\0", 2) == 160  # an empty third
+    assert call(good + b"\0relative", 2) == 160
+    assert call(good + b"\0" + os.fsencode(tmp_path), 2) == 160  # a directory
+    assert call(good + b"\0/" + b"x" * 5000, 2) == 160  # longer than PATH_MAX
+    assert lib.rstrtmgr_register_files(h, ffi.NULL, 0, 1) == 160
+    with holder(HOLD_FD, str(target)):
+        n = ffi.new("UINT *", 0)
+        r = ffi.new("DWORD *")
+        assert lib.RmGetList(h, n, n, ffi.NULL, r) == 0  # nothing registered
+        assert call(other + b"\0" + good, 2) == 0
+        assert lib.RmGetList(h, n, ffi.new("UINT *", 0), ffi.NULL, r) == 234
+    assert call(b"", 0) == 0
+    assert lib.RmEndSession(h) == 0
+    assert call(good, 1) == 6
+
+
+def test_register_non_utf8_and_lone_surrogate_names(tmp_path: Path) -> None:
+    # The facade's one buffer carries a name that is not UTF-8 as its very
+    # bytes; a lone surrogate that stands for no byte is refused, and nothing
+    # of the call is registered.
+    raw = os.path.join(os.fsencode(tmp_path), b"caf\xe9.bin")
+    with open(raw, "wb") as f:
+        f.write(b"x")
+    with holder(HOLD_FD, os.fsdecode(raw)) as h, rstrtmgr.Session() as s:
+        with pytest.raises(ValueError, match="surrogates not allowed"):
+            s.register(files=[os.fsdecode(raw), str(tmp_path / "\ud800x")])
+        assert s.get_list().pids() == set()
+        s.register(files=[os.fsdecode(raw)])
+        assert s.get_list().pids() == {h.pid}

@@ -114,6 +114,9 @@ RM_HIDDEN int rm_fidset_get(const rm_fidset *s, uint64_t dev, uint64_t ino);
 /* Sets the value (non-zero) of (dev, ino); 0, or -1 when out of memory. */
 RM_HIDDEN int rm_fidset_put(rm_fidset *s, uint64_t dev, uint64_t ino,
                             int value);
+/* Makes room for n more entries at once (no rehash while they go in); 0,
+ * or -1 when out of memory. */
+RM_HIDDEN int rm_fidset_reserve(rm_fidset *s, size_t n);
 RM_HIDDEN void rm_fidset_free(rm_fidset *s);
 
 /* ---- detail.c: a thread's explanation of its last failure ----------------- */

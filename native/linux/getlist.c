@@ -26,7 +26,7 @@ DWORD WINAPI RmGetList(DWORD dwSessionHandle, UINT *pnProcInfoNeeded,
         return ERROR_BAD_ARGUMENTS;
     }
     rm_list l;
-    rc = rm_list_compute(&h, &l);
+    rc = rm_list_compute(&h, &l, 0);
     if (rc == ERROR_SUCCESS)
         rc = rm_outcome_annotate(&h, &l);
     if (rc == ERROR_SUCCESS) {

@@ -214,6 +214,7 @@ int rm_holder_add(const rm_holder_ctx *c, rm_procdir *proc, int pidfd,
     pid_t pid = proc->pid;
     rm_holder hd;
     memset(&hd, 0, sizeof hd);
+    hd.pidfd = -1;
     hd.id.pid = pid;
     /* Finer than the tick (pidfs): matched against registrations and used
      * to signal, so a process that got a holder's pid in its tick differs. */
@@ -258,7 +259,8 @@ int rm_holder_add(const rm_holder_ctx *c, rm_procdir *proc, int pidfd,
     in->AppStatus = RmStatusRunning;
     in->TSSessionId = read_session(proc);
     in->bRestartable =
-        service || rm_restart_registered(c->h, c->restart_dir, &hd.id);
+        service || rm_restart_registered(c->h, c->restart_dir, &hd.id,
+                                         proc->pd, c->euid);
 
     if (pid == c->self.pid && hd.id.start_ticks == c->self.start_ticks)
         hd.reasons |= RmRebootReasonDetectedSelf;
@@ -286,8 +288,18 @@ void rm_holder_ctx_end(rm_holder_ctx *c)
     c->restart_dir = -1;
 }
 
+void rm_list_close_pidfds(rm_list *l)
+{
+    for (size_t i = 0; i < l->count; i++) {
+        if (l->items[i].pidfd >= 0)
+            close(l->items[i].pidfd);
+        l->items[i].pidfd = -1;
+    }
+}
+
 void rm_list_free(rm_list *l)
 {
+    rm_list_close_pidfds(l);
     for (size_t i = 0; i < l->count; i++)
         rm_usage_free(l->items[i].usage);
     free(l->items);

@@ -115,6 +115,10 @@ typedef struct rm_resources {
  * ERROR_WRITE_FAULT (a batch unreadable or malformed), ERROR_OUTOFMEMORY. */
 RM_HIDDEN DWORD rm_resources_read(int dirfd, const rm_handle_info *h,
                                   const char *store, rm_resources *out);
+/* Parses and checks one batch (len bytes, as RmRegisterResources writes
+ * it) into *out, as rm_resources_read does the session's batches. */
+RM_HIDDEN DWORD rm_resources_parse(const char *batch, size_t len,
+                                   rm_resources *out);
 /* Frees what *r owns (not a view: rm_resources_free frees either). */
 RM_HIDDEN void rm_resources_clear(rm_resources *r);
 RM_HIDDEN int rm_resources_has_id(const rm_resources *r, uint64_t dev,
@@ -137,6 +141,11 @@ RM_HIDDEN DWORD rm_resources_load(const rm_handle_info *h, rm_resources *out);
 RM_HIDDEN void rm_resources_free(rm_resources *r);
 /* Drops what is kept of the session (it ended). */
 RM_HIDDEN void rm_regcache_forget(const rm_handle_info *h);
+/* Keeps the registrations of a session whose only batch is `batch` (just
+ * written by this process into dirfd, the store lock still held) ready for
+ * its first load, so that it is not read and parsed again. */
+RM_HIDDEN void rm_regcache_prime(const rm_handle_info *h, int dirfd,
+                                 const char *batch, size_t len);
 
 /* ---- procdirs.c: a session's last holders' /proc directories, for the next
  * A look-up through such a directory fails once its process is gone,
@@ -257,9 +266,12 @@ typedef struct rm_runas {
 } rm_runas;
 
 /* Opens the registration record of process `id`, checked: its fd and *as
- * (may be NULL), or -1 when it has none that may be trusted. */
+ * (may be NULL), or -1 when it has none that may be trusted. procfd: the
+ * process's /proc directory (O_PATH) if the caller has it open, else -1;
+ * me: the caller's effective uid. */
 RM_HIDDEN int rm_registration_open(const rm_handle_info *h, int dirfd,
-                                   const rm_procid *id, rm_runas *as);
+                                   const rm_procid *id, int procfd, uid_t me,
+                                   rm_runas *as);
 /* The restart directory of the store at `store`, opened without following
  * a link, for rm_registration_open's dirfd (-1: opened there each time;
  * RM_NO_RESTART_DIR: there is none, so no record either); -1 with errno. */
@@ -281,9 +293,9 @@ typedef struct rm_restart_cmd {
 } rm_restart_cmd;
 
 /* Whether this exact process (pid and start time) has registered its
- * command line for restart. */
+ * command line for restart (procfd, me: as rm_registration_open's). */
 RM_HIDDEN int rm_restart_registered(const rm_handle_info *h, int dirfd,
-                                    const rm_procid *id);
+                                    const rm_procid *id, int procfd, uid_t me);
 /* Reads the registration of process `id` and whom to restart it as
  * (owner.c): 0, or -1 when it has none that may be trusted. */
 RM_HIDDEN int rm_restart_cmd_load(const rm_handle_info *h, const rm_procid *id,
@@ -357,8 +369,10 @@ RM_HIDDEN void rm_usage_keep(rm_list *l);
 /* ---- holder.c: one process that uses a session's resources ----------------
  * The list RmGetList reports and RmShutdown acts on, computed afresh each
  * time: RmShutdown calls rm_list_compute, then signals each holder through
- * a pidfd opened for holder.id and checked against holder.id.start_ticks
- * (never a bare pid), stopping `unit` instead when it is set. */
+ * a pidfd that names holder.id (never a bare pid): the one the scan opened
+ * and proved to be that process's (holder.pidfd), or one opened then and
+ * checked against holder.id.start_ticks; it stops `unit` instead when it is
+ * set. */
 enum {
     RM_HOLD_FILE = 0x1,       /* an open file descriptor */
     RM_HOLD_MAP = 0x2,        /* a memory mapping (shared library, mmap) */
@@ -377,6 +391,10 @@ typedef struct rm_holder {
     char unit[256];   /* its system service ("" when none), e.g. "ssh.service" */
     RM_PROCESS_INFO info;
     rm_usage *usage;  /* with details: every use; owned, rm_list_free frees */
+    uint64_t exe_dev, exe_ino; /* its executable's identity at the scan */
+    /* A pidfd of exactly this process, kept by a scan for RmShutdown, or
+     * -1 (every holder made sets it; rm_list_free closes it). */
+    int pidfd;
 } rm_holder;
 
 typedef struct rm_list {
@@ -409,11 +427,16 @@ RM_HIDDEN int rm_holder_add(const rm_holder_ctx *c, rm_procdir *proc,
                             int pidfd, unsigned why, int listed,
                             const rm_pstat *ps, rm_list *out);
 RM_HIDDEN void rm_list_free(rm_list *l);
+/* Closes the pidfds the list's holders kept. */
+RM_HIDDEN void rm_list_close_pidfds(rm_list *l);
 
 /* ---- scan.c: the /proc walk ------------------------------------------------ */
 /* Fills *out (free it with rm_list_free, also after a failure):
- * ERROR_SUCCESS, the errors of rm_resources_load, or ERROR_OUTOFMEMORY. */
-RM_HIDDEN DWORD rm_list_compute(const rm_handle_info *h, rm_list *out);
+ * ERROR_SUCCESS, the errors of rm_resources_load, or ERROR_OUTOFMEMORY.
+ * With `pidfds`, holders keep the pidfd that proved their identity
+ * (rm_holder.pidfd), as many as a share of the descriptor limit allows. */
+RM_HIDDEN DWORD rm_list_compute(const rm_handle_info *h, rm_list *out,
+                                int pidfds);
 
 /* ---- outcome.c: the session's shutdown record ------------------------------ */
 typedef struct rm_stopped {

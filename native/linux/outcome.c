@@ -303,6 +303,7 @@ DWORD rm_outcome_annotate(const rm_handle_info *h, rm_list *l)
         }
         hd = &l->items[l->count++];
         memset(hd, 0, sizeof *hd);
+        hd->pidfd = -1;
         hd->id = x->id;
         hd->info = x->info;
         snprintf(hd->unit, sizeof hd->unit, "%s", x->unit);

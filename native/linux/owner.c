@@ -229,25 +229,32 @@ static int open_users_record(int pd, const char *name, uid_t uid)
 }
 
 int rm_registration_open(const rm_handle_info *h, int dirfd,
-                         const rm_procid *id, rm_runas *as)
+                         const rm_procid *id, int procfd, uid_t me,
+                         rm_runas *as)
 {
     char name[64], proc[32];
     snprintf(name, sizeof name, "%d-%" PRIu64, (int)id->pid, id->start_ticks);
     snprintf(proc, sizeof proc, "/proc/%d", (int)id->pid);
-    uid_t me = geteuid();
     /* Most holders have no registration: the session's own store answers
      * first, as cheaply as it can; only a record found, or for root a
      * process of another user, costs /proc reads. /proc/PID belongs to the
      * effective uid (to root when the process is not dumpable: such a
-     * process is not judged a user's). */
+     * process is not judged a user's); a caller that is not root looks no
+     * further than its own store, so it asks nothing of /proc here. */
     int fd = record_exists(h->store, dirfd, name)
                  ? open_in_store(h->store, name, me, 0)
                  : -1;
-    struct stat st;
-    if (fd < 0 && (me != 0 || stat(proc, &st) != 0 || st.st_uid == 0))
+    if (fd < 0 && me != 0)
         return -1;
-    int pd = open(proc, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (pd < 0) {
+    /* The scan's kept directory of the process, when it gives one: the
+     * owner is asked of it (fstat recomputes it from the task), not of a
+     * path looked up again. */
+    int pd = procfd >= 0 ? procfd
+                         : open(proc, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    struct stat st;
+    if (pd < 0 || (fd < 0 && (fstat(pd, &st) != 0 || st.st_uid == 0))) {
+        if (pd >= 0 && pd != procfd)
+            close(pd);
         if (fd >= 0)
             close(fd);
         return -1;
@@ -266,7 +273,8 @@ int rm_registration_open(const rm_handle_info *h, int dirfd,
         close(fd); /* a record of ours naming a process that is not */
         fd = -1;
     }
-    close(pd);
+    if (pd != procfd)
+        close(pd);
     if (fd >= 0 && as != NULL) {
         as->uid = uid;
         as->gid = gid;

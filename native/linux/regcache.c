@@ -198,6 +198,46 @@ static uint64_t batches_fingerprint(int dirfd)
     return fp;
 }
 
+/* The key a load finds the session's registrations by: its generation and
+ * its batch files; 0 when it has none. */
+static uint64_t load_key(int dirfd)
+{
+    uint64_t gen = read_generation(dirfd);
+    if (gen != 0) {
+        uint64_t fp = batches_fingerprint(dirfd);
+        gen = fp != 0 ? rm_mix64(gen) ^ fp : 0;
+    }
+    return gen;
+}
+
+/* The number of batch files in the session directory dirfd; -1 when it
+ * cannot be read. */
+static long count_batches(int dirfd)
+{
+    DIR *d = rm_open_dir_at(dirfd);
+    if (d == NULL)
+        return -1;
+    long n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        n += strncmp(de->d_name, RM_BATCH_PREFIX, strlen(RM_BATCH_PREFIX)) == 0;
+    closedir(d);
+    return n;
+}
+
+void rm_regcache_prime(const rm_handle_info *h, int dirfd, const char *batch,
+                       size_t len)
+{
+    /* Only when that batch is all there is: anything else a load would
+     * read too. */
+    uint64_t key = count_batches(dirfd) == 1 ? load_key(dirfd) : 0;
+    rm_resources res;
+    if (key == 0 || rm_resources_parse(batch, len, &res) != ERROR_SUCCESS)
+        return;
+    cache_put(h, key, &res);
+    rm_resources_free(&res); /* the cache's copy stays */
+}
+
 DWORD rm_resources_load(const rm_handle_info *h, rm_resources *out)
 {
     memset(out, 0, sizeof *out);
@@ -208,11 +248,7 @@ DWORD rm_resources_load(const rm_handle_info *h, rm_resources *out)
         return rc;
     /* What is kept is used while the generation and the batch files are
      * those it was parsed from. */
-    uint64_t gen = read_generation(dirfd);
-    if (gen != 0) {
-        uint64_t fp = batches_fingerprint(dirfd);
-        gen = fp != 0 ? rm_mix64(gen) ^ fp : 0;
-    }
+    uint64_t gen = load_key(dirfd);
     if (gen != 0 && cache_get(h, gen, out)) {
         close(dirfd);
         rm_store_close(&st);

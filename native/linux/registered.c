@@ -71,6 +71,23 @@ static DWORD parse_batch(rm_resources *r, const char *p, size_t len,
     size_t off = strlen(RM_BATCH_MAGIC);
     if (len < off || memcmp(p, RM_BATCH_MAGIC, off) != 0)
         return ERROR_WRITE_FAULT;
+    /* Room made once for the batch's identities and strings (its strings
+     * fit in its own length), so that a large batch is not rehashed and
+     * copied again at each doubling. The records are only counted here;
+     * the loop below checks them. */
+    size_t ids = 0;
+    for (size_t at = off; len - at >= sizeof(rm_rec);) {
+        rm_rec rc;
+        memcpy(&rc, p + at, sizeof rc);
+        at += sizeof rc;
+        if (rc.len > len - at)
+            break;
+        at += rc.len;
+        ids += rc.kind == RM_REC_FILE && (rc.flags & RM_REC_HAS_ID);
+    }
+    if (rm_fidset_reserve(&r->ids, ids) != 0 ||
+        RM_GROW(r->arena, r->arena_cap, r->arena_len + len, 65536) != 0)
+        return ERROR_OUTOFMEMORY;
     while (off < len) {
         rm_rec rc;
         if (len - off < sizeof rc)
@@ -148,11 +165,12 @@ static DWORD build_paths(rm_resources *r, const rm_buf *paths)
         memcpy(&at, paths->p + i * sizeof at, sizeof at);
         const char *s = r->arena + at;
         size_t len = strlen(s);
-        if (rm_resources_has_path(r, s, len))
-            continue;
+        /* One hash a path: its slot, or the same path already there. */
         size_t j = rm_hash_bytes(s, len) & r->paths_mask;
-        while (r->paths[j] != NULL)
+        while (r->paths[j] != NULL && strcmp(r->paths[j], s) != 0)
             j = (j + 1) & r->paths_mask;
+        if (r->paths[j] != NULL)
+            continue;
         r->paths[j] = s;
         r->npaths++;
     }
@@ -205,6 +223,27 @@ static DWORD build_stale(rm_resources *r, const rm_buf *stale)
     return ERROR_SUCCESS;
 }
 
+/* Builds the look-up tables of what parse_batch gathered; frees the
+ * offsets; clears *out when rc is a failure. */
+static DWORD finish(rm_resources *out, DWORD rc, rm_buf *paths,
+                    rm_buf *services, rm_buf *stale)
+{
+    if (rc == ERROR_SUCCESS)
+        rc = build_paths(out, paths);
+    if (rc == ERROR_SUCCESS)
+        rc = build_services(out, services);
+    if (rc == ERROR_SUCCESS)
+        rc = build_stale(out, stale);
+    if (rc == ERROR_SUCCESS && out->nprocs > 1)
+        qsort(out->procs, out->nprocs, sizeof *out->procs, cmp_proc);
+    free(paths->p);
+    free(services->p);
+    free(stale->p);
+    if (rc != ERROR_SUCCESS)
+        rm_resources_clear(out);
+    return rc;
+}
+
 /* Reads every batch of the session directory dirfd (of session h in the
  * store `store`) into *out. */
 DWORD rm_resources_read(int dirfd, const rm_handle_info *h,
@@ -240,18 +279,13 @@ DWORD rm_resources_read(int dirfd, const rm_handle_info *h,
     }
     if (d != NULL)
         closedir(d);
-    if (rc == ERROR_SUCCESS)
-        rc = build_paths(out, &paths);
-    if (rc == ERROR_SUCCESS)
-        rc = build_services(out, &services);
-    if (rc == ERROR_SUCCESS)
-        rc = build_stale(out, &stale);
-    if (rc == ERROR_SUCCESS && out->nprocs > 1)
-        qsort(out->procs, out->nprocs, sizeof *out->procs, cmp_proc);
-    free(paths.p);
-    free(services.p);
-    free(stale.p);
-    if (rc != ERROR_SUCCESS)
-        rm_resources_clear(out);
-    return rc;
+    return finish(out, rc, &paths, &services, &stale);
+}
+
+DWORD rm_resources_parse(const char *batch, size_t len, rm_resources *out)
+{
+    memset(out, 0, sizeof *out);
+    rm_buf paths = {0}, services = {0}, stale = {0};
+    DWORD rc = parse_batch(out, batch, len, &paths, &services, &stale);
+    return finish(out, rc, &paths, &services, &stale);
 }

@@ -79,20 +79,11 @@ static size_t canonical(const char *path, size_t len, int is_link,
     return rl + 1 + baselen;
 }
 
-static DWORD add_file(rm_buf *b, const WCHAR *name, UINT index, dircache *dc)
+/* One file's record: path is its name as bytes, n of them, NUL-terminated. */
+static DWORD add_path(rm_buf *b, const char *path, size_t n, UINT index,
+                      dircache *dc)
 {
-    char path[PATH_MAX], canon[PATH_MAX];
-    if (name == NULL) {
-        rm_detail_set("file name %u is NULL", index);
-        return ERROR_BAD_ARGUMENTS;
-    }
-    long n = rm_utf16_to_bytes(name, path, sizeof path);
-    if (n < 0) {
-        rm_detail_set("file name %u is not valid UTF-16 (only the lone "
-                      "surrogates U+DC80..U+DCFF stand for raw bytes) or is "
-                      "longer than %d bytes", index, PATH_MAX - 1);
-        return ERROR_BAD_ARGUMENTS;
-    }
+    char canon[PATH_MAX];
     if (path[0] != '/') {
         rm_detail_set("file name %u (%s) is not a full path", index, path);
         return ERROR_BAD_ARGUMENTS;
@@ -119,11 +110,28 @@ static DWORD add_file(rm_buf *b, const WCHAR *name, UINT index, dircache *dc)
     }
     /* A file that does not exist (yet, or any more) is still registered: its
      * old holders show it as "PATH (deleted)". */
-    size_t cl = canonical(path, (size_t)n, is_link == 1, dc, canon);
+    size_t cl = canonical(path, n, is_link == 1, dc, canon);
     r.len = (uint32_t)cl;
     if (rm_buf_add(b, &r, sizeof r) != 0 || rm_buf_add(b, canon, cl) != 0)
         return ERROR_OUTOFMEMORY;
     return ERROR_SUCCESS;
+}
+
+static DWORD add_file(rm_buf *b, const WCHAR *name, UINT index, dircache *dc)
+{
+    char path[PATH_MAX];
+    if (name == NULL) {
+        rm_detail_set("file name %u is NULL", index);
+        return ERROR_BAD_ARGUMENTS;
+    }
+    long n = rm_utf16_to_bytes(name, path, sizeof path);
+    if (n < 0) {
+        rm_detail_set("file name %u is not valid UTF-16 (only the lone "
+                      "surrogates U+DC80..U+DCFF stand for raw bytes) or is "
+                      "longer than %d bytes", index, PATH_MAX - 1);
+        return ERROR_BAD_ARGUMENTS;
+    }
+    return add_path(b, path, (size_t)n, index, dc);
 }
 
 static int unit_char(char c)
@@ -182,6 +190,13 @@ static DWORD add_process(rm_buf *b, const RM_UNIQUE_PROCESS *p)
                                             : ERROR_OUTOFMEMORY;
 }
 
+/* A session's first batch of at most this many bytes (about 130,000 paths)
+ * is kept parsed for the session's first list (rm_regcache_prime): the
+ * list then does not read and parse it again. A larger one is left to the
+ * list, so that registering a million paths costs no more memory than its
+ * batch. */
+#define PRIME_MAX (8u << 20)
+
 /* Stores one call's records as a new batch file of the session. */
 static DWORD write_batch(const rm_handle_info *h, const rm_buf *b)
 {
@@ -189,6 +204,10 @@ static DWORD write_batch(const rm_handle_info *h, const rm_buf *b)
     int dirfd = -1;
     DWORD rc = rm_store_open_session(h, &st, &dirfd);
     if (rc == ERROR_SUCCESS) {
+        struct stat gst;
+        int first = fstatat(dirfd, RM_GENERATION_FILE, &gst,
+                            AT_SYMLINK_NOFOLLOW) != 0 &&
+                    errno == ENOENT;
         char name[64];
         unsigned char r[8];
         if (rm_random(r, sizeof r) != 0) {
@@ -209,11 +228,32 @@ static DWORD write_batch(const rm_handle_info *h, const rm_buf *b)
                 rm_detail_set("cannot write to session %s in the store %s: "
                               "%s", h->key, st.path, strerror(errno));
                 rc = ERROR_WRITE_FAULT;
+            } else if (first && b->len <= PRIME_MAX) {
+                /* Under the lock still: nobody has registered since. */
+                rm_regcache_prime(h, dirfd, b->p, b->len);
             }
         }
         close(dirfd);
         rm_store_close(&st);
     }
+    return rc;
+}
+
+/* Stores one checked call's records (rc: how its checks ended) as a batch;
+ * frees them. */
+static DWORD store_call(const rm_handle_info *h, rm_buf *b, DWORD rc)
+{
+    if (rc == ERROR_SUCCESS && b->len > RM_STORE_FILE_MAX) {
+        /* Readers refuse larger store files (rm_open_store_file). */
+        rm_detail_set("the resources of one call take %zu bytes, more than "
+                      "the %u a batch may hold; register them in several "
+                      "calls", b->len, (unsigned)RM_STORE_FILE_MAX);
+        rc = ERROR_BAD_ARGUMENTS;
+    }
+    if (rc == ERROR_SUCCESS)
+        rc = write_batch(h, b);
+    free(b->p);
+    b->p = NULL;
     return rc;
 }
 
@@ -250,21 +290,52 @@ DWORD WINAPI RmRegisterResources(DWORD dwSessionHandle, UINT nFiles,
     for (UINT i = 0; rc == ERROR_SUCCESS && i < nServices; i++)
         rc = add_service(&b, rgsServiceNames[i], i);
     free(dc);
-    if (rc == ERROR_SUCCESS && b.len > RM_STORE_FILE_MAX) {
-        /* Readers refuse larger store files (rm_open_store_file). */
-        rm_detail_set("the resources of one call take %zu bytes, more than "
-                      "the %u a batch may hold; register them in several "
-                      "calls", b.len, (unsigned)RM_STORE_FILE_MAX);
+    return store_call(&h, &b, rc);
+}
+
+DWORD rstrtmgr_register_files(DWORD dwSessionHandle, const char *paths,
+                              size_t cbPaths, UINT nFiles)
+{
+    rm_detail_clear();
+    rm_handle_info h;
+    DWORD rc = rm_handle_get(dwSessionHandle, &h);
+    if (rc != ERROR_SUCCESS)
+        return rc;
+    if (nFiles == 0)
+        return ERROR_SUCCESS;
+    if (paths == NULL || paths[cbPaths] != '\0') {
+        rm_detail_set("the paths are one NUL-terminated buffer");
+        return ERROR_BAD_ARGUMENTS;
+    }
+    rm_buf b = {0};
+    dircache *dc = calloc(1, sizeof *dc);
+    /* Room made once: a record a path, and about the paths' own bytes. */
+    size_t want = strlen(RM_BATCH_MAGIC) + (size_t)nFiles * sizeof(rm_rec) +
+                  cbPaths + 1;
+    if (dc == NULL || RM_GROW(b.p, b.cap, want, 4096) != 0 ||
+        rm_buf_add(&b, RM_BATCH_MAGIC, strlen(RM_BATCH_MAGIC)) != 0)
+        rc = ERROR_OUTOFMEMORY;
+    const char *p = paths, *end = paths + cbPaths;
+    for (UINT i = 0; rc == ERROR_SUCCESS && i < nFiles; i++) {
+        size_t n = p <= end ? strlen(p) : 0; /* paths[cbPaths] ends the last */
+        if (p > end || (p == end && i > 0)) {
+            rm_detail_set("the buffer holds fewer than %u paths", nFiles);
+            rc = ERROR_BAD_ARGUMENTS;
+        } else if (n >= PATH_MAX) {
+            rm_detail_set("file name %u is longer than %d bytes", i,
+                          PATH_MAX - 1);
+            rc = ERROR_BAD_ARGUMENTS;
+        } else {
+            rc = add_path(&b, p, n, i, dc);
+        }
+        p += n + 1;
+    }
+    if (rc == ERROR_SUCCESS && p != end + 1) {
+        rm_detail_set("the buffer holds more than %u paths", nFiles);
         rc = ERROR_BAD_ARGUMENTS;
     }
-    if (rc != ERROR_SUCCESS) {
-        free(b.p);
-        return rc;
-    }
-
-    rc = write_batch(&h, &b);
-    free(b.p);
-    return rc;
+    free(dc);
+    return store_call(&h, &b, rc);
 }
 
 /* ---- batches built by the project's own registration calls -------------- */

@@ -264,9 +264,9 @@ DWORD rstrtmgr_unregister_restart(void)
 }
 
 int rm_restart_registered(const rm_handle_info *h, int dirfd,
-                          const rm_procid *id)
+                          const rm_procid *id, int procfd, uid_t me)
 {
-    int fd = rm_registration_open(h, dirfd, id, NULL);
+    int fd = rm_registration_open(h, dirfd, id, procfd, me, NULL);
     struct stat st;
     /* One rm_restart_cmd_load would refuse is no registration. */
     int found = fd >= 0 && fstat(fd, &st) == 0 &&
@@ -331,7 +331,7 @@ int rm_restart_cmd_load(const rm_handle_info *h, const rm_procid *id,
                         rm_restart_cmd *out, rm_runas *as)
 {
     memset(out, 0, sizeof *out);
-    int fd = rm_registration_open(h, -1, id, as);
+    int fd = rm_registration_open(h, -1, id, -1, geteuid(), as);
     if (fd < 0)
         return -1;
     struct stat st;

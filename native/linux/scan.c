@@ -107,18 +107,27 @@ static unsigned uses(rm_scan *s, int pd, int md, pid_t base,
 
 /* The /proc directory of pid for this scan, in *d, and the statx of its
  * executable (0, or -1 with errno): the last scan's when it kept the
- * directory and the process still runs, else opened afresh. */
+ * directory and the process still runs, else opened afresh. When the scan
+ * keeps pidfds, *pidfd is one of the kept directory's process, else -1. */
 static int open_pid(rm_scan *s, const char *name, pid_t pid, rm_procdir *d,
-                    struct statx *sx)
+                    struct statx *sx, int *pidfd)
 {
     rm_procdir *kept = rm_procdirset_find(s->prev, pid);
+    *pidfd = -1;
     if (kept != NULL) {
         *d = *kept;
         kept->pd = -1; /* handed on: the set closes only what is left */
+        /* Opened before the look-up below, which then proves it names the
+         * kept directory's process: that process had the pid throughout. */
+        if (s->pidfds_limit > 0)
+            *pidfd = rm_procid_pidfd(pid);
         /* Through the kept directory, a look-up fails once its process is
          * gone, so a success is that process's, not a newcomer's. */
         if (statx(d->pd, "exe", RM_STATX_FLAGS, RM_STATX_MASK, sx) == 0)
             return 0;
+        if (*pidfd >= 0)
+            close(*pidfd);
+        *pidfd = -1;
         rm_procdir_close(d);
     }
     int pd = openat(s->procfd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -142,11 +151,12 @@ static void scan_pid(rm_scan *s, const char *name, pid_t pid)
 {
     rm_procdir dir;
     struct statx sx;
+    int kept_pidfd;
     /* The executable first: it also sorts out kernel threads and zombies
      * (no executable: ENOENT) and processes we may not look into (EACCES)
      * with one call. A process whose main thread has exited also has no
      * executable: one of its live threads stands in for it. */
-    int r = open_pid(s, name, pid, &dir, &sx);
+    int r = open_pid(s, name, pid, &dir, &sx, &kept_pidfd);
     if (dir.pd < 0)
         return; /* exited */
     int pd = dir.pd;
@@ -168,6 +178,8 @@ static void scan_pid(rm_scan *s, const char *name, pid_t pid)
     } else if (errno == EACCES || errno == EPERM) {
         denied = 1;
     } else if (!extra_has(s, pid)) {
+        if (kept_pidfd >= 0)
+            close(kept_pidfd);
         rm_procdir_close(&dir);
         return;
     }
@@ -181,6 +193,10 @@ static void scan_pid(rm_scan *s, const char *name, pid_t pid)
         int pidfd = (why != 0 || listed) && dir.start == 0
                         ? rm_procid_pidfd(pid)
                         : -1;
+        if (pidfd < 0 && dir.start != 0) {
+            pidfd = kept_pidfd; /* a kept directory's: proved above */
+            kept_pidfd = -1;
+        }
         /* A thread standing in for the process is read, never kept. */
         rm_procdir alt_dir = dir;
         alt_dir.pd = md;
@@ -206,10 +222,23 @@ static void scan_pid(rm_scan *s, const char *name, pid_t pid)
                                   s->out);
             if (added < 0)
                 s->oom = 1;
-            if (added == 1)
-                s->out->items[s->out->count - 1].usage = u;
-            else
+            if (added == 1) {
+                rm_holder *hd = &s->out->items[s->out->count - 1];
+                hd->usage = u;
+                if (r == 0) {
+                    hd->exe_dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+                    hd->exe_ino = sx.stx_ino;
+                }
+                if (pidfd >= 0 && s->pidfds_limit > 0 &&
+                    atomic_fetch_add_explicit(s->pidfds_kept, 1,
+                                              memory_order_relaxed) <
+                        s->pidfds_limit) {
+                    hd->pidfd = pidfd; /* the list closes it */
+                    pidfd = -1;
+                }
+            } else {
                 rm_usage_free(u);
+            }
             if (added <= 0 && denied)
                 s->out->uninspected++;
             dir.start = from->start;
@@ -217,6 +246,8 @@ static void scan_pid(rm_scan *s, const char *name, pid_t pid)
         if (pidfd >= 0)
             close(pidfd);
     }
+    if (kept_pidfd >= 0)
+        close(kept_pidfd);
     if (alt >= 0)
         close(alt);
     if (added == 1 && alt < 0 && s->kept_limit > 0)
@@ -410,8 +441,8 @@ static DWORD scan_all(rm_scan *s)
     if (s->kept_limit > 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0) {
         /* procfd is about the lowest free descriptor: those below are the
          * host's. */
-        uint64_t top =
-            (uint64_t)s->procfd + s->kept_limit + SCAN_FDS_IN_FLIGHT;
+        uint64_t top = (uint64_t)s->procfd + s->kept_limit +
+                       s->pidfds_limit + SCAN_FDS_IN_FLIGHT;
         if (rl.rlim_cur != RLIM_INFINITY && top >= rl.rlim_cur)
             top = rl.rlim_cur - 1;
         int fd = top <= INT_MAX ? fcntl(s->procfd, F_DUPFD_CLOEXEC, (int)top)
@@ -430,7 +461,20 @@ static DWORD scan_all(rm_scan *s)
     return s->oom ? ERROR_OUTOFMEMORY : ERROR_SUCCESS;
 }
 
-DWORD rm_list_compute(const rm_handle_info *h, rm_list *out)
+/* The most pidfds a shutdown's list keeps: as kept directories, an eighth
+ * of the soft descriptor limit (beyond it, RmShutdown opens and checks each
+ * pidfd itself). */
+static size_t pidfds_share(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 0;
+    return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur / 8 > 4096
+               ? 4096
+               : (size_t)(rl.rlim_cur / 8);
+}
+
+DWORD rm_list_compute(const rm_handle_info *h, rm_list *out, int pidfds)
 {
     memset(out, 0, sizeof *out);
     rm_resources res;
@@ -460,6 +504,10 @@ DWORD rm_list_compute(const rm_handle_info *h, rm_list *out)
     s.kept_limit = rm_procdirs_take(h, &prev, &owner);
     s.prev = &prev;
     s.kept = &kept;
+    atomic_size_t pidfds_kept;
+    atomic_init(&pidfds_kept, 0);
+    s.pidfds_kept = &pidfds_kept;
+    s.pidfds_limit = pidfds ? pidfds_share() : 0;
     s.dents_size = 64 * 1024;
     s.text_size = 64 * 1024;
     s.dents = malloc(s.dents_size);

@@ -107,22 +107,37 @@ static int group_of(const rm_holder *hd)
     return 0;
 }
 
-static void exe_of(pid_t pid, rm_stopped *x)
+/* The executable's path (for filters, now and at restart); its identity
+ * is the scan's. */
+static void exe_of(const rm_holder *hd, rm_stopped *x)
 {
     char path[64];
-    snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+    snprintf(path, sizeof path, "/proc/%d/exe", (int)hd->id.pid);
     ssize_t n = readlink(path, x->exe, sizeof x->exe - 1);
     x->exe[n > 0 ? n : 0] = '\0';
-    struct stat st;
-    if (stat(path, &st) == 0) {
-        x->exe_dev = (uint64_t)st.st_dev;
-        x->exe_ino = (uint64_t)st.st_ino;
+    x->exe_dev = hd->exe_dev;
+    x->exe_ino = hd->exe_ino;
+}
+
+/* A pidfd for record i: the one the scan kept for its holder (l->items[i]:
+ * the plan has one record per holder, in order), taken from the list, or
+ * one opened and checked now. */
+static int pidfd_of(rm_list *l, size_t i, const rm_stopped *x)
+{
+    if (i < l->count && l->items[i].pidfd >= 0 &&
+        l->items[i].id.pid == x->id.pid &&
+        l->items[i].id.start_ticks == x->id.start_ticks) {
+        int fd = l->items[i].pidfd;
+        l->items[i].pidfd = -1;
+        return fd;
     }
+    return pidfd_for(&x->id);
 }
 
 /* Shuts down the records of one group; returns 1 when cancelled. */
-static int shutdown_group(rm_outcome *s, int group, ULONG flags, DWORD app_ms,
-                          DWORD svc_ms, const rm_task *t, rm_progress *p)
+static int shutdown_group(rm_outcome *s, rm_list *l, int group, ULONG flags,
+                          DWORD app_ms, DWORD svc_ms, const rm_task *t,
+                          rm_progress *p)
 {
     size_t n = 0;
     for (size_t i = 0; i < s->count; i++)
@@ -144,14 +159,16 @@ static int shutdown_group(rm_outcome *s, int group, ULONG flags, DWORD app_ms,
         if (x->group != group || x->info.AppStatus != RmStatusRunning)
             continue;
         idx[k] = i;
-        fds[k] = pidfd_for(&x->id);
+        fds[k] = pidfd_of(l, i, x);
         if (fds[k] < 0) {
             x->info.AppStatus = RmStatusStoppedOther; /* it left on its own */
             rm_progress_step(p);
         } else if (use_systemd && x->unit[0] != '\0') {
             rm_systemctl("stop", x->unit);
         } else if (pidfd_signal(fds[k], SIGTERM) != 0) {
-            x->info.AppStatus = RmStatusErrorOnStop; /* e.g. EPERM */
+            /* ESRCH: it exited since its pidfd was opened. */
+            x->info.AppStatus = errno == ESRCH ? RmStatusStoppedOther
+                                               : RmStatusErrorOnStop;
             close(fds[k]);
             fds[k] = -1;
             rm_progress_step(p);
@@ -224,7 +241,7 @@ static DWORD plan(const rm_handle_info *h, const rm_list *l,
         x->info.AppStatus = RmStatusRunning;
         x->group = group_of(hd);
         snprintf(x->unit, sizeof x->unit, "%s", hd->unit);
-        exe_of(hd->id.pid, x);
+        exe_of(hd, x);
         unsigned actions = rm_filters_match(f, &x->id, x->unit, x->exe,
                                             x->exe_dev, x->exe_ino);
         if (hd->id.pid == self) {
@@ -288,7 +305,7 @@ DWORD WINAPI RmShutdown(DWORD dwSessionHandle, ULONG lActionFlags,
     /* The list takes the store lock itself; the wait below holds none, so
      * that other sessions are not held up for the length of a shutdown. */
     rm_list l;
-    rc = rm_list_compute(&h, &l);
+    rc = rm_list_compute(&h, &l, 1);
     rm_outcome s;
     memset(&s, 0, sizeof s);
     if (rc == ERROR_SUCCESS)
@@ -309,7 +326,9 @@ DWORD WINAPI RmShutdown(DWORD dwSessionHandle, ULONG lActionFlags,
     rm_progress_report(&p, 0);
     int cancelled = 0;
     for (int g = 0; g <= 2 && !cancelled; g++)
-        cancelled = shutdown_group(&s, g, lActionFlags, app_ms, svc_ms, &t, &p);
+        cancelled = shutdown_group(&s, &l, g, lActionFlags, app_ms, svc_ms,
+                                   &t, &p);
+    rm_list_close_pidfds(&l); /* the list is kept without them */
     rm_task_end(&t);
     rc = rm_outcome_save(&h, &s);
     if (rc == ERROR_SUCCESS)

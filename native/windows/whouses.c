@@ -30,6 +30,16 @@ DWORD rstrtmgr_register_stale(DWORD dwSessionHandle, const LPCWSTR *paths,
     return ERROR_CALL_NOT_IMPLEMENTED;
 }
 
+DWORD rstrtmgr_register_files(DWORD dwSessionHandle, const char *paths,
+                              size_t cbPaths, UINT nFiles)
+{
+    (void)dwSessionHandle;
+    (void)paths;
+    (void)cbPaths;
+    (void)nFiles;
+    return ERROR_CALL_NOT_IMPLEMENTED;
+}
+
 void rstrtmgr_set_list_details(BOOL bDetails) { (void)bDetails; }
 
 void rstrtmgr_set_list_uids(BOOL bUids) { (void)bUids; }
