@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # typing costs every command a few ms: for mypy only
 __all__ = [
     "SignalGuard",
     "blind_spot",
+    "find_command",
     "restart_lines",
     "shutdown_failure",
 ]
@@ -116,12 +117,12 @@ class SignalGuard:
         for signum, old in self._old.items():
             signal.signal(signum, old)
 
-    def run(self, command: Sequence[str]) -> tuple[int, str]:
-        """Run ``command`` to its end; its status and what to say about it."""
+    def run(self, command: Sequence[str], program: str) -> tuple[int, str]:
+        """Run ``command`` (its program ``program``); its status and a note."""
         try:
             import subprocess  # noqa: PLC0415 - only when a command runs
 
-            child = subprocess.Popen(command)
+            child = subprocess.Popen(command, executable=program)
         except OSError as e:
             return 127, f"cannot run {command[0]}: {e.strerror}"
         self.child = child
@@ -134,6 +135,40 @@ class SignalGuard:
         if status > 0:
             return status, f"{command[0]} exited with status {status}"
         return 0, ""
+
+
+def find_command(name: str) -> tuple[str | None, str]:
+    """The program that ``name`` runs, checked before anything stops.
+
+    A name without a slash is looked up on the PATH the command will run
+    with (this process's, as execvp would); a path must be an executable
+    regular file. Returns the program's path, or None and why not.
+    """
+    if not name:
+        return None, "the command is empty"
+    if os.sep not in name and not (os.altsep and os.altsep in name):
+        import shutil  # noqa: PLC0415 - only for replace
+
+        found = shutil.which(name)
+        return (
+            (os.path.abspath(found), "")
+            if found
+            else (None, f"{name}: not found on PATH")
+        )
+    import stat  # noqa: PLC0415 - only for replace
+
+    try:
+        mode = os.stat(name).st_mode
+    except OSError as e:
+        return None, f"{name}: {e.strerror}"
+    why = (
+        "not a regular file"
+        if not stat.S_ISREG(mode)
+        else "not executable"
+        if not os.access(name, os.X_OK)
+        else ""
+    )
+    return (None, f"{name}: {why}") if why else (os.path.abspath(name), "")
 
 
 def _listed(p: ProcessInfo) -> str:

@@ -15,6 +15,7 @@ from ._cli_installer import (
     Interrupted,
     SignalGuard,
     blind_spot,
+    find_command,
     restart_lines,
     say,
     shutdown_failure,
@@ -147,6 +148,11 @@ def _cmd_replace(args: argparse.Namespace) -> int:
     if not args.command_line:
         print("rstrtmgr replace: give the command to run after --", file=sys.stderr)
         return EXIT_USAGE
+    # A command that cannot run is refused before anything stops.
+    program, why = find_command(args.command_line[0])
+    if program is None:
+        say("replace", f"cannot run {why}; nothing was shut down")
+        return EXIT_COMMAND_FAILED
     with Session() as session, SignalGuard(defer=True) as guard:
         before = _registered_list(session, args)
         if _blind("replace", before, args):
@@ -161,7 +167,7 @@ def _cmd_replace(args: argparse.Namespace) -> int:
             if guard.received is None:
                 _shutdown_with_display(session, before, args)
                 if guard.received is None:
-                    command = guard.run(args.command_line)
+                    command = guard.run(args.command_line, program)
         except (ShutdownFailedError, RebootRequiredError) as e:
             failure = e
         finally:

@@ -157,22 +157,30 @@ def test_failing_command_exits_6_and_restarts(tmp_path: Path, target: Path) -> N
         came_back(log)
 
 
-def test_command_that_cannot_start_exits_6_and_restarts(
-    tmp_path: Path, target: Path
+@pytest.mark.parametrize("kind", ["typo", "missing", "not-executable", "directory"])
+def test_command_that_cannot_run_stops_nothing(
+    tmp_path: Path, target: Path, kind: str
 ) -> None:
+    plain = tmp_path / "plain.sh"
+    plain.write_text("#!/bin/sh\n")
+    plain.chmod(0o644)
+    command = {
+        "typo": "cpp-typo-no-such-program",
+        "missing": str(tmp_path / "no-such-command"),
+        "not-executable": str(plain),
+        "directory": str(tmp_path),
+    }[kind]
     with running_app(tmp_path, target) as (_, log):
-        done = cli(
-            "replace",
-            *BLIND,
-            *SETTLE,
-            str(target),
-            "--",
-            str(tmp_path / "no-such-command"),
-        )
+        first = starts(log)[0]["pid"]
+        done = cli("replace", *BLIND, *SETTLE, str(target), "--", command, "x")
         assert done.returncode == 6, done.stderr
-        assert "no-such-command" in done.stderr
+        assert command in done.stderr
+        assert "nothing was shut down" in done.stderr
         assert "Traceback" not in done.stderr
-        came_back(log)
+        # Nothing was stopped, so nothing came back: the first copy runs on.
+        assert alive(first)
+        assert terms(log) == []
+        assert len(starts(log)) == 1
 
 
 def test_replace_that_works_restarts_and_exits_0(tmp_path: Path, target: Path) -> None:
