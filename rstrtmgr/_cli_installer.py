@@ -3,11 +3,13 @@
 What ``replace`` promises: whatever happens once the shutdown has begun
 (COMMAND fails or cannot start, Ctrl-C, SIGTERM or SIGHUP to the CLI, an
 error), what was shut down is restarted before the CLI exits. A signal
-never cuts the shutdown or the restart short: the shutdown ends (bounded by
---timeout), COMMAND is then not run, what stopped is restarted, and the CLI
-exits 128 + the signal's number (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP) with
-one line on stderr. While COMMAND runs, SIGTERM and SIGHUP are passed on to
-it (Ctrl-C on a terminal reaches it directly) and the CLI waits for it.
+during the shutdown cancels it at once (RmCancelCurrentTask): COMMAND is
+then not run, what had stopped is restarted within a second (those asked to
+exit that were still running are named: they were not stopped, so they are
+not restarted), and the CLI exits 128 + the signal's number (130 Ctrl-C,
+143 SIGTERM, 129 SIGHUP) with one line on stderr. While COMMAND runs,
+SIGTERM and SIGHUP are passed on to it (Ctrl-C on a terminal reaches it
+directly) and the CLI waits for it.
 
 Neither command claims what it could not check: when some processes could
 not be looked into (other users', when not root) they exit 3 before
@@ -18,13 +20,14 @@ shutting anything down, and ``replace`` does not run COMMAND, unless
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
 
 from ._enums import AppStatus, AppType
-from ._errors import RebootRequiredError, ShutdownFailedError
+from ._errors import RebootRequiredError, RestartManagerError, ShutdownFailedError
 from ._types import ListResult, ProcessInfo
 
 TYPE_CHECKING = False
@@ -39,6 +42,7 @@ __all__ = [
     "find_command",
     "restart_lines",
     "shutdown_failure",
+    "still_running",
 ]
 
 #: The signals after which the CLI restarts what it shut down, then exits.
@@ -83,6 +87,8 @@ class SignalGuard:
         self.child: subprocess.Popen[bytes] | None = None
         #: Called with the first signal's number (the progress display notes it).
         self.on_signal: Callable[[int], object] | None = None
+        #: Called at the first signal while a shutdown runs: it cancels it.
+        self.cancel: Callable[[], object] | None = None
         self._old: dict[int, Any] = {}
 
     @property
@@ -100,6 +106,11 @@ class SignalGuard:
             self.received = signum
             if self.on_signal is not None:
                 self.on_signal(signum)
+            if self.cancel is not None:
+                # Runs inside the shutdown's progress callback, where
+                # RmCancelCurrentTask makes RmShutdown return within 0.25 s.
+                with contextlib.suppress(RestartManagerError):
+                    self.cancel()
         if first and not self.defer:
             raise Interrupted(signum)
 
@@ -250,6 +261,19 @@ def restart_lines(result: ListResult) -> tuple[list[str], list[str]]:
             output = outcome.output if outcome is not None else ""
             failed.extend("    " + line for line in output.splitlines()[-_TAIL_LINES:])
     return back, failed
+
+
+def still_running(before: ListResult, after: ListResult | None) -> str:
+    """Those of ``before`` that a cancelled shutdown left running, for a note."""
+    if after is None:
+        return ""
+    listed = {(p.pid, p.start_filetime) for p in before.processes}
+    left = [
+        _listed(p)
+        for p in after.processes
+        if (p.pid, p.start_filetime) in listed and p.status == AppStatus.RUNNING
+    ]
+    return f"; still running, not stopped: {', '.join(left)}" if left else ""
 
 
 def say(command: str, text: str) -> None:

@@ -20,6 +20,7 @@ from ._cli_installer import (
     say,
     shutdown_failure,
     signal_name,
+    still_running,
 )
 from ._cli_list import (
     EXIT_ERROR,
@@ -29,7 +30,12 @@ from ._cli_list import (
     table,
     without_self,
 )
-from ._errors import RebootRequiredError, RestartFailedError, ShutdownFailedError
+from ._errors import (
+    CancelledError,
+    RebootRequiredError,
+    RestartFailedError,
+    ShutdownFailedError,
+)
 from ._installer import restart_what_stopped
 from ._json import result_json
 from ._restart import (
@@ -134,14 +140,38 @@ def _cmd_shutdown(args: argparse.Namespace) -> int:
             _print_result(session.get_list(), args.json)
             return EXIT_NOT_SHUT_DOWN
         except Interrupted as e:
-            say(
-                "shutdown",
-                f"interrupted by {signal_name(e.signum)}; what was shut down "
-                "stays shut down",
-            )
+            # The signal cancelled the shutdown: what it had stopped comes
+            # back now, as with replace.
+            say("shutdown", _interrupted_restart(e.signum, session, before, args))
             return 128 + e.signum
     _print_result(result, args.json)
     return EXIT_FREE
+
+
+def _interrupted_restart(
+    signum: int, session: Session, before: ListResult, args: argparse.Namespace
+) -> str:
+    """Restart what a cancelled shutdown had stopped; the line that says so."""
+    display = ProgressDisplay.for_terminal(as_json=args.json)
+    restarted = _restart_with_display(
+        session, before, display, getattr(args, "settle_time", None)
+    )
+    head = f"interrupted by {signal_name(signum)}; the shutdown was cancelled"
+    if restarted is None:
+        return head + "; nothing had been shut down"
+    statuses = (
+        ListResult(list(restarted.processes))
+        if isinstance(restarted, RestartFailedError)
+        else restarted
+    )
+    back, failed = restart_lines(statuses)
+    for line in failed:
+        print(
+            line if line.startswith(" ") else f"rstrtmgr {args.command}: {line}",
+            file=sys.stderr,
+        )
+    done = "; ".join(back) if back else "nothing registered for restart had stopped"
+    return f"{head}; {done}{still_running(before, statuses)}"
 
 
 def _cmd_replace(args: argparse.Namespace) -> int:
@@ -165,9 +195,16 @@ def _cmd_replace(args: argparse.Namespace) -> int:
         command: tuple[int, str] | None = None
         try:
             if guard.received is None:
-                _shutdown_with_display(session, before, args)
+                guard.cancel = session.cancel
+                try:
+                    _shutdown_with_display(session, before, args)
+                finally:
+                    guard.cancel = None
                 if guard.received is None:
                     command = guard.run(args.command_line, program)
+        except CancelledError:
+            if guard.received is None:
+                raise  # not ours: cancelled from elsewhere
         except (ShutdownFailedError, RebootRequiredError) as e:
             failure = e
         finally:
@@ -200,6 +237,33 @@ def _restart_with_display(
             return e
 
 
+def _interrupted_line(
+    signum: int,
+    *,
+    command: tuple[int, str] | None,
+    before: ListResult,
+    statuses: ListResult | None,
+    not_restarted: bool,
+    back: list[str],
+) -> str:
+    """What ``replace`` says after a signal: the command, the restart."""
+    ran = (
+        "COMMAND did not run"
+        if command is None
+        else (command[1] or "COMMAND had finished")
+    )
+    if statuses is None and not not_restarted:
+        after = "nothing was shut down"
+    elif not_restarted:
+        after = "what was shut down could not all be restarted"
+    else:
+        after = "what was shut down was restarted"
+        if back:
+            after += " (" + "; ".join(back) + ")"
+    after += still_running(before, statuses)
+    return f"interrupted by {signal_name(signum)}; {ran}; {after}"
+
+
 def _replace_outcome(
     args: argparse.Namespace,
     *,
@@ -223,18 +287,17 @@ def _replace_outcome(
             file=sys.stderr,
         )
     if guard.received is not None:
-        ran = (
-            "COMMAND did not run"
-            if command is None
-            else (command[1] or "COMMAND had finished")
+        say(
+            "replace",
+            _interrupted_line(
+                guard.received,
+                command=command,
+                before=before,
+                statuses=statuses,
+                not_restarted=not_restarted,
+                back=back,
+            ),
         )
-        if statuses is None and not not_restarted:
-            after = "nothing was shut down"
-        elif not_restarted:
-            after = "what was shut down could not all be restarted"
-        else:
-            after = "what was shut down was restarted"
-        say("replace", f"interrupted by {signal_name(guard.received)}; {ran}; {after}")
         return guard.status
     if failure is not None:
         say(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -108,36 +109,66 @@ def test_signal_during_the_command_restarts_what_was_shut_down(
         assert len(starts(log)) == 2
 
 
-def test_ctrl_c_during_the_shutdown_wait_restarts_and_skips_the_command(
+def _stopped_and_stuck(
+    tmp_path: Path, target: Path, *cli_args: str
+) -> tuple[float, str, int, list[dict[str, object]], int]:
+    """Two holders: one exits at SIGTERM, one takes 60 s; Ctrl-C mid-wait.
+
+    The seconds from Ctrl-C until the first came back, the CLI's stderr,
+    its status, the first's starts and the slow one's pid.
+    """
+    slow_env = child_env(REPLACE_TEST_TERM_DELAY="60")
+    with (
+        running_app(tmp_path, target) as (_, fast_log),
+        running_app(tmp_path, target, env=slow_env) as (_, slow_log),
+    ):
+        fast = starts(fast_log)[0]["pid"]
+        slow = starts(slow_log)[0]["pid"]
+        proc = cli_process(*cli_args)
+        try:
+            # The fast one is gone, the slow one got SIGTERM: the wait is on.
+            assert wait_for(lambda: slow in terms(slow_log) and not alive(fast))
+            signalled = time.monotonic()
+            os.killpg(proc.pid, signal.SIGINT)
+            came_back(fast_log, timeout=60)
+            back_after = time.monotonic() - signalled
+            _, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        assert alive(slow)  # asked to stop, not stopped: left as it is
+        return back_after, err, proc.returncode, starts(fast_log), slow
+
+
+def test_ctrl_c_during_the_shutdown_wait_cancels_it_and_restarts_at_once(
     tmp_path: Path, target: Path
 ) -> None:
     ran = tmp_path / "command-ran"
-    env = child_env(REPLACE_TEST_TERM_DELAY="1.5")
-    with running_app(tmp_path, target, env=env) as (_, log):
-        first = starts(log)[0]["pid"]
-        replace = cli_process(
-            "replace",
-            *BLIND,
-            *SETTLE,
-            str(target),
-            "--",
-            sys.executable,
-            "-c",
-            "pass",
-            str(ran),
-        )
-        try:
-            assert wait_for(lambda: first in terms(log))  # the shutdown waits
-            os.killpg(replace.pid, signal.SIGINT)
-            _, err = replace.communicate(timeout=60)
-        finally:
-            if replace.poll() is None:
-                replace.kill()
-                replace.communicate()
-        assert replace.returncode == 130, err
-        one_line(err)
-        assert not ran.exists()
-        came_back(log)
+    back_after, err, status, fast_starts, slow = _stopped_and_stuck(
+        tmp_path,
+        target,
+        "replace",
+        *BLIND,
+        *SETTLE,
+        "--timeout",
+        "60",
+        str(target),
+        "--",
+        sys.executable,
+        "-c",
+        "pass",
+        str(ran),
+    )
+    assert status == 130, err
+    line = one_line(err)
+    assert "interrupted by Ctrl-C; COMMAND did not run" in line
+    first, second = (s["pid"] for s in fast_starts)
+    assert f"restarted: {first} -> {second}" in line
+    assert f"still running, not stopped: {slow}" in line
+    assert not ran.exists()
+    # Not the 60 s timeout: the shutdown was cancelled (about 0.3 s here).
+    assert back_after < 30
 
 
 def test_failing_command_exits_6_and_restarts(tmp_path: Path, target: Path) -> None:
@@ -351,23 +382,19 @@ def test_shut_down_with_nothing_to_shut_down(target: Path) -> None:
             assert result.processes == []
 
 
-def test_ctrl_c_during_shutdown_exits_130_with_one_line(
+def test_ctrl_c_during_shutdown_cancels_it_and_restarts_what_stopped(
     tmp_path: Path, target: Path
 ) -> None:
-    env = child_env(REPLACE_TEST_TERM_DELAY="1.5")
-    with running_app(tmp_path, target, env=env) as (_, log):
-        first = starts(log)[0]["pid"]
-        down = cli_process("shutdown", *BLIND, str(target))
-        try:
-            assert wait_for(lambda: first in terms(log))
-            os.killpg(down.pid, signal.SIGINT)
-            _, err = down.communicate(timeout=60)
-        finally:
-            if down.poll() is None:
-                down.kill()
-                down.communicate()
-        assert down.returncode == 130, err
-        assert "interrupted by Ctrl-C" in one_line(err)
+    back_after, err, status, fast_starts, slow = _stopped_and_stuck(
+        tmp_path, target, "shutdown", *BLIND, "--timeout", "60", str(target)
+    )
+    assert status == 130, err
+    line = one_line(err)
+    assert "interrupted by Ctrl-C; the shutdown was cancelled" in line
+    first, second = (s["pid"] for s in fast_starts)
+    assert f"restarted: {first} -> {second}" in line
+    assert f"still running, not stopped: {slow}" in line
+    assert back_after < 30
 
 
 # Registers a restart that fails: the restarted copy says why and exits 3.
