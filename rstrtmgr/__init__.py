@@ -71,17 +71,36 @@ def who_uses(
 ) -> ListResult:
     """The processes that use any of ``paths`` now: a one-call RmGetList.
 
-    A directory stands for every file under it (``Session.register_tree``).
-    With ``details`` (the default) each process says which of the files it
-    uses and how, its user and its command line, where the backend can.
+    Each path is a str, bytes or path-like object, given as its own argument
+    (``who_uses(*paths)``); a relative path is made absolute against the
+    working directory, as the command line does. A directory stands for every
+    file under it (``Session.register_tree``). With ``details`` (the default)
+    each process says which of the files it uses and how, its user and its
+    command line, where the backend can. A wrong type raises TypeError and an
+    empty path ValueError, before any session starts.
     """
+    full = []
+    for i, p in enumerate(paths):
+        if not isinstance(p, (str, bytes, os.PathLike)):
+            hint = (
+                " (pass each path as its own argument: who_uses(*paths))"
+                if isinstance(p, (list, tuple, set, frozenset))
+                else ""
+            )
+            raise TypeError(
+                f"who_uses: paths[{i}] is a str, bytes or path-like object, "
+                f"not {type(p).__name__}{hint}"
+            )
+        path = os.fspath(p)
+        if not path:
+            raise ValueError(f"who_uses: paths[{i}] is empty, which names no file")
+        full.append(os.path.abspath(path))
     from ._session import Session
 
     with Session() as session:
         files = []
-        for p in paths:
-            native = os.fsencode(p) if not isinstance(p, str) else p
-            if os.path.isdir(native):
+        for p in full:
+            if os.path.isdir(p):
                 session.register_tree(p)
             else:
                 files.append(p)

@@ -9,6 +9,10 @@ Exit codes of ``rstrtmgr list``, for scripts:
   user's, when not root), so "not in use" cannot be promised;
 * 4 - the Restart Manager call failed (the message says why).
 
+An empty PATH is wrong usage (2). When the reader of the output goes away
+(``| head -1``), the command ends as grep does: killed by SIGPIPE (141 in a
+shell), with nothing on stderr.
+
 ``shutdown`` and ``replace`` use 3 when some processes could not be looked
 into (nothing is shut down, COMMAND does not run; --ignore-uninspected goes
 on), 5 when not all users could be shut down (or --only-registered met one
@@ -39,6 +43,8 @@ __all__ = ["main"]
 #: Ctrl-C's exit status: 128 + SIGINT (2 on every platform), without the
 #: signal module, which only the installer flow needs.
 EXIT_CTRL_C = 130
+#: A shell's status for a command killed by SIGPIPE (128 + 13).
+EXIT_SIGPIPE = 141
 
 
 def _installer_flow(args: argparse.Namespace) -> int:
@@ -172,6 +178,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _reader_left() -> int:
+    """End as grep and lsof do under ``| head``: killed by SIGPIPE, silently.
+
+    Raised only by the output, after the command's work (its session ended,
+    what was shut down restarted): nothing is left half-done.
+    """
+    import signal  # noqa: PLC0415 - only when the reader left
+
+    # The interpreter's last flush must not find the dead pipe again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGPIPE)
+    return EXIT_SIGPIPE  # where there is no SIGPIPE (Windows)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -180,10 +203,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     split = argv.index("--") if "--" in argv else len(argv)
     if argv[:1] == ["list"]:
         split = len(argv)
-    args = build_parser().parse_args(argv[:split])
+    parser = build_parser()
+    args = parser.parse_args(argv[:split])
     args.command_line = argv[split + 1 :]
+    if "" in getattr(args, "paths", ()):
+        # An unset "$F" in a script: never the working directory's answer.
+        parser.error(f"{args.command}: an empty PATH names no file")
     try:
         code: int = args.func(args)
+        sys.stdout.flush()  # a reader that left is seen here, not at exit
+    except BrokenPipeError:
+        return _reader_left()
     except (RestartManagerError, ValueError, OSError) as e:
         print(f"rstrtmgr {args.command}: {e}", file=sys.stderr)
         return EXIT_ERROR

@@ -20,7 +20,15 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["add_list_parser", "cmd_list", "full_paths", "table", "without_self"]
+__all__ = [
+    "Looked",
+    "add_list_parser",
+    "cmd_list",
+    "full_paths",
+    "look_up",
+    "table",
+    "without_self",
+]
 
 EXIT_FREE = 0
 EXIT_IN_USE = 1
@@ -89,25 +97,55 @@ def full_paths(paths: list[str]) -> list[str]:
     ]
 
 
-def _lookup(args: argparse.Namespace) -> tuple[ListResult, list[str]]:
-    paths = full_paths(args.paths)
-    # One stat a path tells both whether it is a directory and that it
-    # exists; lexists (a dangling link) only when it fails.
-    dirs = set()
-    missing = []
+class Looked:
+    """What a stat of each of the command line's paths told.
+
+    ``dirs`` are directories, ``missing`` do not exist (ENOENT, ENOTDIR),
+    ``denied`` could not be looked up (EACCES: a folder on the way that the
+    caller cannot search), so whether they exist is not known.
+    """
+
+    __slots__ = ("denied", "dirs", "missing")
+
+    def __init__(self) -> None:
+        """Nothing looked up yet."""
+        self.dirs: set[str] = set()
+        self.missing: list[str] = []
+        self.denied: list[str] = []
+
+
+def look_up(command: str, paths: list[str]) -> Looked:
+    """Stat each path once; warn on stderr of each missing or denied one."""
+    looked = Looked()
     for p in paths:
         try:
             if S_ISDIR(os.stat(p).st_mode):
-                dirs.add(p)
+                looked.dirs.add(p)
+        except PermissionError:
+            looked.denied.append(p)
         except (OSError, ValueError):
-            if not os.path.lexists(p):
-                missing.append(p)
-    for m in missing:
+            if not os.path.lexists(p):  # a dangling link exists
+                looked.missing.append(p)
+    for m in looked.missing:
         print(
-            f"rstrtmgr list: warning: {display(m)} does not exist (searched "
-            "anyway: a deleted file can still be held)",
+            f"rstrtmgr {command}: warning: {display(m)} does not exist "
+            "(searched anyway: a deleted file can still be held)",
             file=sys.stderr,
         )
+    for d in looked.denied:
+        print(
+            f"rstrtmgr {command}: warning: {display(d)}: permission denied "
+            "(a folder on the way cannot be searched: whether it exists is not "
+            "known; searched anyway)",
+            file=sys.stderr,
+        )
+    return looked
+
+
+def _lookup(args: argparse.Namespace) -> tuple[ListResult, Looked]:
+    paths = full_paths(args.paths)
+    looked = look_up("list", paths)
+    dirs = looked.dirs
     with Session() as session:
         if args.stale:
             session.register_stale(paths or None)
@@ -131,7 +169,7 @@ def _lookup(args: argparse.Namespace) -> tuple[ListResult, list[str]]:
         # JSON; --pids prints neither.
         full = (args.json or args.verbose) and not args.pids
         result = session._get_list(details=full, users=not args.pids)
-    return without_self(result), missing
+    return without_self(result), looked
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -140,7 +178,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("rstrtmgr list: give at least one PATH (or --stale)", file=sys.stderr)
         return 2
     try:
-        result, missing = _lookup(args)
+        result, looked = _lookup(args)
     except (RestartManagerError, ValueError, OSError) as e:
         if args.json:
             import json  # noqa: PLC0415 - see above
@@ -154,9 +192,16 @@ def cmd_list(args: argparse.Namespace) -> int:
     elif args.json:
         import json  # noqa: PLC0415 - see above
 
-        print(json.dumps(result_json(result, missing), indent=2))
+        print(json.dumps(result_json(result, looked.missing, looked.denied), indent=2))
     else:
-        print(table(result, verbose=args.verbose, missing=missing))
+        print(
+            table(
+                result,
+                verbose=args.verbose,
+                missing=looked.missing,
+                denied=looked.denied,
+            )
+        )
     if result.processes:
         return EXIT_IN_USE
     return EXIT_UNKNOWN if result.uninspected else EXIT_FREE
@@ -182,7 +227,11 @@ def _local_time(filetime: int) -> str:
 
 
 def table(
-    result: ListResult, *, verbose: bool = False, missing: list[str] | None = None
+    result: ListResult,
+    *,
+    verbose: bool = False,
+    missing: list[str] | None = None,
+    denied: list[str] | None = None,
 ) -> str:
     """The human table of a result."""
     head = ("PID", "USER", "NAME", "TYPE", "STATUS", "RESTART", "SERVICE", "STARTED")
@@ -217,6 +266,8 @@ def table(
         lines.append("no process uses these files")
     for m in missing or ():
         lines.append(f"not found: {display(m)}")
+    for d in denied or ():
+        lines.append(f"permission denied: {display(d)}")
     reasons = flag_names(result.reboot_reasons)
     if reasons:
         lines.append("reboot reasons: " + ", ".join(reasons))

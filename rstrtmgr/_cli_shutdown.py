@@ -27,6 +27,7 @@ from ._cli_list import (
     EXIT_FREE,
     EXIT_UNKNOWN,
     full_paths,
+    look_up,
     table,
     without_self,
 )
@@ -91,6 +92,7 @@ def _print_result(result: ListResult, as_json: bool) -> None:
 def _registered_list(session: Session, args: argparse.Namespace) -> ListResult:
     """Register PATH... with the session; the list before anything is shut down."""
     paths = full_paths(args.paths)
+    look_up(args.command, paths)  # warns of missing paths, as list does
     session.register(files=paths)
     return without_self(session.get_list())
 

@@ -71,14 +71,17 @@ def process_json(p: ProcessInfo) -> dict[str, Any]:
     }
 
 
-def result_json(result: ListResult, missing: Sequence[str] = ()) -> dict[str, Any]:
-    """A list result as schema version 1 has it."""
+def result_json(
+    result: ListResult, missing: Sequence[str] = (), denied: Sequence[str] = ()
+) -> dict[str, Any]:
+    """A list result as the schema has it."""
     return {
         "schema_version": SCHEMA_VERSION,
         "processes": [process_json(p) for p in result.processes],
         "reboot_reasons": flag_names(result.reboot_reasons),
         "uninspected": result.uninspected,
         "missing": [display(m) for m in missing],
+        "denied": [display(d) for d in denied],
     }
 
 
