@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from apps import cli
+from apps import came_back, cli, running_app, starts
 from holders import HOLD_FD, holder
 from support import LINUX, PACKAGE_ROOT, ROOT, child_env
 
@@ -140,3 +140,23 @@ def test_who_uses_names_a_wrong_argument_and_takes_relative_paths(
             pids = {p.pid for p in rstrtmgr.who_uses(relative).processes}
             assert child.pid in pids, relative
     assert os.getcwd() == str(tmp_path)
+
+
+def test_get_list_after_an_atomic_replace_and_restart_shows_the_new_process(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "app.dat"
+    target.write_bytes(b"old")
+    with running_app(tmp_path, target) as (_, log), rstrtmgr.Session() as s:
+        first = starts(log)[0]["pid"]
+        s.register(files=[target])
+        s.shutdown()
+        new = tmp_path / "app.dat.new"
+        new.write_bytes(b"new")
+        os.replace(new, target)  # the installer's atomic replace
+        s.restart(settle_time=0.3)
+        second = came_back(log)["pid"]
+        now = {p.pid: p for p in s.get_list().processes}
+        assert second in now, now
+        assert now[second].status == rstrtmgr.AppStatus.RUNNING
+        assert now[first].restarted_pid == second
