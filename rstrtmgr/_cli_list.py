@@ -10,7 +10,7 @@ from stat import S_ISDIR
 
 from ._enums import RebootReason
 from ._errors import RestartManagerError
-from ._json import display, error_json, flag_names, result_json
+from ._json import display, error_json, flag_names, paths_json
 from ._session import Session
 from ._types import _EPOCH_AS_FILETIME, _FILETIME_UNITS, ListResult, ProcessInfo
 
@@ -51,7 +51,7 @@ def add_list_parser(sub: Any) -> None:
         "not be looked into, 4 error.",
     )
     p.add_argument("paths", nargs="*", metavar="PATH", help="a file or directory")
-    p.add_argument("--json", action="store_true", help="print JSON (schema 1)")
+    p.add_argument("--json", action="store_true", help="print JSON (schema 2)")
     p.add_argument(
         "-t", "--pids", action="store_true", help="print only the pids, one a line"
     )
@@ -192,7 +192,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     elif args.json:
         import json  # noqa: PLC0415 - see above
 
-        print(json.dumps(result_json(result, looked.missing, looked.denied), indent=2))
+        data = result.as_json()  # the records' public JSON form
+        data.update(paths_json(looked.missing, looked.denied))
+        print(json.dumps(data, indent=2))
     else:
         print(
             table(

@@ -38,7 +38,6 @@ from ._errors import (
     ShutdownFailedError,
 )
 from ._installer import restart_what_stopped
-from ._json import result_json
 from ._restart import (
     register_launch,
     resolve_program,
@@ -79,12 +78,30 @@ def run(args: argparse.Namespace) -> int:
         return 128 + signum
 
 
-def _print_result(result: ListResult, as_json: bool) -> None:
+def _with_users(result: ListResult, before: ListResult) -> ListResult:
+    """The statuses with each process's user, as the list before found it.
+
+    RmGetList's own fields carry no user: the list before the shutdown
+    asked for them.
+    """
+    users = {(p.pid, p.start_filetime): (p.uid, p.user) for p in before}
+    out = []
+    for p in result.processes:
+        uid, user = users.get((p.pid, p.start_filetime), (p.uid, p.user))
+        out.append(p if p.user is not None else p._replace(uid=uid, user=user))
+    return ListResult(out, result.reboot_reasons, result.uninspected)
+
+
+def _print_result(
+    result: ListResult, as_json: bool, before: ListResult | None = None
+) -> None:
     result = without_self(result)
+    if before is not None:
+        result = _with_users(result, before)
     if as_json:
         import json  # noqa: PLC0415 - only for --json
 
-        print(json.dumps(result_json(result), indent=2))
+        print(json.dumps(result.as_json(), indent=2))
     else:
         print(table(result))
 
@@ -94,7 +111,7 @@ def _registered_list(session: Session, args: argparse.Namespace) -> ListResult:
     paths = full_paths(args.paths)
     look_up(args.command, paths)  # warns of missing paths, as list does
     session.register(files=paths)
-    return without_self(session.get_list())
+    return without_self(session._get_list(users=True))
 
 
 def _blind(command: str, before: ListResult, args: argparse.Namespace) -> bool:
@@ -139,14 +156,14 @@ def _cmd_shutdown(args: argparse.Namespace) -> int:
             result = _shutdown_with_display(session, before, args)
         except (ShutdownFailedError, RebootRequiredError) as e:
             say("shutdown", _failure(e, before, args))
-            _print_result(session.get_list(), args.json)
+            _print_result(session.get_list(), args.json, before)
             return EXIT_NOT_SHUT_DOWN
         except Interrupted as e:
             # The signal cancelled the shutdown: what it had stopped comes
             # back now, as with replace.
             say("shutdown", _interrupted_restart(e.signum, session, before, args))
             return 128 + e.signum
-    _print_result(result, args.json)
+    _print_result(result, args.json, before)
     return EXIT_FREE
 
 
@@ -310,7 +327,7 @@ def _replace_outcome(
     elif command is not None and command[0] != 0:
         say("replace", f"{command[1]}; what was shut down was restarted")
     if statuses is not None:
-        _print_result(statuses, args.json)
+        _print_result(statuses, args.json, before)
         if not args.json:
             for line in back:
                 print(line)

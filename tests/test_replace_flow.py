@@ -427,3 +427,29 @@ def test_restarted_processes_are_shown_old_to_new(tmp_path: Path, target: Path) 
         assert done.returncode == 0, done.stderr
         second = came_back(log)["pid"]
         assert f"restarted: {first} -> {second}" in done.stdout
+
+
+def test_replace_json_has_the_users_and_the_new_pids(
+    tmp_path: Path, target: Path
+) -> None:
+    import json
+    import pwd
+    from importlib import resources
+
+    from jsonschema import Draft202012Validator
+
+    with running_app(tmp_path, target) as (_, log):
+        first = starts(log)[0]["pid"]
+        done = cli("replace", "--json", *BLIND, *SETTLE, str(target), "--", "true")
+        assert done.returncode == 0, done.stderr
+        second = came_back(log)["pid"]
+    data = json.loads(done.stdout)
+    schema = json.loads(
+        (resources.files("rstrtmgr") / "list-output.schema.json").read_text()
+    )
+    Draft202012Validator(schema).validate(data)
+    [p] = [p for p in data["processes"] if p["pid"] == first]
+    assert p["restarted_pid"] == second
+    assert p["status"] == ["restarted"]
+    assert p["uid"] == os.getuid()
+    assert p["user"] == pwd.getpwuid(os.getuid()).pw_name
