@@ -74,6 +74,16 @@ def _add_shutdown_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_settle_time(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--settle-time",
+        type=float,
+        metavar="SECONDS",
+        help="watch each restarted program this long before calling it back "
+        "(2; 0: no check)",
+    )
+
+
 def _columns() -> int:
     """shutil.get_terminal_size().columns, without importing shutil.
 
@@ -142,6 +152,28 @@ def build_parser() -> argparse.ArgumentParser:
         "critical user, or --only-registered), 4 error, 130 Ctrl-C.",
     )
     _add_shutdown_options(p)
+    p.add_argument(
+        "--hold",
+        type=float,
+        metavar="SECONDS",
+        help="keep the session this long for `rstrtmgr restart` (600; 0: not)",
+    )
+    _add_settle_time(p)
+    p.set_defaults(func=_installer_flow)
+    p = sub.add_parser(
+        "restart",
+        help="restart what an earlier shutdown stopped",
+        description="Ask the latest `rstrtmgr shutdown` of this user (or "
+        "that of --session KEY) whose session is still held (--hold) to "
+        "restart what it stopped that is registered for restart, then end "
+        "its session. Exit status: 0 all came back, 7 not all, 4 error (no "
+        "shutdown waits).",
+    )
+    p.add_argument(
+        "--session",
+        metavar="KEY",
+        help="the session key the shutdown printed (default: the latest)",
+    )
     p.set_defaults(func=_installer_flow)
     p = sub.add_parser(
         "replace",
@@ -157,13 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).",
     )
     _add_shutdown_options(p)
-    p.add_argument(
-        "--settle-time",
-        type=float,
-        metavar="SECONDS",
-        help="watch each restarted program this long before calling it back "
-        "(2; 0: no check)",
-    )
+    _add_settle_time(p)
     p.set_defaults(func=_installer_flow)
     p = sub.add_parser(
         "launch",

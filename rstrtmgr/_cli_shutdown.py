@@ -31,6 +31,8 @@ from ._cli_list import (
     table,
     without_self,
 )
+from ._cli_restart import DEFAULT_HOLD, Keeper, can_keep, cmd_restart, forked
+from ._enums import AppStatus
 from ._errors import (
     CancelledError,
     RebootRequiredError,
@@ -68,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         "shutdown": _cmd_shutdown,
         "replace": _cmd_replace,
         "launch": _cmd_launch,
+        "restart": cmd_restart,
     }[args.command]
     try:
         return command(args)
@@ -148,23 +151,35 @@ def _failure(error: Exception, before: ListResult, args: argparse.Namespace) -> 
 
 
 def _cmd_shutdown(args: argparse.Namespace) -> int:
+    hold = DEFAULT_HOLD if args.hold is None else args.hold
+    if hold > 0 and can_keep():
+        return forked(lambda keeper: _shutdown(args, keeper, hold))
+    return _shutdown(args, None, 0)
+
+
+def _shutdown(args: argparse.Namespace, keeper: Keeper | None, hold: float) -> int:
     with Session() as session, SignalGuard(defer=False):
         before = _registered_list(session, args)
         if _blind("shutdown", before, args):
             return EXIT_UNKNOWN
+        code = EXIT_FREE
         try:
             result = _shutdown_with_display(session, before, args)
         except (ShutdownFailedError, RebootRequiredError) as e:
             say("shutdown", _failure(e, before, args))
-            _print_result(session.get_list(), args.json, before)
-            return EXIT_NOT_SHUT_DOWN
+            result = session.get_list()
+            code = EXIT_NOT_SHUT_DOWN
         except Interrupted as e:
             # The signal cancelled the shutdown: what it had stopped comes
             # back now, as with replace.
             say("shutdown", _interrupted_restart(e.signum, session, before, args))
             return 128 + e.signum
-    _print_result(result, args.json, before)
-    return EXIT_FREE
+        _print_result(result, args.json, before)
+        if keeper is not None and any(
+            p.status == AppStatus.STOPPED and p.restartable for p in result
+        ):
+            keeper.keep(session, code, hold=hold, settle_time=args.settle_time)
+    return code
 
 
 def _interrupted_restart(
@@ -172,9 +187,7 @@ def _interrupted_restart(
 ) -> str:
     """Restart what a cancelled shutdown had stopped; the line that says so."""
     display = ProgressDisplay.for_terminal(as_json=args.json)
-    restarted = _restart_with_display(
-        session, before, display, getattr(args, "settle_time", None)
-    )
+    restarted = _restart_with_display(session, before, display, args.settle_time)
     head = f"interrupted by {signal_name(signum)}; the shutdown was cancelled"
     if restarted is None:
         return head + "; nothing had been shut down"
