@@ -31,7 +31,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from ._cli_list import EXIT_ERROR, add_list_parser
+from ._cli_list import EXIT_ERROR, add_files_from, add_list_parser
 from ._errors import RestartManagerError
 
 TYPE_CHECKING = False
@@ -55,8 +55,22 @@ def _installer_flow(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _read_paths(source: str, null: bool) -> list[str]:
+    """The paths in ``source`` (a file, or '-' for stdin), as argv's str."""
+    if source == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        with open(source, "rb") as f:
+            data = f.read()
+    sep = b"\0" if null else b"\n"
+    if data.endswith(sep):
+        data = data[: -len(sep)]
+    return [os.fsdecode(name) for name in data.split(sep)] if data else []
+
+
 def _add_shutdown_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("paths", nargs="+", metavar="PATH", help="a file")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="a file")
+    add_files_from(p)
     p.add_argument("--force", action="store_true", help="kill what does not exit")
     p.add_argument(
         "--only-registered",
@@ -232,6 +246,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv[:split])
     args.command_line = argv[split + 1 :]
+    if getattr(args, "files_from", None) is not None:
+        try:
+            args.paths += _read_paths(args.files_from, args.null)
+        except OSError as e:
+            parser.error(
+                f"{args.command}: --files-from {args.files_from}: {e.strerror}"
+            )
+    elif getattr(args, "null", False):
+        parser.error(f"{args.command}: -0 goes with --files-from")
+    if args.command in ("shutdown", "replace") and not args.paths:
+        parser.error(f"{args.command}: give at least one PATH (or --files-from)")
     if "" in getattr(args, "paths", ()):
         # An unset "$F" in a script: never the working directory's answer.
         parser.error(f"{args.command}: an empty PATH names no file")

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Looked",
+    "add_files_from",
     "add_list_parser",
     "cmd_list",
     "full_paths",
@@ -51,6 +52,7 @@ def add_list_parser(sub: Any) -> None:
         "not be looked into, 4 error.",
     )
     p.add_argument("paths", nargs="*", metavar="PATH", help="a file or directory")
+    add_files_from(p)
     p.add_argument("--json", action="store_true", help="print JSON (schema 2)")
     p.add_argument(
         "-t", "--pids", action="store_true", help="print only the pids, one a line"
@@ -69,6 +71,21 @@ def add_list_parser(sub: Any) -> None:
         help="processes using deleted or replaced files (under PATH...)",
     )
     p.set_defaults(func=cmd_list)
+
+
+def add_files_from(p: argparse.ArgumentParser) -> None:
+    """--files-from FILE and -0: paths read from a file or standard input."""
+    p.add_argument(
+        "--files-from",
+        metavar="FILE",
+        help="read more paths from FILE, one a line ('-': standard input)",
+    )
+    p.add_argument(
+        "-0",
+        "--null",
+        action="store_true",
+        help="with --files-from: paths end with NUL, as find -print0 writes",
+    )
 
 
 def without_self(result: ListResult) -> ListResult:

@@ -160,3 +160,39 @@ def test_get_list_after_an_atomic_replace_and_restart_shows_the_new_process(
         assert second in now, now
         assert now[second].status == rstrtmgr.AppStatus.RUNNING
         assert now[first].restarted_pid == second
+
+
+def test_paths_from_a_file_or_standard_input(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / os.fsdecode(b"caf\xe9 x")
+    for p in (a, b):
+        p.write_bytes(b"x")
+    listing = tmp_path / "list"
+    listing.write_bytes(os.fsencode(a) + b"\n")
+    with holder(HOLD_FD, str(a)) as one, holder(HOLD_FD, str(b)) as two:
+        want = sorted([one.pid, two.pid])
+
+        def pids(*args: str, stdin: bytes = b"") -> list[int]:
+            done = subprocess.run(
+                [sys.executable, "-m", "rstrtmgr", "list", "-t", *args],
+                input=stdin,
+                capture_output=True,
+                env=child_env(),
+                cwd=PACKAGE_ROOT,
+                check=False,
+            )
+            assert done.returncode == 1, done.stderr
+            return sorted(map(int, done.stdout.split()))
+
+        assert pids("--files-from", str(listing), str(b)) == want
+        null = os.fsencode(a) + b"\0" + os.fsencode(b) + b"\0"
+        assert pids("--files-from", "-", "-0", stdin=null) == want
+        lines = os.fsencode(a) + b"\n" + os.fsencode(b)
+        assert pids("--files-from", "-", stdin=lines) == want
+    # An empty entry is refused as an empty PATH is; a missing list too.
+    empty = cli("list", "--files-from", "-", input="\n\n" + str(a))
+    assert empty.returncode == 2
+    assert "empty PATH" in empty.stderr
+    gone = cli("shutdown", "--files-from", str(tmp_path / "nope"))
+    assert gone.returncode == 2
+    assert "No such file" in gone.stderr
+    assert cli("shutdown").returncode == 2
