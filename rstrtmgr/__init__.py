@@ -117,12 +117,23 @@ def who_uses_stale(
 
     Under ``paths`` (files or directories: a venv, ``/usr/lib``), any use
     (executable, mapping, open file) counts; with None, executables and
-    mappings anywhere (needrestart's question). Linux only.
+    mappings anywhere (needrestart's question). Under ``paths``, also what
+    pip's upgrades hide: a process that maps a module pip moved to its
+    ``pip-uninstall-*`` stash, and a Python interpreter using a path that
+    started before a ``.py`` file under it last changed (a heuristic, see
+    docs/cli.md). Linux only.
     """
     from ._session import Session
 
     with Session() as session:
-        session.register_stale(None if paths is None else list(paths))
+        listed = None if paths is None else list(paths)
+        session.register_stale(listed)
+        if listed:
+            from ._leftovers import register_leftovers
+
+            register_leftovers(
+                session, [os.path.abspath(os.fsdecode(os.fspath(p))) for p in listed]
+            )
         return session.get_list(details=details)
 
 

@@ -166,6 +166,10 @@ def _lookup(args: argparse.Namespace) -> tuple[ListResult, Looked]:
     with Session() as session:
         if args.stale:
             session.register_stale(paths or None)
+            if paths and sys.platform.startswith("linux"):
+                from ._leftovers import register_leftovers  # noqa: PLC0415
+
+                register_leftovers(session, paths)
         else:
             files = []
             for p in paths:
