@@ -235,15 +235,41 @@ def _ours(name: str) -> bool:
     return True
 
 
+def _ask(name: str) -> bytes | None:
+    """Send the restart request to the keeper ``name``; its answer, or None.
+
+    None when it is not this user's socket or does not answer.
+    """
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(_ANSWER_TIMEOUT)
+        try:
+            conn.connect("\0" + name)
+            if _peer_uid(conn) != os.getuid():
+                return None
+            conn.sendall(_REQUEST)
+            data = b""
+            while chunk := conn.recv(65536):
+                data += chunk
+        except OSError:
+            return None
+    return data
+
+
 def cmd_restart(args: argparse.Namespace) -> int:
     """Run ``restart``: ask the latest (or KEY's) kept shutdown to restart."""
     if not can_keep():
         say("restart", "only Linux keeps a shutdown's session for a later restart")
         return _EXIT_ERROR
     # The latest keeper whose session is in this caller's own store (the
-    # user's, or $RSTRTMGR_STATE_DIR's): joining it proves that.
-    keepers = [name for _, name in reversed(_keepers(args.session)) if _ours(name)]
-    if not keepers:
+    # user's, or $RSTRTMGR_STATE_DIR's): joining it proves that; and whose
+    # socket is this user's (a name another user bound is passed over).
+    data = None
+    for _, name in reversed(_keepers(args.session)):
+        if _ours(name):
+            data = _ask(name)
+            if data is not None:
+                break
+    if data is None:
         which = f" with session {args.session}" if args.session else ""
         say(
             "restart",
@@ -251,21 +277,6 @@ def cmd_restart(args: argparse.Namespace) -> int:
             "restarted, kept no session, or its --hold passed)",
         )
         return _EXIT_ERROR
-    name = keepers[0]
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-        conn.settimeout(_ANSWER_TIMEOUT)
-        try:
-            conn.connect("\0" + name)
-            if _peer_uid(conn) != os.getuid():
-                say("restart", f"{name} is another user's: refused")
-                return _EXIT_ERROR
-            conn.sendall(_REQUEST)
-            data = b""
-            while chunk := conn.recv(65536):
-                data += chunk
-        except OSError as e:
-            say("restart", f"the shutdown's session did not answer: {e}")
-            return _EXIT_ERROR
     try:
         answer = json.loads(data)
         code = int(answer["code"])
