@@ -94,3 +94,45 @@ def test_hold_0_keeps_nothing(tmp_path: Path, target: Path) -> None:
         assert "rstrtmgr restart" not in down.stderr
         assert cli("restart").returncode == 4
         assert len(starts(log)) == 1
+
+
+SQUATTER = """
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind("\\0" + sys.argv[1])
+s.listen(4)
+print("bound", flush=True)
+conn, _ = s.accept()  # answers nothing: its peer refuses it first
+time.sleep(30)
+"""
+
+
+def test_another_users_socket_under_a_keepers_name_is_passed_over(
+    tmp_path: Path, target: Path, other_user_python: list[str]
+) -> None:
+    import os
+    import subprocess
+
+    with running_app(tmp_path, target) as (_, log):
+        down = cli("shutdown", *SETTLE, "--hold", "60", str(target))
+        assert down.returncode == 0, down.stderr
+        key = session_key(down.stderr)
+        # Newer than the real keeper, with its key: picked first, refused.
+        fake = f"rstrtmgr-restart-{os.getuid()}-{time.time_ns() * 2}-{key}"
+        squatter = subprocess.Popen(
+            [*other_user_python, "-c", SQUATTER, fake],
+            user=65534,
+            group=65534,
+            extra_groups=[],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert squatter.stdout is not None
+            assert squatter.stdout.readline().strip() == "bound"
+            back = cli("restart")
+            assert back.returncode == 0, back.stderr
+            came_back(log)
+        finally:
+            squatter.kill()
+            squatter.communicate(timeout=30)
