@@ -76,8 +76,10 @@ def who_uses(
     working directory, as the command line does. A directory stands for every
     file under it (``Session.register_tree``). With ``details`` (the default)
     each process says which of the files it uses and how, its user and its
-    command line, where the backend can. A wrong type raises TypeError and an
-    empty path ValueError, before any session starts.
+    command line, where the backend can. A wrong type raises TypeError, an
+    empty path ValueError, and a path in a folder the caller cannot search
+    PermissionError (whether it is in use cannot be told), before any
+    session starts; a path that does not exist is still searched.
     """
     full = []
     for i, p in enumerate(paths):
@@ -94,7 +96,20 @@ def who_uses(
         path = os.fspath(p)
         if not path:
             raise ValueError(f"who_uses: paths[{i}] is empty, which names no file")
-        full.append(os.path.abspath(path))
+        path = os.path.abspath(path)
+        try:
+            os.stat(path)
+        except PermissionError as e:
+            # Not "missing" (a deleted file can still be held): unknowable.
+            raise PermissionError(
+                e.errno,
+                f"who_uses: paths[{i}] cannot be looked up (a folder on the "
+                "way cannot be searched), so whether it is in use cannot be told",
+                os.fsdecode(path),
+            ) from None
+        except (OSError, ValueError):
+            pass  # missing: still searched, a deleted file can be held
+        full.append(path)
     from ._session import Session
 
     with Session() as session:

@@ -121,6 +121,29 @@ def test_permission_denied_is_not_does_not_exist(
     data = json.loads(run("list", "--json", str(locked_file)).stdout)
     assert data["denied"] == [str(locked_file)]
     assert data["missing"] == []
+    # The facade tells the two apart too: missing is searched, denied raises.
+    facade = subprocess.run(
+        [
+            *WITHOUT_DAC,
+            sys.executable,
+            "-c",
+            "import sys, rstrtmgr\n"
+            "rstrtmgr.who_uses(sys.argv[2])\n"
+            "try:\n"
+            "    rstrtmgr.who_uses(sys.argv[1])\n"
+            "except PermissionError as e:\n"
+            "    print('denied', e.filename)\n",
+            str(locked_file),
+            str(missing),
+        ],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        cwd=PACKAGE_ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert facade.stdout.split() == ["denied", str(locked_file)], facade.stderr
 
 
 def test_who_uses_names_a_wrong_argument_and_takes_relative_paths(
