@@ -4,12 +4,13 @@ What ``replace`` promises: whatever happens once the shutdown has begun
 (COMMAND fails or cannot start, Ctrl-C, SIGTERM or SIGHUP to the CLI, an
 error), what was shut down is restarted before the CLI exits. A signal
 during the shutdown cancels it at once (RmCancelCurrentTask): COMMAND is
-then not run, what had stopped is restarted within a second (those asked to
-exit that were still running are named: they were not stopped, so they are
-not restarted), and the CLI exits 128 + the signal's number (130 Ctrl-C,
-143 SIGTERM, 129 SIGHUP) with one line on stderr. While COMMAND runs,
-SIGTERM and SIGHUP are passed on to it (Ctrl-C on a terminal reaches it
-directly) and the CLI waits for it.
+then not run, what had stopped is restarted within a second, those it had
+asked to exit are waited for (up to --timeout; another signal ends the
+wait) and restarted as they exit, those still running are named, and the
+CLI exits 128 + the signal's number (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP)
+with one line on stderr. While COMMAND runs, SIGTERM and SIGHUP are passed
+on to it (Ctrl-C on a terminal reaches it directly) and the CLI waits for
+it.
 
 Neither command claims what it could not check: when some processes could
 not be looked into (other users', when not root) they exit 3 before
@@ -106,11 +107,11 @@ class SignalGuard:
             self.received = signum
             if self.on_signal is not None:
                 self.on_signal(signum)
-            if self.cancel is not None:
-                # Runs inside the shutdown's progress callback, where
-                # RmCancelCurrentTask makes RmShutdown return within 0.25 s.
-                with contextlib.suppress(RestartManagerError):
-                    self.cancel()
+        if self.cancel is not None:
+            # Runs inside the shutdown's progress callback, where
+            # RmCancelCurrentTask makes RmShutdown return within 0.25 s.
+            with contextlib.suppress(RestartManagerError):
+                self.cancel()
         if first and not self.defer:
             raise Interrupted(signum)
 
@@ -271,7 +272,8 @@ def still_running(before: ListResult, after: ListResult | None) -> str:
     left = [
         _listed(p)
         for p in after.processes
-        if (p.pid, p.start_filetime) in listed and p.status == AppStatus.RUNNING
+        if (p.pid, p.start_filetime) in listed
+        and p.status in (AppStatus.RUNNING, AppStatus.ERROR_ON_STOP)
     ]
     return f"; still running, not stopped: {', '.join(left)}" if left else ""
 

@@ -32,7 +32,7 @@ from ._cli_list import (
     without_self,
 )
 from ._cli_restart import DEFAULT_HOLD, Keeper, can_keep, cmd_restart, forked
-from ._enums import AppStatus
+from ._enums import AppStatus, AppType, FilterAction
 from ._errors import (
     CancelledError,
     RebootRequiredError,
@@ -46,7 +46,7 @@ from ._restart import (
     unregister_application_restart,
 )
 from ._session import Session
-from ._types import ListResult
+from ._types import ListResult, ProcessInfo
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # for mypy only
@@ -158,7 +158,7 @@ def _cmd_shutdown(args: argparse.Namespace) -> int:
 
 
 def _shutdown(args: argparse.Namespace, keeper: Keeper | None, hold: float) -> int:
-    with Session() as session, SignalGuard(defer=False):
+    with Session() as session, SignalGuard(defer=False) as guard:
         before = _registered_list(session, args)
         if _blind("shutdown", before, args):
             return EXIT_UNKNOWN
@@ -172,7 +172,10 @@ def _shutdown(args: argparse.Namespace, keeper: Keeper | None, hold: float) -> i
         except Interrupted as e:
             # The signal cancelled the shutdown: what it had stopped comes
             # back now, as with replace.
-            say("shutdown", _interrupted_restart(e.signum, session, before, args))
+            say(
+                "shutdown",
+                _interrupted_restart(e.signum, session, before, args, guard),
+            )
             return 128 + e.signum
         _print_result(result, args.json, before)
         if keeper is not None and any(
@@ -183,11 +186,16 @@ def _shutdown(args: argparse.Namespace, keeper: Keeper | None, hold: float) -> i
 
 
 def _interrupted_restart(
-    signum: int, session: Session, before: ListResult, args: argparse.Namespace
+    signum: int,
+    session: Session,
+    before: ListResult,
+    args: argparse.Namespace,
+    guard: SignalGuard,
 ) -> str:
     """Restart what a cancelled shutdown had stopped; the line that says so."""
     display = ProgressDisplay.for_terminal(as_json=args.json)
     restarted = _restart_with_display(session, before, display, args.settle_time)
+    restarted = _bring_back_stragglers(session, before, restarted, args, guard)
     head = f"interrupted by {signal_name(signum)}; the shutdown was cancelled"
     if restarted is None:
         return head + "; nothing had been shut down"
@@ -244,6 +252,10 @@ def _cmd_replace(args: argparse.Namespace) -> int:
             restarted = _restart_with_display(
                 session, before, display, args.settle_time
             )
+            if guard.received is not None and command is None:
+                restarted = _bring_back_stragglers(
+                    session, before, restarted, args, guard
+                )
     return _replace_outcome(
         args,
         before=before,
@@ -252,6 +264,52 @@ def _cmd_replace(args: argparse.Namespace) -> int:
         command=command,
         restarted=restarted,
     )
+
+
+def _group(p: ProcessInfo) -> int:
+    """The Linux backend's shutdown group: applications, consoles, services."""
+    return {AppType.SERVICE: 2, AppType.CONSOLE: 1}.get(p.app_type, 0)
+
+
+def _bring_back_stragglers(
+    session: Session,
+    before: ListResult,
+    restarted: ListResult | RestartFailedError | None,
+    args: argparse.Namespace,
+    guard: SignalGuard,
+) -> ListResult | RestartFailedError | None:
+    """After a cancelled shutdown, restart also those that were still exiting.
+
+    A cancelled shutdown leaves the processes it had asked to exit (those of
+    the group it was waiting for) running, so the prompt restart cannot
+    bring them back, and when they exit nothing would. So once what had
+    stopped is back, a second shutdown, with every other listed process
+    filtered out, waits (up to --timeout; another signal cancels it) for
+    them alone, and a second restart brings them back. Linux only: the
+    group order is the project's backend's.
+    """
+    if not isinstance(restarted, ListResult) or not sys.platform.startswith("linux"):
+        return restarted
+    restartable = {(p.pid, p.start_filetime) for p in before.processes if p.restartable}
+    running = [p for p in restarted.processes if p.status == AppStatus.RUNNING]
+    asked = [p for p in running if (p.pid, p.start_filetime) in restartable]
+    if not asked:
+        return restarted
+    waited = min(_group(p) for p in asked)  # the group the shutdown was on
+    stragglers = {p.unique_process for p in asked if _group(p) == waited}
+    for p in running:
+        if p.unique_process not in stragglers:
+            session.add_filter(FilterAction.NO_SHUTDOWN, process=p.unique_process)
+    guard.cancel = session.cancel
+    try:
+        session.shutdown(force=args.force, timeout=args.timeout)
+    except (ShutdownFailedError, CancelledError, Interrupted):
+        pass  # what did exit comes back all the same
+    finally:
+        guard.cancel = None
+    display = ProgressDisplay.for_terminal(as_json=args.json)
+    again = _restart_with_display(session, before, display, args.settle_time)
+    return restarted if again is None else again
 
 
 def _restart_with_display(

@@ -111,13 +111,13 @@ def test_signal_during_the_command_restarts_what_was_shut_down(
 
 def _stopped_and_stuck(
     tmp_path: Path, target: Path, *cli_args: str
-) -> tuple[float, str, int, list[dict[str, object]], int]:
-    """Two holders: one exits at SIGTERM, one takes 60 s; Ctrl-C mid-wait.
+) -> tuple[float, str, int, list[dict[str, object]], list[dict[str, object]]]:
+    """Two holders: one exits at SIGTERM, one takes 3 s; Ctrl-C mid-wait.
 
     The seconds from Ctrl-C until the first came back, the CLI's stderr,
-    its status, the first's starts and the slow one's pid.
+    its status, and the starts of each.
     """
-    slow_env = child_env(REPLACE_TEST_TERM_DELAY="60")
+    slow_env = child_env(REPLACE_TEST_TERM_DELAY="3")
     with (
         running_app(tmp_path, target) as (_, fast_log),
         running_app(tmp_path, target, env=slow_env) as (_, slow_log),
@@ -137,15 +137,17 @@ def _stopped_and_stuck(
             if proc.poll() is None:
                 proc.kill()
                 proc.communicate()
-        assert alive(slow)  # asked to stop, not stopped: left as it is
-        return back_after, err, proc.returncode, starts(fast_log), slow
+        # The slow one, asked to exit, was waited for once what had stopped
+        # was back, and restarted in its turn: nothing is left down.
+        came_back(slow_log)
+        return back_after, err, proc.returncode, starts(fast_log), starts(slow_log)
 
 
 def test_ctrl_c_during_the_shutdown_wait_cancels_it_and_restarts_at_once(
     tmp_path: Path, target: Path
 ) -> None:
     ran = tmp_path / "command-ran"
-    back_after, err, status, fast_starts, slow = _stopped_and_stuck(
+    back_after, err, status, fast_starts, slow_starts = _stopped_and_stuck(
         tmp_path,
         target,
         "replace",
@@ -165,7 +167,9 @@ def test_ctrl_c_during_the_shutdown_wait_cancels_it_and_restarts_at_once(
     assert "interrupted by Ctrl-C; COMMAND did not run" in line
     first, second = (s["pid"] for s in fast_starts)
     assert f"restarted: {first} -> {second}" in line
-    assert f"still running, not stopped: {slow}" in line
+    slow, slow_again = (s["pid"] for s in slow_starts)
+    assert f"restarted: {slow} -> {slow_again}" in line
+    assert "still running" not in line
     assert not ran.exists()
     # Not the 60 s timeout: the shutdown was cancelled (about 0.3 s here).
     assert back_after < 30
@@ -385,7 +389,7 @@ def test_shut_down_with_nothing_to_shut_down(target: Path) -> None:
 def test_ctrl_c_during_shutdown_cancels_it_and_restarts_what_stopped(
     tmp_path: Path, target: Path
 ) -> None:
-    back_after, err, status, fast_starts, slow = _stopped_and_stuck(
+    back_after, err, status, fast_starts, slow_starts = _stopped_and_stuck(
         tmp_path, target, "shutdown", *BLIND, "--timeout", "60", str(target)
     )
     assert status == 130, err
@@ -393,7 +397,9 @@ def test_ctrl_c_during_shutdown_cancels_it_and_restarts_what_stopped(
     assert "interrupted by Ctrl-C; the shutdown was cancelled" in line
     first, second = (s["pid"] for s in fast_starts)
     assert f"restarted: {first} -> {second}" in line
-    assert f"still running, not stopped: {slow}" in line
+    slow, slow_again = (s["pid"] for s in slow_starts)
+    assert f"restarted: {slow} -> {slow_again}" in line
+    assert "still running" not in line
     assert back_after < 30
 
 
@@ -453,3 +459,29 @@ def test_replace_json_has_the_users_and_the_new_pids(
     assert p["status"] == ["restarted"]
     assert p["uid"] == os.getuid()
     assert p["user"] == pwd.getpwuid(os.getuid()).pw_name
+
+
+def test_ctrl_c_names_what_is_still_exiting_after_the_timeout(
+    tmp_path: Path, target: Path
+) -> None:
+    slow_env = child_env(REPLACE_TEST_TERM_DELAY="60")
+    with (
+        running_app(tmp_path, target) as (_, fast_log),
+        running_app(tmp_path, target, env=slow_env) as (_, slow_log),
+    ):
+        fast = starts(fast_log)[0]["pid"]
+        slow = starts(slow_log)[0]["pid"]
+        proc = cli_process("shutdown", *BLIND, "--timeout", "2", str(target))
+        try:
+            assert wait_for(lambda: slow in terms(slow_log) and not alive(fast))
+            os.killpg(proc.pid, signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        came_back(fast_log)
+        assert proc.returncode == 130, err
+        line = one_line(err)
+        assert f"still running, not stopped: {slow}" in line
+        assert alive(slow)  # never killed without --force
