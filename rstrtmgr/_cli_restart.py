@@ -128,6 +128,7 @@ def _detach() -> None:
         os.dup2(devnull, fd)
     os.close(devnull)
     os.setsid()
+    os.chdir("/")  # keep no directory busy (an unmount) while it waits
 
 
 def _serve(conn: socket.socket, session: Session, settle_time: float | None) -> bool:
