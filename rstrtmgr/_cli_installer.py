@@ -41,6 +41,7 @@ __all__ = [
     "SignalGuard",
     "blind_spot",
     "find_command",
+    "listed",
     "restart_lines",
     "shutdown_failure",
     "still_running",
@@ -183,7 +184,8 @@ def find_command(name: str) -> tuple[str | None, str]:
     return (None, f"{name}: {why}") if why else (os.path.abspath(name), "")
 
 
-def _listed(p: ProcessInfo) -> str:
+def listed(p: ProcessInfo) -> str:
+    """A process as messages name it: its pid and name."""
     return f"{p.pid} ({p.app_name})" if p.app_name else str(p.pid)
 
 
@@ -223,12 +225,12 @@ def shutdown_failure(
             p for p in before.processes if not p.restartable and p.pid != os.getpid()
         ]
         if only_registered and unregistered and not critical:
-            who = ", ".join(_listed(p) for p in unregistered)
+            who = ", ".join(listed(p) for p in unregistered)
             return (
                 f"not registered for restart: {who}; with --only-registered "
                 "nothing was shut down"
             )
-        who = ", ".join(_listed(p) for p in critical) or "a process"
+        who = ", ".join(listed(p) for p in critical) or "a process"
         return (
             f"{who} is critical to the system; nothing was shut down. Replace "
             "the files at the next reboot"
@@ -239,7 +241,7 @@ def shutdown_failure(
             for p in getattr(error, "processes", ())
             if p.status & AppStatus.ERROR_ON_STOP
         ]
-        who = ", ".join(_listed(p) for p in stuck) or "some processes"
+        who = ", ".join(listed(p) for p in stuck) or "some processes"
         return (
             f"still running after {timeout:g} s: {who}. Close them, give a "
             "longer --timeout, or --force to kill them"
@@ -258,7 +260,7 @@ def restart_lines(result: ListResult) -> tuple[list[str], list[str]]:
             back.append(f"restarted: {p.pid} -> {new} {p.app_name}".rstrip())
         elif p.status & AppStatus.ERROR_ON_RESTART:
             why = outcome.describe() if outcome is not None else "could not restart"
-            failed.append(f"not restarted: {_listed(p)}: {why}")
+            failed.append(f"not restarted: {listed(p)}: {why}")
             output = outcome.output if outcome is not None else ""
             failed.extend("    " + line for line in output.splitlines()[-_TAIL_LINES:])
     return back, failed
@@ -268,11 +270,11 @@ def still_running(before: ListResult, after: ListResult | None) -> str:
     """Those of ``before`` that a cancelled shutdown left running, for a note."""
     if after is None:
         return ""
-    listed = {(p.pid, p.start_filetime) for p in before.processes}
+    known = {(p.pid, p.start_filetime) for p in before.processes}
     left = [
-        _listed(p)
+        listed(p)
         for p in after.processes
-        if (p.pid, p.start_filetime) in listed
+        if (p.pid, p.start_filetime) in known
         and p.status in (AppStatus.RUNNING, AppStatus.ERROR_ON_STOP)
     ]
     return f"; still running, not stopped: {', '.join(left)}" if left else ""

@@ -16,6 +16,7 @@ from ._cli_installer import (
     SignalGuard,
     blind_spot,
     find_command,
+    listed,
     restart_lines,
     say,
     shutdown_failure,
@@ -300,6 +301,18 @@ def _bring_back_stragglers(
     for p in running:
         if p.unique_process not in stragglers:
             session.add_filter(FilterAction.NO_SHUTDOWN, process=p.unique_process)
+    # Said now, within the second: the wait may be long.
+    back, _ = restart_lines(restarted)
+    waiting = [p for p in asked if p.unique_process in stragglers]
+    timeout = DEFAULT_TIMEOUT if args.timeout is None else args.timeout
+    signum = guard.received if guard.received is not None else signal.SIGINT
+    say(
+        args.command,
+        f"{signal_name(signum)}: "
+        + "".join(f"{line}; " for line in back)
+        + f"waiting up to {timeout:g} s for {', '.join(map(listed, waiting))} "
+        "to exit, to restart it too (a signal again: stop waiting)",
+    )
     guard.cancel = session.cancel
     try:
         session.shutdown(force=args.force, timeout=args.timeout)

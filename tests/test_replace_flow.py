@@ -52,6 +52,18 @@ BLIND = [] if ROOT else ["--ignore-uninspected"]
 SETTLE = ["--settle-time", "0.3"]
 
 
+def wait_then_end(stderr: str) -> tuple[str, str]:
+    """The note of the wait for those still exiting, and the last line."""
+    lines = [
+        line
+        for line in stderr.strip().splitlines()
+        if "could not be looked into" not in line
+    ]
+    assert len(lines) == 2, stderr
+    assert "Traceback" not in stderr
+    return lines[0], lines[1]
+
+
 def one_line(stderr: str) -> str:
     """The one line of ``stderr``, besides the note on what even root cannot see."""
     lines = [
@@ -163,7 +175,10 @@ def test_ctrl_c_during_the_shutdown_wait_cancels_it_and_restarts_at_once(
         str(ran),
     )
     assert status == 130, err
-    line = one_line(err)
+    note, line = wait_then_end(err)
+    # Within the second, before the wait: what is back, what is waited for.
+    assert f"waiting up to 60 s for {slow_starts[0]['pid']} " in note
+    assert f"restarted: {fast_starts[0]['pid']} -> {fast_starts[1]['pid']}" in note
     assert "interrupted by Ctrl-C; COMMAND did not run" in line
     first, second = (s["pid"] for s in fast_starts)
     assert f"restarted: {first} -> {second}" in line
@@ -393,7 +408,10 @@ def test_ctrl_c_during_shutdown_cancels_it_and_restarts_what_stopped(
         tmp_path, target, "shutdown", *BLIND, "--timeout", "60", str(target)
     )
     assert status == 130, err
-    line = one_line(err)
+    note, line = wait_then_end(err)
+    # Within the second, before the wait: what is back, what is waited for.
+    assert f"waiting up to 60 s for {slow_starts[0]['pid']} " in note
+    assert f"restarted: {fast_starts[0]['pid']} -> {fast_starts[1]['pid']}" in note
     assert "interrupted by Ctrl-C; the shutdown was cancelled" in line
     first, second = (s["pid"] for s in fast_starts)
     assert f"restarted: {first} -> {second}" in line
@@ -482,6 +500,7 @@ def test_ctrl_c_names_what_is_still_exiting_after_the_timeout(
                 proc.communicate()
         came_back(fast_log)
         assert proc.returncode == 130, err
-        line = one_line(err)
+        note, line = wait_then_end(err)
+        assert f"waiting up to 2 s for {slow} " in note
         assert f"still running, not stopped: {slow}" in line
         assert alive(slow)  # never killed without --force
