@@ -71,17 +71,51 @@ def who_uses(
 ) -> ListResult:
     """The processes that use any of ``paths`` now: a one-call RmGetList.
 
-    A directory stands for every file under it (``Session.register_tree``).
-    With ``details`` (the default) each process says which of the files it
-    uses and how, its user and its command line, where the backend can.
+    Each path is a str, bytes or path-like object, given as its own argument
+    (``who_uses(*paths)``); a relative path is made absolute against the
+    working directory, as the command line does. A directory stands for every
+    file under it (``Session.register_tree``). With ``details`` (the default)
+    each process says which of the files it uses and how, its user and its
+    command line, where the backend can. A wrong type raises TypeError, an
+    empty path ValueError, and a path in a folder the caller cannot search
+    PermissionError (whether it is in use cannot be told), before any
+    session starts; a path that does not exist is still searched.
     """
+    full = []
+    for i, p in enumerate(paths):
+        if not isinstance(p, (str, bytes, os.PathLike)):
+            hint = (
+                " (pass each path as its own argument: who_uses(*paths))"
+                if isinstance(p, (list, tuple, set, frozenset))
+                else ""
+            )
+            raise TypeError(
+                f"who_uses: paths[{i}] is a str, bytes or path-like object, "
+                f"not {type(p).__name__}{hint}"
+            )
+        path = os.fspath(p)
+        if not path:
+            raise ValueError(f"who_uses: paths[{i}] is empty, which names no file")
+        path = os.path.abspath(path)
+        try:
+            os.stat(path)
+        except PermissionError as e:
+            # Not "missing" (a deleted file can still be held): unknowable.
+            raise PermissionError(
+                e.errno,
+                f"who_uses: paths[{i}] cannot be looked up (a folder on the "
+                "way cannot be searched), so whether it is in use cannot be told",
+                os.fsdecode(path),
+            ) from None
+        except (OSError, ValueError):
+            pass  # missing: still searched, a deleted file can be held
+        full.append(path)
     from ._session import Session
 
     with Session() as session:
         files = []
-        for p in paths:
-            native = os.fsencode(p) if not isinstance(p, str) else p
-            if os.path.isdir(native):
+        for p in full:
+            if os.path.isdir(p):
                 session.register_tree(p)
             else:
                 files.append(p)
@@ -98,12 +132,23 @@ def who_uses_stale(
 
     Under ``paths`` (files or directories: a venv, ``/usr/lib``), any use
     (executable, mapping, open file) counts; with None, executables and
-    mappings anywhere (needrestart's question). Linux only.
+    mappings anywhere (needrestart's question). Under ``paths``, also what
+    pip's upgrades hide: a process that maps a module pip moved to its
+    ``pip-uninstall-*`` stash, and a Python interpreter using a path that
+    started before a ``.py`` file under it last changed (a heuristic, see
+    docs/cli.md). Linux only.
     """
     from ._session import Session
 
     with Session() as session:
-        session.register_stale(None if paths is None else list(paths))
+        listed = None if paths is None else list(paths)
+        session.register_stale(listed)
+        if listed:
+            from ._leftovers import register_leftovers
+
+            register_leftovers(
+                session, [os.path.abspath(os.fsdecode(os.fspath(p))) for p in listed]
+            )
         return session.get_list(details=details)
 
 

@@ -9,6 +9,10 @@ Exit codes of ``rstrtmgr list``, for scripts:
   user's, when not root), so "not in use" cannot be promised;
 * 4 - the Restart Manager call failed (the message says why).
 
+An empty PATH is wrong usage (2). When the reader of the output goes away
+(``| head -1``), the command ends as grep does: killed by SIGPIPE (141 in a
+shell), with nothing on stderr.
+
 ``shutdown`` and ``replace`` use 3 when some processes could not be looked
 into (nothing is shut down, COMMAND does not run; --ignore-uninspected goes
 on), 5 when not all users could be shut down (or --only-registered met one
@@ -27,7 +31,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from ._cli_list import EXIT_ERROR, add_list_parser
+from ._cli_list import EXIT_ERROR, add_files_from, add_list_parser
 from ._errors import RestartManagerError
 
 TYPE_CHECKING = False
@@ -39,6 +43,8 @@ __all__ = ["main"]
 #: Ctrl-C's exit status: 128 + SIGINT (2 on every platform), without the
 #: signal module, which only the installer flow needs.
 EXIT_CTRL_C = 130
+#: A shell's status for a command killed by SIGPIPE (128 + 13).
+EXIT_SIGPIPE = 141
 
 
 def _installer_flow(args: argparse.Namespace) -> int:
@@ -49,8 +55,22 @@ def _installer_flow(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _read_paths(source: str, null: bool) -> list[str]:
+    """The paths in ``source`` (a file, or '-' for stdin), as argv's str."""
+    if source == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        with open(source, "rb") as f:
+            data = f.read()
+    sep = b"\0" if null else b"\n"
+    if data.endswith(sep):
+        data = data[: -len(sep)]
+    return [os.fsdecode(name) for name in data.split(sep)] if data else []
+
+
 def _add_shutdown_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("paths", nargs="+", metavar="PATH", help="a file")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="a file")
+    add_files_from(p)
     p.add_argument("--force", action="store_true", help="kill what does not exit")
     p.add_argument(
         "--only-registered",
@@ -65,6 +85,16 @@ def _add_shutdown_options(p: argparse.ArgumentParser) -> None:
         "--ignore-uninspected",
         action="store_true",
         help="go on when other users' processes could not be looked into",
+    )
+
+
+def _add_settle_time(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--settle-time",
+        type=float,
+        metavar="SECONDS",
+        help="watch each restarted program this long before calling it back "
+        "(2; 0: no check)",
     )
 
 
@@ -136,6 +166,28 @@ def build_parser() -> argparse.ArgumentParser:
         "critical user, or --only-registered), 4 error, 130 Ctrl-C.",
     )
     _add_shutdown_options(p)
+    p.add_argument(
+        "--hold",
+        type=float,
+        metavar="SECONDS",
+        help="keep the session this long for `rstrtmgr restart` (600; 0: not)",
+    )
+    _add_settle_time(p)
+    p.set_defaults(func=_installer_flow)
+    p = sub.add_parser(
+        "restart",
+        help="restart what an earlier shutdown stopped",
+        description="Ask the latest `rstrtmgr shutdown` of this user (or "
+        "that of --session KEY) whose session is still held (--hold) to "
+        "restart what it stopped that is registered for restart, then end "
+        "its session. Exit status: 0 all came back, 7 not all, 4 error (no "
+        "shutdown waits).",
+    )
+    p.add_argument(
+        "--session",
+        metavar="KEY",
+        help="the session key the shutdown printed (default: the latest)",
+    )
     p.set_defaults(func=_installer_flow)
     p = sub.add_parser(
         "replace",
@@ -151,13 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).",
     )
     _add_shutdown_options(p)
-    p.add_argument(
-        "--settle-time",
-        type=float,
-        metavar="SECONDS",
-        help="watch each restarted program this long before calling it back "
-        "(2; 0: no check)",
-    )
+    _add_settle_time(p)
     p.set_defaults(func=_installer_flow)
     p = sub.add_parser(
         "launch",
@@ -172,6 +218,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _reader_left() -> int:
+    """End as grep and lsof do under ``| head``: killed by SIGPIPE, silently.
+
+    Raised only by the output, after the command's work (its session ended,
+    what was shut down restarted): nothing is left half-done.
+    """
+    import signal  # noqa: PLC0415 - only when the reader left
+
+    # The interpreter's last flush must not find the dead pipe again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGPIPE)
+    return EXIT_SIGPIPE  # where there is no SIGPIPE (Windows)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -180,10 +243,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     split = argv.index("--") if "--" in argv else len(argv)
     if argv[:1] == ["list"]:
         split = len(argv)
-    args = build_parser().parse_args(argv[:split])
+    parser = build_parser()
+    args = parser.parse_args(argv[:split])
     args.command_line = argv[split + 1 :]
+    if getattr(args, "files_from", None) is not None:
+        try:
+            args.paths += _read_paths(args.files_from, args.null)
+        except OSError as e:
+            parser.error(
+                f"{args.command}: --files-from {args.files_from}: {e.strerror}"
+            )
+    elif getattr(args, "null", False):
+        parser.error(f"{args.command}: -0 goes with --files-from")
+    if args.command in ("shutdown", "replace") and not args.paths:
+        parser.error(f"{args.command}: give at least one PATH (or --files-from)")
+    if "" in getattr(args, "paths", ()):
+        # An unset "$F" in a script: never the working directory's answer.
+        parser.error(f"{args.command}: an empty PATH names no file")
     try:
         code: int = args.func(args)
+        sys.stdout.flush()  # a reader that left is seen here, not at exit
+    except BrokenPipeError:
+        return _reader_left()
     except (RestartManagerError, ValueError, OSError) as e:
         print(f"rstrtmgr {args.command}: {e}", file=sys.stderr)
         return EXIT_ERROR

@@ -3,11 +3,14 @@
 What ``replace`` promises: whatever happens once the shutdown has begun
 (COMMAND fails or cannot start, Ctrl-C, SIGTERM or SIGHUP to the CLI, an
 error), what was shut down is restarted before the CLI exits. A signal
-never cuts the shutdown or the restart short: the shutdown ends (bounded by
---timeout), COMMAND is then not run, what stopped is restarted, and the CLI
-exits 128 + the signal's number (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP) with
-one line on stderr. While COMMAND runs, SIGTERM and SIGHUP are passed on to
-it (Ctrl-C on a terminal reaches it directly) and the CLI waits for it.
+during the shutdown cancels it at once (RmCancelCurrentTask): COMMAND is
+then not run, what had stopped is restarted within a second, those it had
+asked to exit are waited for (up to --timeout; another signal ends the
+wait) and restarted as they exit, those still running are named, and the
+CLI exits 128 + the signal's number (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP)
+with one line on stderr. While COMMAND runs, SIGTERM and SIGHUP are passed
+on to it (Ctrl-C on a terminal reaches it directly) and the CLI waits for
+it.
 
 Neither command claims what it could not check: when some processes could
 not be looked into (other users', when not root) they exit 3 before
@@ -18,13 +21,14 @@ shutting anything down, and ``replace`` does not run COMMAND, unless
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
 
 from ._enums import AppStatus, AppType
-from ._errors import RebootRequiredError, ShutdownFailedError
+from ._errors import RebootRequiredError, RestartManagerError, ShutdownFailedError
 from ._types import ListResult, ProcessInfo
 
 TYPE_CHECKING = False
@@ -36,8 +40,11 @@ if TYPE_CHECKING:  # typing costs every command a few ms: for mypy only
 __all__ = [
     "SignalGuard",
     "blind_spot",
+    "find_command",
+    "listed",
     "restart_lines",
     "shutdown_failure",
+    "still_running",
 ]
 
 #: The signals after which the CLI restarts what it shut down, then exits.
@@ -82,6 +89,8 @@ class SignalGuard:
         self.child: subprocess.Popen[bytes] | None = None
         #: Called with the first signal's number (the progress display notes it).
         self.on_signal: Callable[[int], object] | None = None
+        #: Called at the first signal while a shutdown runs: it cancels it.
+        self.cancel: Callable[[], object] | None = None
         self._old: dict[int, Any] = {}
 
     @property
@@ -99,6 +108,11 @@ class SignalGuard:
             self.received = signum
             if self.on_signal is not None:
                 self.on_signal(signum)
+        if self.cancel is not None:
+            # Runs inside the shutdown's progress callback, where
+            # RmCancelCurrentTask makes RmShutdown return within 0.25 s.
+            with contextlib.suppress(RestartManagerError):
+                self.cancel()
         if first and not self.defer:
             raise Interrupted(signum)
 
@@ -116,12 +130,12 @@ class SignalGuard:
         for signum, old in self._old.items():
             signal.signal(signum, old)
 
-    def run(self, command: Sequence[str]) -> tuple[int, str]:
-        """Run ``command`` to its end; its status and what to say about it."""
+    def run(self, command: Sequence[str], program: str) -> tuple[int, str]:
+        """Run ``command`` (its program ``program``); its status and a note."""
         try:
             import subprocess  # noqa: PLC0415 - only when a command runs
 
-            child = subprocess.Popen(command)
+            child = subprocess.Popen(command, executable=program)
         except OSError as e:
             return 127, f"cannot run {command[0]}: {e.strerror}"
         self.child = child
@@ -136,7 +150,42 @@ class SignalGuard:
         return 0, ""
 
 
-def _listed(p: ProcessInfo) -> str:
+def find_command(name: str) -> tuple[str | None, str]:
+    """The program that ``name`` runs, checked before anything stops.
+
+    A name without a slash is looked up on the PATH the command will run
+    with (this process's, as execvp would); a path must be an executable
+    regular file. Returns the program's path, or None and why not.
+    """
+    if not name:
+        return None, "the command is empty"
+    if os.sep not in name and not (os.altsep and os.altsep in name):
+        import shutil  # noqa: PLC0415 - only for replace
+
+        found = shutil.which(name)
+        return (
+            (os.path.abspath(found), "")
+            if found
+            else (None, f"{name}: not found on PATH")
+        )
+    import stat  # noqa: PLC0415 - only for replace
+
+    try:
+        mode = os.stat(name).st_mode
+    except OSError as e:
+        return None, f"{name}: {e.strerror}"
+    why = (
+        "not a regular file"
+        if not stat.S_ISREG(mode)
+        else "not executable"
+        if not os.access(name, os.X_OK)
+        else ""
+    )
+    return (None, f"{name}: {why}") if why else (os.path.abspath(name), "")
+
+
+def listed(p: ProcessInfo) -> str:
+    """A process as messages name it: its pid and name."""
     return f"{p.pid} ({p.app_name})" if p.app_name else str(p.pid)
 
 
@@ -176,12 +225,12 @@ def shutdown_failure(
             p for p in before.processes if not p.restartable and p.pid != os.getpid()
         ]
         if only_registered and unregistered and not critical:
-            who = ", ".join(_listed(p) for p in unregistered)
+            who = ", ".join(listed(p) for p in unregistered)
             return (
                 f"not registered for restart: {who}; with --only-registered "
                 "nothing was shut down"
             )
-        who = ", ".join(_listed(p) for p in critical) or "a process"
+        who = ", ".join(listed(p) for p in critical) or "a process"
         return (
             f"{who} is critical to the system; nothing was shut down. Replace "
             "the files at the next reboot"
@@ -192,7 +241,7 @@ def shutdown_failure(
             for p in getattr(error, "processes", ())
             if p.status & AppStatus.ERROR_ON_STOP
         ]
-        who = ", ".join(_listed(p) for p in stuck) or "some processes"
+        who = ", ".join(listed(p) for p in stuck) or "some processes"
         return (
             f"still running after {timeout:g} s: {who}. Close them, give a "
             "longer --timeout, or --force to kill them"
@@ -211,10 +260,24 @@ def restart_lines(result: ListResult) -> tuple[list[str], list[str]]:
             back.append(f"restarted: {p.pid} -> {new} {p.app_name}".rstrip())
         elif p.status & AppStatus.ERROR_ON_RESTART:
             why = outcome.describe() if outcome is not None else "could not restart"
-            failed.append(f"not restarted: {_listed(p)}: {why}")
+            failed.append(f"not restarted: {listed(p)}: {why}")
             output = outcome.output if outcome is not None else ""
             failed.extend("    " + line for line in output.splitlines()[-_TAIL_LINES:])
     return back, failed
+
+
+def still_running(before: ListResult, after: ListResult | None) -> str:
+    """Those of ``before`` that a cancelled shutdown left running, for a note."""
+    if after is None:
+        return ""
+    known = {(p.pid, p.start_filetime) for p in before.processes}
+    left = [
+        listed(p)
+        for p in after.processes
+        if (p.pid, p.start_filetime) in known
+        and p.status in (AppStatus.RUNNING, AppStatus.ERROR_ON_STOP)
+    ]
+    return f"; still running, not stopped: {', '.join(left)}" if left else ""
 
 
 def say(command: str, text: str) -> None:

@@ -10,7 +10,7 @@ from stat import S_ISDIR
 
 from ._enums import RebootReason
 from ._errors import RestartManagerError
-from ._json import display, error_json, flag_names, result_json
+from ._json import display, error_json, flag_names, paths_json
 from ._session import Session
 from ._types import _EPOCH_AS_FILETIME, _FILETIME_UNITS, ListResult, ProcessInfo
 
@@ -20,7 +20,16 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["add_list_parser", "cmd_list", "full_paths", "table", "without_self"]
+__all__ = [
+    "Looked",
+    "add_files_from",
+    "add_list_parser",
+    "cmd_list",
+    "full_paths",
+    "look_up",
+    "table",
+    "without_self",
+]
 
 EXIT_FREE = 0
 EXIT_IN_USE = 1
@@ -43,7 +52,8 @@ def add_list_parser(sub: Any) -> None:
         "not be looked into, 4 error.",
     )
     p.add_argument("paths", nargs="*", metavar="PATH", help="a file or directory")
-    p.add_argument("--json", action="store_true", help="print JSON (schema 1)")
+    add_files_from(p)
+    p.add_argument("--json", action="store_true", help="print JSON (schema 2)")
     p.add_argument(
         "-t", "--pids", action="store_true", help="print only the pids, one a line"
     )
@@ -61,6 +71,21 @@ def add_list_parser(sub: Any) -> None:
         help="processes using deleted or replaced files (under PATH...)",
     )
     p.set_defaults(func=cmd_list)
+
+
+def add_files_from(p: argparse.ArgumentParser) -> None:
+    """--files-from FILE and -0: paths read from a file or standard input."""
+    p.add_argument(
+        "--files-from",
+        metavar="FILE",
+        help="read more paths from FILE, one a line ('-': standard input)",
+    )
+    p.add_argument(
+        "-0",
+        "--null",
+        action="store_true",
+        help="with --files-from: paths end with NUL, as find -print0 writes",
+    )
 
 
 def without_self(result: ListResult) -> ListResult:
@@ -89,28 +114,62 @@ def full_paths(paths: list[str]) -> list[str]:
     ]
 
 
-def _lookup(args: argparse.Namespace) -> tuple[ListResult, list[str]]:
-    paths = full_paths(args.paths)
-    # One stat a path tells both whether it is a directory and that it
-    # exists; lexists (a dangling link) only when it fails.
-    dirs = set()
-    missing = []
+class Looked:
+    """What a stat of each of the command line's paths told.
+
+    ``dirs`` are directories, ``missing`` do not exist (ENOENT, ENOTDIR),
+    ``denied`` could not be looked up (EACCES: a folder on the way that the
+    caller cannot search), so whether they exist is not known.
+    """
+
+    __slots__ = ("denied", "dirs", "missing")
+
+    def __init__(self) -> None:
+        """Nothing looked up yet."""
+        self.dirs: set[str] = set()
+        self.missing: list[str] = []
+        self.denied: list[str] = []
+
+
+def look_up(command: str, paths: list[str]) -> Looked:
+    """Stat each path once; warn on stderr of each missing or denied one."""
+    looked = Looked()
     for p in paths:
         try:
             if S_ISDIR(os.stat(p).st_mode):
-                dirs.add(p)
+                looked.dirs.add(p)
+        except PermissionError:
+            looked.denied.append(p)
         except (OSError, ValueError):
-            if not os.path.lexists(p):
-                missing.append(p)
-    for m in missing:
+            if not os.path.lexists(p):  # a dangling link exists
+                looked.missing.append(p)
+    for m in looked.missing:
         print(
-            f"rstrtmgr list: warning: {display(m)} does not exist (searched "
-            "anyway: a deleted file can still be held)",
+            f"rstrtmgr {command}: warning: {display(m)} does not exist "
+            "(searched anyway: a deleted file can still be held)",
             file=sys.stderr,
         )
+    for d in looked.denied:
+        print(
+            f"rstrtmgr {command}: warning: {display(d)}: permission denied "
+            "(a folder on the way cannot be searched: whether it exists is not "
+            "known; searched anyway)",
+            file=sys.stderr,
+        )
+    return looked
+
+
+def _lookup(args: argparse.Namespace) -> tuple[ListResult, Looked]:
+    paths = full_paths(args.paths)
+    looked = look_up("list", paths)
+    dirs = looked.dirs
     with Session() as session:
         if args.stale:
             session.register_stale(paths or None)
+            if paths and sys.platform.startswith("linux"):
+                from ._leftovers import register_leftovers  # noqa: PLC0415
+
+                register_leftovers(session, paths)
         else:
             files = []
             for p in paths:
@@ -131,7 +190,7 @@ def _lookup(args: argparse.Namespace) -> tuple[ListResult, list[str]]:
         # JSON; --pids prints neither.
         full = (args.json or args.verbose) and not args.pids
         result = session._get_list(details=full, users=not args.pids)
-    return without_self(result), missing
+    return without_self(result), looked
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -140,7 +199,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("rstrtmgr list: give at least one PATH (or --stale)", file=sys.stderr)
         return 2
     try:
-        result, missing = _lookup(args)
+        result, looked = _lookup(args)
     except (RestartManagerError, ValueError, OSError) as e:
         if args.json:
             import json  # noqa: PLC0415 - see above
@@ -154,9 +213,18 @@ def cmd_list(args: argparse.Namespace) -> int:
     elif args.json:
         import json  # noqa: PLC0415 - see above
 
-        print(json.dumps(result_json(result, missing), indent=2))
+        data = result.as_json()  # the records' public JSON form
+        data.update(paths_json(looked.missing, looked.denied))
+        print(json.dumps(data, indent=2))
     else:
-        print(table(result, verbose=args.verbose, missing=missing))
+        print(
+            table(
+                result,
+                verbose=args.verbose,
+                missing=looked.missing,
+                denied=looked.denied,
+            )
+        )
     if result.processes:
         return EXIT_IN_USE
     return EXIT_UNKNOWN if result.uninspected else EXIT_FREE
@@ -182,7 +250,11 @@ def _local_time(filetime: int) -> str:
 
 
 def table(
-    result: ListResult, *, verbose: bool = False, missing: list[str] | None = None
+    result: ListResult,
+    *,
+    verbose: bool = False,
+    missing: list[str] | None = None,
+    denied: list[str] | None = None,
 ) -> str:
     """The human table of a result."""
     head = ("PID", "USER", "NAME", "TYPE", "STATUS", "RESTART", "SERVICE", "STARTED")
@@ -217,6 +289,8 @@ def table(
         lines.append("no process uses these files")
     for m in missing or ():
         lines.append(f"not found: {display(m)}")
+    for d in denied or ():
+        lines.append(f"permission denied: {display(d)}")
     reasons = flag_names(result.reboot_reasons)
     if reasons:
         lines.append("reboot reasons: " + ", ".join(reasons))

@@ -1,4 +1,10 @@
-"""The CLI's JSON output, schema version 1 (docs/json-schema.md)."""
+"""The records' JSON form, schema version 2 (docs/json-schema.md).
+
+A name (a path, a program's name, an argument) that is not UTF-8 cannot be
+JSON text as it is: its text shows each byte that does not decode as
+U+FFFD, and a sibling field ``<name>_bytes`` holds the raw bytes in base64,
+present only for such names. A real name with a backslash stays itself.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +19,62 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs every command a few ms: for mypy only
     from typing import Any
 
-__all__ = ["SCHEMA_VERSION", "display", "error_json", "flag_names", "result_json"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "display",
+    "error_json",
+    "flag_names",
+    "paths_json",
+    "process_json",
+    "result_json",
+]
 
-#: Changes only when a field is removed or changes meaning.
-SCHEMA_VERSION = 1
+#: Changes only when a field is removed or changes meaning (2: names that
+#: are not UTF-8 as U+FFFD text plus base64 bytes, no longer "\\xe9" text).
+SCHEMA_VERSION = 2
+
+
+def _raw(text: str) -> bytes | None:
+    """The bytes of a name that is not UTF-8 (lone surrogates); None if it is."""
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # Windows: an unpaired UTF-16 surrogate
+            return text.encode("utf-8", "surrogatepass")
+    return None
+
+
+def _text(text: str, raw: bytes | None) -> str:
+    return text if raw is None else raw.decode("utf-8", "replace")
+
+
+def _b64(raw: bytes) -> str:
+    import base64  # noqa: PLC0415 - only for names that are not UTF-8
+
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _name(out: dict[str, Any], key: str, text: str) -> None:
+    """Set ``out[key]`` to the name's text, and ``key_bytes`` when not UTF-8."""
+    raw = _raw(text)
+    out[key] = _text(text, raw)
+    if raw is not None:
+        out[key + "_bytes"] = _b64(raw)
+
+
+def _names(out: dict[str, Any], key: str, texts: Sequence[str] | None) -> None:
+    """Names; ``key_bytes`` in parallel (null for UTF-8 ones) if any is not."""
+    if texts is None:
+        out[key] = None
+        return
+    raws = [_raw(t) for t in texts]
+    out[key] = [_text(t, r) for t, r in zip(texts, raws, strict=True)]
+    if any(r is not None for r in raws):
+        out[key + "_bytes"] = [None if r is None else _b64(r) for r in raws]
 
 
 def display(text: str) -> str:
@@ -44,42 +102,58 @@ def _flag_names(cls: type[enum.IntFlag], value: int) -> tuple[str, ...]:
 
 
 def process_json(p: ProcessInfo) -> dict[str, Any]:
-    """One process as schema version 1 has it."""
-    return {
+    """One process in the schema's form."""
+    out: dict[str, Any] = {
         "pid": p.pid,
         "start_time": p.start_time.isoformat(),
         "start_filetime": p.start_filetime,
-        "app_name": display(p.app_name),
-        "service_name": p.service_name,
-        "app_type": p.app_type.name.lower(),
-        "status": flag_names(p.status),
-        "ts_session_id": p.ts_session_id,
-        "restartable": p.restartable,
-        "uid": p.uid,
-        "user": p.user,
-        "command_line": (
-            None if p.command_line is None else [display(a) for a in p.command_line]
-        ),
-        "files": (
-            None
-            if p.files is None
-            else [
-                {"path": display(f.path), "uses": list(f.uses), "deleted": f.deleted}
-                for f in p.files
-            ]
-        ),
     }
+    _name(out, "app_name", p.app_name)
+    out.update(
+        service_name=p.service_name,
+        app_type=p.app_type.name.lower(),
+        status=flag_names(p.status),
+        ts_session_id=p.ts_session_id,
+        restartable=p.restartable,
+        restarted_pid=p.restarted_pid,
+        uid=p.uid,
+        user=p.user,
+    )
+    _names(out, "command_line", p.command_line)
+    if p.files is None:
+        out["files"] = None
+    else:
+        files = []
+        for f in p.files:
+            entry: dict[str, Any] = {}
+            _name(entry, "path", f.path)
+            entry["uses"] = list(f.uses)
+            entry["deleted"] = f.deleted
+            files.append(entry)
+        out["files"] = files
+    return out
 
 
-def result_json(result: ListResult, missing: Sequence[str] = ()) -> dict[str, Any]:
-    """A list result as schema version 1 has it."""
-    return {
+def result_json(result: ListResult) -> dict[str, Any]:
+    """A list result in the schema's form (``ListResult.as_json()``)."""
+    out: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "processes": [process_json(p) for p in result.processes],
         "reboot_reasons": flag_names(result.reboot_reasons),
         "uninspected": result.uninspected,
-        "missing": [display(m) for m in missing],
     }
+    out.update(paths_json())
+    return out
+
+
+def paths_json(
+    missing: Sequence[str] = (), denied: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The result's ``missing`` and ``denied`` fields: what the CLI looked up."""
+    out: dict[str, Any] = {}
+    _names(out, "missing", list(missing))
+    _names(out, "denied", list(denied))
+    return out
 
 
 def error_json(error: BaseException) -> dict[str, Any]:

@@ -136,6 +136,16 @@ class _Record:
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), self._values())
 
+    def as_dict(self) -> dict[str, Any]:
+        """The fields by name, as psutil's ``as_dict()``: a new dict.
+
+        Nested records (a process's files, its restart outcome, a filter's
+        process) become dicts too, and tuples of them lists; the values
+        stay what the fields hold (enums, datetimes). For JSON, see
+        :meth:`ListResult.as_json`.
+        """
+        return {name: _plain(getattr(self, name)) for name in self._fields}
+
     def _replace(self: _R, **changes: object) -> _R:
         """A copy with some fields changed (dataclasses.replace)."""
         copy = object.__new__(type(self))
@@ -146,6 +156,14 @@ class _Record:
                 f"{type(self).__name__} has no field {next(iter(changes))!r}"
             )
         return copy
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, _Record):
+        return value.as_dict()
+    if isinstance(value, (list, tuple)) and value and isinstance(value[0], _Record):
+        return [_plain(v) for v in value]
+    return value
 
 
 class UniqueProcess(_Record):
@@ -471,6 +489,15 @@ class ProcessInfo(_Record):
         _set_values(copy, tuple(values))
         return copy
 
+    def as_json(self) -> dict[str, Any]:
+        """The process as ``--json`` prints it: JSON-ready, schema version 2.
+
+        Names that are not UTF-8 are kept losslessly (docs/json-schema.md).
+        """
+        from ._json import process_json  # noqa: PLC0415 - JSON's users only
+
+        return process_json(self)
+
     @property
     def unique_process(self) -> UniqueProcess:
         """The identity to register, filter, or compare this process by."""
@@ -678,6 +705,16 @@ class ListResult(_Record):
     def pids(self) -> set[int]:
         """The pids of the listed processes."""
         return {p.pid for p in self.processes}
+
+    def as_json(self) -> dict[str, Any]:
+        """The result as ``rstrtmgr list --json`` prints it (schema version 2).
+
+        A dict of JSON types only: ``json.dumps(result.as_json())``. Its
+        schema ships as ``list-output.schema.json`` (docs/json-schema.md).
+        """
+        from ._json import result_json  # noqa: PLC0415 - JSON's users only
+
+        return result_json(self)
 
 
 class Filter(_Record):

@@ -99,7 +99,7 @@ def test_terminal_shows_who_is_waited_for_and_how_long(slow_app) -> None:  # typ
 def test_nothing_is_shown_with_json_on_a_terminal(slow_app) -> None:  # type: ignore[no-untyped-def]
     held, _ = slow_app
     status, out, tty = run_on_terminal(
-        "shutdown", *BLIND, "--json", "--timeout", "20", str(held)
+        "shutdown", "--hold", "0", *BLIND, "--json", "--timeout", "20", str(held)
     )
     assert status == 0, tty
     assert "waiting for" not in tty
@@ -115,6 +115,8 @@ def test_nothing_is_shown_in_a_pipe(slow_app) -> None:  # type: ignore[no-untype
             "-m",
             "rstrtmgr",
             "shutdown",
+            "--hold",
+            "0",
             *BLIND,
             "--timeout",
             "20",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,18 @@ def target(tmp_path: Path) -> Path:
 BLIND = [] if ROOT else ["--ignore-uninspected"]
 # How long each restarted program is watched: short, the tests check it runs.
 SETTLE = ["--settle-time", "0.3"]
+
+
+def wait_then_end(stderr: str) -> tuple[str, str]:
+    """The note of the wait for those still exiting, and the last line."""
+    lines = [
+        line
+        for line in stderr.strip().splitlines()
+        if "could not be looked into" not in line
+    ]
+    assert len(lines) == 2, stderr
+    assert "Traceback" not in stderr
+    return lines[0], lines[1]
 
 
 def one_line(stderr: str) -> str:
@@ -108,36 +121,73 @@ def test_signal_during_the_command_restarts_what_was_shut_down(
         assert len(starts(log)) == 2
 
 
-def test_ctrl_c_during_the_shutdown_wait_restarts_and_skips_the_command(
+def _stopped_and_stuck(
+    tmp_path: Path, target: Path, *cli_args: str
+) -> tuple[float, str, int, list[dict[str, object]], list[dict[str, object]]]:
+    """Two holders: one exits at SIGTERM, one takes 3 s; Ctrl-C mid-wait.
+
+    The seconds from Ctrl-C until the first came back, the CLI's stderr,
+    its status, and the starts of each.
+    """
+    slow_env = child_env(REPLACE_TEST_TERM_DELAY="3")
+    with (
+        running_app(tmp_path, target) as (_, fast_log),
+        running_app(tmp_path, target, env=slow_env) as (_, slow_log),
+    ):
+        fast = starts(fast_log)[0]["pid"]
+        slow = starts(slow_log)[0]["pid"]
+        proc = cli_process(*cli_args)
+        try:
+            # The fast one is gone, the slow one got SIGTERM: the wait is on.
+            assert wait_for(lambda: slow in terms(slow_log) and not alive(fast))
+            signalled = time.monotonic()
+            os.killpg(proc.pid, signal.SIGINT)
+            came_back(fast_log, timeout=60)
+            back_after = time.monotonic() - signalled
+            _, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        # The slow one, asked to exit, was waited for once what had stopped
+        # was back, and restarted in its turn: nothing is left down.
+        came_back(slow_log)
+        return back_after, err, proc.returncode, starts(fast_log), starts(slow_log)
+
+
+def test_ctrl_c_during_the_shutdown_wait_cancels_it_and_restarts_at_once(
     tmp_path: Path, target: Path
 ) -> None:
     ran = tmp_path / "command-ran"
-    env = child_env(REPLACE_TEST_TERM_DELAY="1.5")
-    with running_app(tmp_path, target, env=env) as (_, log):
-        first = starts(log)[0]["pid"]
-        replace = cli_process(
-            "replace",
-            *BLIND,
-            *SETTLE,
-            str(target),
-            "--",
-            sys.executable,
-            "-c",
-            "pass",
-            str(ran),
-        )
-        try:
-            assert wait_for(lambda: first in terms(log))  # the shutdown waits
-            os.killpg(replace.pid, signal.SIGINT)
-            _, err = replace.communicate(timeout=60)
-        finally:
-            if replace.poll() is None:
-                replace.kill()
-                replace.communicate()
-        assert replace.returncode == 130, err
-        one_line(err)
-        assert not ran.exists()
-        came_back(log)
+    back_after, err, status, fast_starts, slow_starts = _stopped_and_stuck(
+        tmp_path,
+        target,
+        "replace",
+        *BLIND,
+        *SETTLE,
+        "--timeout",
+        "60",
+        str(target),
+        "--",
+        sys.executable,
+        "-c",
+        "pass",
+        str(ran),
+    )
+    assert status == 130, err
+    note, line = wait_then_end(err)
+    # Within the second, before the wait: what is back, what is waited for.
+    assert f"waiting up to 60 s for {slow_starts[0]['pid']} " in note
+    assert f"restarted: {fast_starts[0]['pid']} -> {fast_starts[1]['pid']}" in note
+    assert "interrupted by Ctrl-C; COMMAND did not run" in line
+    first, second = (s["pid"] for s in fast_starts)
+    assert f"restarted: {first} -> {second}" in line
+    slow, slow_again = (s["pid"] for s in slow_starts)
+    assert f"restarted: {slow} -> {slow_again}" in line
+    assert "still running" not in line
+    assert not ran.exists()
+    # Not the 60 s timeout: the shutdown was cancelled (about 0.3 s here).
+    assert back_after < 30
 
 
 def test_failing_command_exits_6_and_restarts(tmp_path: Path, target: Path) -> None:
@@ -157,22 +207,30 @@ def test_failing_command_exits_6_and_restarts(tmp_path: Path, target: Path) -> N
         came_back(log)
 
 
-def test_command_that_cannot_start_exits_6_and_restarts(
-    tmp_path: Path, target: Path
+@pytest.mark.parametrize("kind", ["typo", "missing", "not-executable", "directory"])
+def test_command_that_cannot_run_stops_nothing(
+    tmp_path: Path, target: Path, kind: str
 ) -> None:
+    plain = tmp_path / "plain.sh"
+    plain.write_text("#!/bin/sh\n")
+    plain.chmod(0o644)
+    command = {
+        "typo": "cpp-typo-no-such-program",
+        "missing": str(tmp_path / "no-such-command"),
+        "not-executable": str(plain),
+        "directory": str(tmp_path),
+    }[kind]
     with running_app(tmp_path, target) as (_, log):
-        done = cli(
-            "replace",
-            *BLIND,
-            *SETTLE,
-            str(target),
-            "--",
-            str(tmp_path / "no-such-command"),
-        )
+        first = starts(log)[0]["pid"]
+        done = cli("replace", *BLIND, *SETTLE, str(target), "--", command, "x")
         assert done.returncode == 6, done.stderr
-        assert "no-such-command" in done.stderr
+        assert command in done.stderr
+        assert "nothing was shut down" in done.stderr
         assert "Traceback" not in done.stderr
-        came_back(log)
+        # Nothing was stopped, so nothing came back: the first copy runs on.
+        assert alive(first)
+        assert terms(log) == []
+        assert len(starts(log)) == 1
 
 
 def test_replace_that_works_restarts_and_exits_0(tmp_path: Path, target: Path) -> None:
@@ -343,23 +401,24 @@ def test_shut_down_with_nothing_to_shut_down(target: Path) -> None:
             assert result.processes == []
 
 
-def test_ctrl_c_during_shutdown_exits_130_with_one_line(
+def test_ctrl_c_during_shutdown_cancels_it_and_restarts_what_stopped(
     tmp_path: Path, target: Path
 ) -> None:
-    env = child_env(REPLACE_TEST_TERM_DELAY="1.5")
-    with running_app(tmp_path, target, env=env) as (_, log):
-        first = starts(log)[0]["pid"]
-        down = cli_process("shutdown", *BLIND, str(target))
-        try:
-            assert wait_for(lambda: first in terms(log))
-            os.killpg(down.pid, signal.SIGINT)
-            _, err = down.communicate(timeout=60)
-        finally:
-            if down.poll() is None:
-                down.kill()
-                down.communicate()
-        assert down.returncode == 130, err
-        assert "interrupted by Ctrl-C" in one_line(err)
+    back_after, err, status, fast_starts, slow_starts = _stopped_and_stuck(
+        tmp_path, target, "shutdown", *BLIND, "--timeout", "60", str(target)
+    )
+    assert status == 130, err
+    note, line = wait_then_end(err)
+    # Within the second, before the wait: what is back, what is waited for.
+    assert f"waiting up to 60 s for {slow_starts[0]['pid']} " in note
+    assert f"restarted: {fast_starts[0]['pid']} -> {fast_starts[1]['pid']}" in note
+    assert "interrupted by Ctrl-C; the shutdown was cancelled" in line
+    first, second = (s["pid"] for s in fast_starts)
+    assert f"restarted: {first} -> {second}" in line
+    slow, slow_again = (s["pid"] for s in slow_starts)
+    assert f"restarted: {slow} -> {slow_again}" in line
+    assert "still running" not in line
+    assert back_after < 30
 
 
 # Registers a restart that fails: the restarted copy says why and exits 3.
@@ -392,3 +451,56 @@ def test_restarted_processes_are_shown_old_to_new(tmp_path: Path, target: Path) 
         assert done.returncode == 0, done.stderr
         second = came_back(log)["pid"]
         assert f"restarted: {first} -> {second}" in done.stdout
+
+
+def test_replace_json_has_the_users_and_the_new_pids(
+    tmp_path: Path, target: Path
+) -> None:
+    import json
+    import pwd
+    from importlib import resources
+
+    from jsonschema import Draft202012Validator
+
+    with running_app(tmp_path, target) as (_, log):
+        first = starts(log)[0]["pid"]
+        done = cli("replace", "--json", *BLIND, *SETTLE, str(target), "--", "true")
+        assert done.returncode == 0, done.stderr
+        second = came_back(log)["pid"]
+    data = json.loads(done.stdout)
+    schema = json.loads(
+        (resources.files("rstrtmgr") / "list-output.schema.json").read_text()
+    )
+    Draft202012Validator(schema).validate(data)
+    [p] = [p for p in data["processes"] if p["pid"] == first]
+    assert p["restarted_pid"] == second
+    assert p["status"] == ["restarted"]
+    assert p["uid"] == os.getuid()
+    assert p["user"] == pwd.getpwuid(os.getuid()).pw_name
+
+
+def test_ctrl_c_names_what_is_still_exiting_after_the_timeout(
+    tmp_path: Path, target: Path
+) -> None:
+    slow_env = child_env(REPLACE_TEST_TERM_DELAY="60")
+    with (
+        running_app(tmp_path, target) as (_, fast_log),
+        running_app(tmp_path, target, env=slow_env) as (_, slow_log),
+    ):
+        fast = starts(fast_log)[0]["pid"]
+        slow = starts(slow_log)[0]["pid"]
+        proc = cli_process("shutdown", *BLIND, "--timeout", "2", str(target))
+        try:
+            assert wait_for(lambda: slow in terms(slow_log) and not alive(fast))
+            os.killpg(proc.pid, signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        came_back(fast_log)
+        assert proc.returncode == 130, err
+        note, line = wait_then_end(err)
+        assert f"waiting up to 2 s for {slow} " in note
+        assert f"still running, not stopped: {slow}" in line
+        assert alive(slow)  # never killed without --force

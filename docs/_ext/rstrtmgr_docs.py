@@ -3,7 +3,7 @@
 - ``rstrtmgr-errors MODULE``: a table of the error classes MODULE exports,
   each with its winerror code, its errno, what happened and what to do, taken
   from the classes' own attributes.
-- "Bases" lists public classes only.
+- "Bases" lists public classes only, never nothing.
 - A check, once every page is read, that the reference documents every public
   name of ``rstrtmgr`` and ``rstrtmgr.rsm`` and every ``rstrtmgr_*`` extension
   of the raw layer: a missing one is a warning, which CI's ``-W`` makes an
@@ -120,8 +120,21 @@ def check_coverage(app: Sphinx, env: BuildEnvironment) -> None:
 def public_bases(
     app: Sphinx, name: str, obj: object, options: object, bases: list[type]
 ) -> None:
-    """Leave private helper classes (``rstrtmgr._closing.Closing``) out of "Bases"."""
-    bases[:] = [b for b in bases if not b.__module__.startswith("rstrtmgr._")]
+    """Show public classes in "Bases", never nothing.
+
+    Each private helper class (``rstrtmgr._closing.Closing``, ``_Record``)
+    gives way to its nearest public ancestor, ``object`` at the end.
+    """
+    shown: list[type] = []
+    for base in bases:
+        public = next(c for c in base.__mro__ if not _private(c))
+        if public not in shown:
+            shown.append(public)
+    bases[:] = shown
+
+
+def _private(cls: type) -> bool:
+    return cls.__module__.startswith("rstrtmgr._") or cls.__name__.startswith("_")
 
 
 def setup(app: Sphinx) -> dict[str, Any]:

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -120,6 +121,32 @@ static int finish_one(pending *pd, const rm_launch *l)
         rm_restart_keeps(x->cmd, x->cmd_len))
         rm_restart_register_again(&x->new_id, x->cmd, x->cmd_len);
     return !ok;
+}
+
+/* A shutdown is when an installer renames new files over the registered
+ * paths, and a registration identifies a file by the inode it named then.
+ * After the restart the file now at each registered path is registered too,
+ * so that RmGetList finds the restarted programs that opened it. */
+static void follow_replaced_files(const rm_handle_info *h)
+{
+    rm_resources r;
+    if (rm_resources_load(h, &r) != ERROR_SUCCESS)
+        return;
+    rm_batch *b = rm_batch_new();
+    int added = 0;
+    for (size_t j = 0; b != NULL && r.paths != NULL && j <= r.paths_mask; j++) {
+        const char *p = r.paths[j];
+        struct stat st;
+        if (p == NULL || stat(p, &st) != 0 || S_ISDIR(st.st_mode) ||
+            rm_resources_has_id(&r, (uint64_t)st.st_dev, (uint64_t)st.st_ino))
+            continue;
+        added |= rm_batch_add_file(b, p, strlen(p), (uint64_t)st.st_dev,
+                                   (uint64_t)st.st_ino, 0) == ERROR_SUCCESS;
+    }
+    if (added)
+        (void)rm_batch_commit(h, b); /* a courtesy: the restart is done */
+    rm_batch_free(b);
+    rm_resources_free(&r);
 }
 
 DWORD WINAPI RmRestart(DWORD dwSessionHandle, DWORD dwRestartFlags,
@@ -237,6 +264,7 @@ DWORD WINAPI RmRestart(DWORD dwSessionHandle, DWORD dwRestartFlags,
     rm_filters_free(&f);
     if (rc != ERROR_SUCCESS)
         return rc;
+    follow_replaced_files(&h);
     if (cancelled) {
         rm_detail_set("RmCancelCurrentTask stopped the restart");
         return ERROR_CANCELLED;
