@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-if not (REPO / "pyproject.toml").exists():
-    pytest.skip("runs from a source tree", allow_module_level=True)
+if not all((REPO / f).exists() for f in ("pyproject.toml", "README.md", "docs")):
+    pytest.skip(
+        "needs pyproject.toml, README.md and docs/ beside the tests",
+        allow_module_level=True,
+    )
 if sys.version_info < (3, 11):
     pytest.skip("tomllib is Python 3.11's", allow_module_level=True)
 
