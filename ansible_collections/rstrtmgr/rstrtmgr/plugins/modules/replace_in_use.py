@@ -415,8 +415,13 @@ def _finish(module, before, *, stopped, copied, command, error, after, restart_e
     """End the task with what the shutdown, the step and the restart did."""
     # The shutdown's records have the statuses, the list before it the details.
     detailed = {q.pid: process_data(q) for q in before.processes}
-    restarted, failed = _restarted_data(after, detailed)
     shut = [] if stopped is None else sorted(stopped.processes, key=lambda q: q.pid)
+    # The restart's list also shows the programs it started, which now hold
+    # the registered files: only what was shut down is judged.
+    shut_pids = {q.pid for q in shut}
+    restarted, failed = _restarted_data(
+        [p for p in after if p.pid in shut_pids], detailed
+    )
     stopped_data = []
     for q in shut:
         data = dict(detailed.get(q.pid) or process_data(q))
@@ -439,7 +444,7 @@ def _finish(module, before, *, stopped, copied, command, error, after, restart_e
                 f"{command['argv']} exited with status {command['rc']}; what was "
                 "shut down was restarted"
             )
-    if restart_error is not None:
+    if restart_error is not None or failed:
         gone = ", ".join(f"{f['pid']} ({f['app_name']}): {f['reason']}" for f in failed)
         error = ("" if error is None else error + "; and ") + (
             f"not every process came back: {gone}"
