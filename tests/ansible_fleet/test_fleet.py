@@ -151,7 +151,7 @@ def test_replace_brings_every_holder_back(hosts: Fleet) -> None:
         r = results[host.name]
         replaced = r["replaced"]
         assert replaced["changed"] is True
-        assert replaced["failed"] == []
+        assert replaced["not_restarted"] == []
         assert [p["pid"] for p in replaced["stopped"]] == sorted(host.holders)
         assert replaced["copied"] == [str(host.app / "app.so")]
         back = {p["pid"]: p["new_pid"] for p in replaced["restarted"]}

@@ -106,7 +106,7 @@ options:
   settle_time:
     description:
       - Seconds each restarted program is watched; one that exits within it
-        counts as not restarted (RV(failed)). 0 does not check.
+        counts as not restarted (RV(not_restarted)). 0 does not check.
     type: float
     default: 2
   ignore_uninspected:
@@ -189,7 +189,7 @@ restarted:
       type: list
       elements: str
       sample: [/usr/bin/python3, /opt/myapp/serve.py]
-failed:
+not_restarted:
   description:
     - The processes shut down that did not come back, and how each ended
       (C(exited with status 1), C(could not start ...)) with its last output.
@@ -431,7 +431,7 @@ def _finish(module, before, *, stopped, copied, command, error, after, restart_e
         "changed": bool(shut or copied or command),
         "stopped": stopped_data,
         "restarted": restarted,
-        "failed": failed,
+        "not_restarted": failed,
         "not_restartable": [d for d in stopped_data if not d["restartable"]],
         "copied": copied,
         "uninspected": before.uninspected,
@@ -495,7 +495,7 @@ def main():
             changed=False,
             stopped=[],
             restarted=[],
-            failed=[],
+            not_restarted=[],
             not_restartable=[],
             copied=[],
             uninspected=0,
@@ -521,7 +521,7 @@ def main():
                     changed=bool(users or has_step),
                     stopped=[process_data(q) for q in users],
                     restarted=[],
-                    failed=[],
+                    not_restarted=[],
                     not_restartable=[process_data(q) for q in unregistered],
                     copied=[pair[1] for pair in pending],
                     uninspected=before.uninspected,
