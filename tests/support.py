@@ -59,11 +59,36 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
+#: WinError 1359, ERROR_INTERNAL_ERROR: what Wine's CreateProcess answers
+#: when the new process dies before it has reported to wineserver.
+WINE_SPAWN_FAILED = 1359
+
+
+def popen(argv: list[str], **kwargs: object) -> subprocess.Popen[str]:
+    """``subprocess.Popen``; under Wine, a child Wine failed to start is tried again.
+
+    Wine's NtCreateUserProcess answers STATUS_INTERNAL_ERROR when the child
+    dies before it reports in (its preloader could not reserve the address
+    space, say): once in a CI run, not in 140 spawns here. That is the
+    emulator starting a holder, not the code under test, and Windows has no
+    such failure: so only under Wine, and at most three times.
+    """
+    for attempt in range(3):
+        try:
+            return subprocess.Popen(argv, **kwargs)  # type: ignore[call-overload,no-any-return]
+        except OSError as e:
+            wine_failed = WINE and getattr(e, "winerror", None) == WINE_SPAWN_FAILED
+            if not wine_failed or attempt == 2:
+                raise
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
+
+
 def python(
     code: str, *args: str, env: dict[str, str] | None = None, **kwargs: object
 ) -> subprocess.Popen[str]:
     """Start a child Python running ``code``, with pipes for stdin and stdout."""
-    return subprocess.Popen(  # type: ignore[call-overload,no-any-return]
+    return popen(
         [sys.executable, "-c", textwrap.dedent(code), *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from support import LANE_RM
+from support import LANE_RM, popen
 
 import rstrtmgr
 from rstrtmgr._rstrtmgr import ffi, lib
@@ -33,7 +33,7 @@ WAIT = "import sys\nprint('ready', flush=True)\nsys.stdin.read()\n"
 @contextmanager
 def started(argv: list[str], **env: str) -> Iterator[subprocess.Popen[str]]:
     """A child that has printed "ready" and waits for its stdin to close."""
-    proc = subprocess.Popen(
+    proc = popen(
         argv,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
