@@ -11,7 +11,7 @@ import threading
 
 import psutil
 import pytest
-from support import LINUX, WINE_STUB
+from support import LINUX, WINE_STUB, popen
 
 import rstrtmgr
 from rstrtmgr._errors import error_for
@@ -204,7 +204,7 @@ def test_restart_command_line_fits_kernel32() -> None:
 
 
 def test_start_time_is_read_for_live_processes_only() -> None:
-    child = subprocess.Popen(
+    child = popen(
         [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
     )
     try:

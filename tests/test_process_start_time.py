@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from holders import HOLD_FD, holder
+from support import popen
 
 import rstrtmgr
 from rstrtmgr._rstrtmgr import ffi, lib
@@ -44,7 +44,7 @@ def test_this_process_is_the_same_each_time() -> None:
 
 
 def test_exited_and_zombie_processes_have_none() -> None:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child = popen([sys.executable, "-c", "pass"])
     try:
         # Not reaped yet: a zombie once it has exited (Linux), or on Windows
         # an exited process whose handle Popen still holds open.
