@@ -24,7 +24,10 @@ mkdir -p "$lane"
 # newest that runs on Debian 12's Python 3.11.
 /usr/bin/python3 -m venv "$lane/venv"
 "$lane/venv/bin/pip" install -q --no-cache-dir "ansible-core>=2.19,<2.20" pytest "$sdist"
-"$lane/venv/bin/ansible" --version | head -1
+# Read whole, then its first line: `| head -1` closed the pipe while
+# ansible still wrote, and its BrokenPipeError failed a CI run.
+version=$("$lane/venv/bin/ansible" --version)
+echo "${version%%$'\n'*}"
 
 part "ansible-test sanity"
 # ansible-test makes a virtual environment per sanity test and downloads a
