@@ -375,7 +375,8 @@ class Session(Closing):
         if len(paths) + len(procs) + len(names) > chunk:  # pragma: no cover
             # More than one call (Windows): the backend cannot check the
             # later chunks before the first is stored, so what it would
-            # refuse is refused here first.
+            # refuse is refused here first. (On Linux the files are one
+            # call, the first, and `paths` is empty.)
             for text in paths:
                 if os.path.isdir(text):
                     raise ValueError(

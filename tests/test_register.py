@@ -404,3 +404,14 @@ def test_files_looked_up_in_their_directory_as_by_full_path(tmp_path: Path) -> N
     with rstrtmgr.Session() as s:
         s.register(files=[str(real / f"{i}") for i in range(100)])
     assert sorted(os.listdir("/proc/self/fd")) == before  # the directory closed
+
+
+def test_directory_among_files_and_processes_is_refused_alike(
+    tmp_path: Path, target: Path, store: Path
+) -> None:
+    # With processes too the files are still checked whole by the backend
+    # (the facade once stat'ed every path itself first, on Linux too).
+    with rstrtmgr.Session() as s:
+        with pytest.raises(BadArgumentsError, match="is a directory"):
+            s.register(files=[target, tmp_path], processes=[os.getpid()])
+        assert batches(store, s) == []
