@@ -301,15 +301,16 @@ def register_resources(
     )
 
 
-def register_files(handle: int, paths: Sequence[str]) -> int:
-    """rstrtmgr_register_files of checked full paths, as one buffer of bytes.
+def register_files(handle: int, data: bytearray, count: int) -> int:
+    """rstrtmgr_register_files of ``count`` checked full paths in one buffer.
 
-    The paths are str whose non-UTF-8 bytes travel as surrogateescape's lone
-    surrogates (what the facade's checks give), so each has its bytes.
+    ``data`` holds each path's bytes followed by a NUL (the last one's is the
+    terminator the call wants); it is read in place, not copied.
     """
-    data = "\0".join(paths).encode("utf-8", "surrogateescape")
-    # A bytes object ends in a NUL past its length, as the call wants.
-    return int(lib.rstrtmgr_register_files(handle, data, len(data), len(paths)))
+    if count == 0 or not data or data[-1] != 0:
+        raise ValueError("register_files takes paths, each followed by a NUL")
+    buf = ffi.from_buffer(data)
+    return int(lib.rstrtmgr_register_files(handle, buf, len(data) - 1, count))
 
 
 class CDetail(_Values):

@@ -7,7 +7,7 @@ import os
 import sys
 import threading
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from . import _marshal
@@ -87,6 +87,67 @@ def _wide_path(value: object) -> str:
     if not raw.startswith(b"/"):
         raise ValueError(f"file name {os.fsdecode(raw)!r} is not a full path")
     return raw.decode("utf-8", "surrogateescape")
+
+
+#: Paths that _packed_paths joins and checks at a time: a chunk's str is
+#: about 100 KiB, beside a million paths' 28 MB buffer.
+_PACK_CHUNK = 4096
+
+
+def _ascii_paths(chunk: Sequence[object]) -> str | None:
+    """The chunk joined by NULs, or None unless each is a plain path.
+
+    Plain: an ASCII str, a full path, without NUL; _wide_path sorts out
+    anything else.
+    """
+    try:
+        # A TypeError where an item is not a str.
+        text = "\0".join(chunk)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+    seps = len(chunk) - 1
+    if (
+        text.isascii()  # a flag of the str: no scan
+        and text.startswith("/")
+        and text.count("\0") == seps  # none holds a NUL
+        and text.count("\0/") == seps  # each is a full path
+    ):
+        return text
+    return None
+
+
+def _packed_paths(items: Sequence[object]) -> tuple[bytearray, int]:
+    """The files as the Linux backend takes them (each path's bytes, a NUL).
+
+    Returns the buffer and how many paths it holds.
+
+    Checked as _wide_path checks each (the same exceptions, raised for the
+    first bad item). A list of ASCII str, the usual case, is joined and
+    checked a chunk at a time by str's own C loops and copied once into a
+    buffer of the exact size: a million paths cost their bytes, not a str
+    a path nor a second copy of them all.
+    """
+    try:
+        # Exact when every item is an ASCII str; only a first guess else.
+        size = sum(map(len, items)) + len(items)  # type: ignore[arg-type]
+    except TypeError:
+        size = 0
+    buf = bytearray(size)
+    end = count = 0  # what is written; buf[end:] is zeros
+    for start in range(0, len(items), _PACK_CHUNK):
+        chunk = items[start : start + _PACK_CHUNK]
+        text = _ascii_paths(chunk)
+        if text is None:
+            text = "\0".join([_wide_path(f) for f in chunk])
+        raw = text.encode("utf-8", "surrogateescape")
+        stop = end + len(raw)
+        buf[end:stop] = raw  # grows buf where the guess was short
+        if stop == len(buf):
+            buf.append(0)
+        end = stop + 1  # buf[stop] is the path's NUL
+        count += len(chunk)
+    del buf[end:]
+    return buf, count
 
 
 def _list_result(answer: _marshal.CList) -> ListResult:
@@ -294,27 +355,39 @@ class Session(Closing):
         registered: a wrong type raises TypeError, a relative path or a
         directory ValueError, and nothing of the call is registered.
         """
-        paths = [_wide_path(f) for f in iter_items(files, "files")]
+        items = iter_items(files, "files")
+        packed = bytearray()
+        count = 0
+        if sys.platform == "win32":  # pragma: no cover - Windows only
+            paths = [_wide_path(f) for f in items]
+        else:
+            # One buffer of bytes, not a C string a path: a million paths
+            # cost their bytes, not a million objects.
+            if type(items) is not list and type(items) is not tuple:
+                items = list(items)
+            paths: list[str] = []
+            packed, count = _packed_paths(items)
         procs = [to_unique_process(p) for p in iter_items(processes, "processes")]
         names = [_service_name(s) for s in iter_items(services, "services")]
         # The Linux backend takes any number in one call, and checks every
         # path (stats it once) before it stores any.
-        chunk = _CHUNK if sys.platform == "win32" else max(len(paths), len(procs), 1)
+        chunk = _CHUNK if sys.platform == "win32" else max(count, len(procs), 1)
         if len(paths) + len(procs) + len(names) > chunk:  # pragma: no cover
             # More than one call (Windows): the backend cannot check the
             # later chunks before the first is stored, so what it would
-            # refuse is refused here first.
+            # refuse is refused here first. (On Linux the files are one
+            # call, the first, and `paths` is empty.)
             for text in paths:
                 if os.path.isdir(text):
                     raise ValueError(
                         f"{text!r} is a directory; directories are not resources"
                     )
         with self._using() as handle:
-            if paths and sys.platform != "win32":
-                # One buffer of bytes, not a C string a path: a million
-                # paths cost their bytes, not a million objects.
-                check(_marshal.register_files(handle, paths), "RmRegisterResources")
-                paths = []
+            if count:
+                check(
+                    _marshal.register_files(handle, packed, count),
+                    "RmRegisterResources",
+                )
             for start in range(0, len(paths), chunk):
                 self._register_chunk(handle, paths[start : start + chunk], [], [])
             for start in range(0, len(procs), chunk):

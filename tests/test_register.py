@@ -283,3 +283,135 @@ def test_register_non_utf8_and_lone_surrogate_names(tmp_path: Path) -> None:
         assert s.get_list().pids() == set()
         s.register(files=[os.fsdecode(raw)])
         assert s.get_list().pids() == {h.pid}
+
+
+# -- the facade's one buffer (rstrtmgr_register_files) -----------------------
+
+#: More than one chunk of the facade's packing (rstrtmgr._session._PACK_CHUNK).
+PACKED = 10_000
+
+
+@pytest.mark.parametrize("at", [0, 1, 4095, 4096, PACKED - 1])
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        ("relative/path", ValueError, "is not a full path"),
+        ("", ValueError, "is not a full path"),
+        ("/tmp/nul\0byte", ValueError, "contains a NUL byte"),
+        ("\0/tmp/nul-first", ValueError, "contains a NUL byte"),
+        ("/tmp/\ud800lone", ValueError, "surrogates not allowed"),
+        (None, TypeError, "not NoneType"),
+        (42, TypeError, "not int"),
+    ],
+)
+def test_bad_path_among_many_str_registers_nothing(
+    tmp_path: Path, store: Path, at: int, wrong: tuple[object, type[Exception], str]
+) -> None:
+    # A list of plain str is checked a chunk at a time: a bad item anywhere,
+    # in the first chunk or a later one, raises what it raises alone, and
+    # nothing of the call is registered.
+    bad, error, match = wrong
+    names: list[object] = [str(tmp_path / f"f{i}") for i in range(PACKED)]
+    names[at] = bad
+    with rstrtmgr.Session() as s:
+        with pytest.raises(error, match=match):
+            s.register(files=names)  # type: ignore[arg-type]
+        assert batches(store, s) == []
+
+
+def test_every_form_of_path_across_chunks_is_registered_as_its_bytes(
+    tmp_path: Path,
+) -> None:
+    # The packing takes plain str chunks whole and converts the others path
+    # by path: each file is registered as its very bytes wherever it falls.
+    raw = os.fsencode(tmp_path)
+    held = {
+        "ascii": tmp_path / "plain.bin",
+        "utf8": tmp_path / "caf\u00e9.bin",
+        "non_utf8": Path(os.fsdecode(raw + b"/raw\xff.bin")),
+        "bytes": tmp_path / "as-bytes.bin",
+        "pathlike": tmp_path / "as-path.bin",
+    }
+    for p in held.values():
+        p.write_bytes(b"x")
+    names: list[object] = [str(tmp_path / "none" / f"{i}") for i in range(PACKED)]
+    names[3] = str(held["ascii"])  # in the first, plain chunk
+    names[4097] = str(held["utf8"])  # later chunks with one odd item each
+    names[5000] = os.fsdecode(held["non_utf8"])
+    names[8193] = os.fsencode(held["bytes"])
+    names[9999] = held["pathlike"]
+    code = "fs = [open(a, 'rb') for a in sys.argv[1:]]"
+    with holder(code, *map(str, held.values())) as h, rstrtmgr.Session() as s:
+        s.register(files=names)  # type: ignore[arg-type]
+        [p] = [p for p in s.get_list(details=True).processes if p.pid == h.pid]
+        assert p.files is not None
+        assert sorted(os.fsencode(f.path) for f in p.files) == sorted(
+            os.fsencode(v) for v in held.values()
+        )
+
+
+def test_packed_paths_allocate_their_bytes_once(tmp_path: Path) -> None:
+    # 100,000 plain paths: what Python allocates for the call is their one
+    # buffer and a chunk, not a joined str beside its bytes (twice the
+    # buffer, as register() did before) nor a list of checked paths.
+    import tracemalloc
+
+    names = [str(tmp_path / "none" / f"{i:06d}") for i in range(100_000)]
+    size = sum(map(len, names)) + len(names)
+    with rstrtmgr.Session() as s:
+        s.register(files=names[:10])  # first-call costs out of the way
+        tracemalloc.start()
+        try:
+            s.register(files=names)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert size < peak < size * 1.2, (peak, size)
+
+
+def test_files_looked_up_in_their_directory_as_by_full_path(tmp_path: Path) -> None:
+    # From a directory's second path on, the backend looks each file up by
+    # its last name in the directory it opened: symbolic links, "." and a
+    # trailing "/" are judged as an lstat of the full path judges them.
+    real = tmp_path / "real"
+    real.mkdir()
+    target = real / "target.bin"
+    target.write_bytes(b"x")
+    (real / "link.bin").symlink_to(target)
+    (real / "subdir").mkdir()
+    (real / "dirlink").symlink_to(real / "subdir")
+    (tmp_path / "via").symlink_to(real)
+    via = tmp_path / "via"
+    with holder(HOLD_FD, str(target)) as h:
+        for files in (
+            [via / "none", via / "target.bin"],  # a run in a linked directory
+            [real / "none", real / "link.bin"],  # a link to the file
+            [real / "none", f"{target}/"],  # not a directory: nothing there
+        ):
+            with rstrtmgr.Session() as s:
+                s.register(files=[str(f) for f in files])
+                pids = s.get_list().pids()
+            assert (h.pid in pids) == (files[1] != f"{target}/"), files
+        for refused in (
+            [real / "none", real / "dirlink"],
+            [real / "none", f"{real}/."],
+            [real / "subdir" / "none", f"{real}/subdir/"],
+            [real / "subdir" / "none", f"{real}/subdir/.."],
+        ):
+            with rstrtmgr.Session() as s, pytest.raises(BadArgumentsError):
+                s.register(files=[str(f) for f in refused])
+    before = sorted(os.listdir("/proc/self/fd"))
+    with rstrtmgr.Session() as s:
+        s.register(files=[str(real / f"{i}") for i in range(100)])
+    assert sorted(os.listdir("/proc/self/fd")) == before  # the directory closed
+
+
+def test_directory_among_files_and_processes_is_refused_alike(
+    tmp_path: Path, target: Path, store: Path
+) -> None:
+    # With processes too the files are still checked whole by the backend
+    # (the facade once stat'ed every path itself first, on Linux too).
+    with rstrtmgr.Session() as s:
+        with pytest.raises(BadArgumentsError, match="is a directory"):
+            s.register(files=[target, tmp_path], processes=[os.getpid()])
+        assert batches(store, s) == []

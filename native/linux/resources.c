@@ -16,22 +16,78 @@
 
 /* ---- validation and conversion of one call ------------------------------ */
 
-/* The canonical spelling of a directory, cached because an installer's files
- * come in runs from the same few directories. */
+/* The directory of the paths being checked: its canonical spelling, cached
+ * because an installer's files come in runs from the same few directories,
+ * and, from a run's second path on, the directory itself opened, so that each
+ * file is looked up by its last name alone (fstatat) instead of walking its
+ * whole path again. Both are taken as the run starts, as an lstat of each
+ * full path would see them then. */
 typedef struct dircache {
     char dir[PATH_MAX];
     size_t dirlen;
     char real[PATH_MAX];
     size_t reallen;
     int valid;
+    int fd;     /* O_PATH of dir, or -1 */
+    int opened; /* opening was tried for this run (fd may still be -1) */
 } dircache;
+
+static dircache *dircache_new(void)
+{
+    dircache *dc = calloc(1, sizeof *dc);
+    if (dc != NULL)
+        dc->fd = -1;
+    return dc;
+}
+
+static void dircache_free(dircache *dc)
+{
+    if (dc != NULL && dc->fd >= 0)
+        close(dc->fd);
+    free(dc);
+}
+
+/* Makes the cache that of path's directory (its first dirlen bytes). */
+static void dircache_enter(dircache *dc, const char *path, size_t dirlen)
+{
+    if (dc->valid && dc->dirlen == dirlen &&
+        memcmp(dc->dir, path, dirlen) == 0) {
+        /* The run's second path: worth opening the directory. One that
+         * cannot be opened (gone, not searchable) leaves lstat to answer
+         * for each of its paths, as it would have. */
+        if (!dc->opened) {
+            dc->opened = 1;
+            dc->fd = open(dirlen == 0 ? "/" : dc->dir,
+                          O_PATH | O_DIRECTORY | O_CLOEXEC);
+        }
+        return;
+    }
+    if (dc->fd >= 0)
+        close(dc->fd);
+    dc->fd = -1;
+    dc->opened = 0;
+    memcpy(dc->dir, path, dirlen);
+    dc->dir[dirlen] = '\0';
+    dc->dirlen = dirlen;
+    char *r = realpath(dirlen == 0 ? "/" : dc->dir, NULL);
+    if (r != NULL && strlen(r) < PATH_MAX) {
+        dc->reallen = strlen(r);
+        memcpy(dc->real, r, dc->reallen + 1);
+    } else {
+        memcpy(dc->real, dc->dir, dirlen + 1);
+        dc->reallen = dirlen;
+    }
+    free(r);
+    dc->valid = 1;
+}
 
 /* Fills `out` with the path the kernel will print for this file ("/proc/PID/
  * maps", fd links): symlinks and "." / ".." resolved, so that a replaced
  * file's "PATH (deleted)" entries can be recognised. Falls back to the
- * path as given when it cannot be resolved (a missing directory). */
+ * path as given when it cannot be resolved (a missing directory). `dc` is
+ * the cache of path's directory (dircache_enter). */
 static size_t canonical(const char *path, size_t len, int is_link,
-                        dircache *dc, char *out)
+                        const dircache *dc, char *out)
 {
     if (is_link) {
         char *r = realpath(path, NULL);
@@ -45,26 +101,8 @@ static size_t canonical(const char *path, size_t len, int is_link,
             free(r);
         }
     }
-    const char *slash = strrchr(path, '/');
-    size_t dirlen = (size_t)(slash - path);
-    const char *base = slash + 1;
-    size_t baselen = len - dirlen - 1;
-    if (!dc->valid || dc->dirlen != dirlen ||
-        memcmp(dc->dir, path, dirlen) != 0) {
-        memcpy(dc->dir, path, dirlen);
-        dc->dir[dirlen] = '\0';
-        dc->dirlen = dirlen;
-        char *r = realpath(dirlen == 0 ? "/" : dc->dir, NULL);
-        if (r != NULL && strlen(r) < PATH_MAX) {
-            dc->reallen = strlen(r);
-            memcpy(dc->real, r, dc->reallen + 1);
-        } else {
-            memcpy(dc->real, dc->dir, dirlen + 1);
-            dc->reallen = dirlen;
-        }
-        free(r);
-        dc->valid = 1;
-    }
+    const char *base = path + dc->dirlen + 1;
+    size_t baselen = len - dc->dirlen - 1;
     size_t rl = dc->reallen;
     if (rl == 1) /* "/" */
         rl = 0;
@@ -88,12 +126,18 @@ static DWORD add_path(rm_buf *b, const char *path, size_t n, UINT index,
         rm_detail_set("file name %u (%s) is not a full path", index, path);
         return ERROR_BAD_ARGUMENTS;
     }
+    const char *base = strrchr(path, '/') + 1;
+    dircache_enter(dc, path, (size_t)(base - 1 - path));
     rm_rec r = {.kind = RM_REC_FILE};
     struct stat st;
     int is_link = -1; /* -1: nothing there to identify */
     /* The identity is taken now, so that the processes still holding this
-     * very file are found after an installer has renamed a new one over it. */
-    if (lstat(path, &st) == 0) {
+     * very file are found after an installer has renamed a new one over it.
+     * A name ending in "/" has no last name to look up in the directory. */
+    int found = dc->fd >= 0 && base[0] != '\0'
+                    ? fstatat(dc->fd, base, &st, AT_SYMLINK_NOFOLLOW)
+                    : lstat(path, &st);
+    if (found == 0) {
         is_link = S_ISLNK(st.st_mode);
         if (is_link && stat(path, &st) != 0)
             is_link = -1;
@@ -279,7 +323,7 @@ DWORD WINAPI RmRegisterResources(DWORD dwSessionHandle, UINT nFiles,
     /* Everything is checked and converted before the store is touched, so a
      * bad entry registers nothing. */
     rm_buf b = {0};
-    dircache *dc = calloc(1, sizeof *dc);
+    dircache *dc = dircache_new();
     if (dc == NULL ||
         rm_buf_add(&b, RM_BATCH_MAGIC, strlen(RM_BATCH_MAGIC)) != 0)
         rc = ERROR_OUTOFMEMORY;
@@ -289,7 +333,7 @@ DWORD WINAPI RmRegisterResources(DWORD dwSessionHandle, UINT nFiles,
         rc = add_process(&b, &rgApplications[i]);
     for (UINT i = 0; rc == ERROR_SUCCESS && i < nServices; i++)
         rc = add_service(&b, rgsServiceNames[i], i);
-    free(dc);
+    dircache_free(dc);
     return store_call(&h, &b, rc);
 }
 
@@ -308,7 +352,7 @@ DWORD rstrtmgr_register_files(DWORD dwSessionHandle, const char *paths,
         return ERROR_BAD_ARGUMENTS;
     }
     rm_buf b = {0};
-    dircache *dc = calloc(1, sizeof *dc);
+    dircache *dc = dircache_new();
     /* Room made once: a record a path, and about the paths' own bytes. */
     size_t want = strlen(RM_BATCH_MAGIC) + (size_t)nFiles * sizeof(rm_rec) +
                   cbPaths + 1;
@@ -334,7 +378,7 @@ DWORD rstrtmgr_register_files(DWORD dwSessionHandle, const char *paths,
         rm_detail_set("the buffer holds more than %u paths", nFiles);
         rc = ERROR_BAD_ARGUMENTS;
     }
-    free(dc);
+    dircache_free(dc);
     return store_call(&h, &b, rc);
 }
 
