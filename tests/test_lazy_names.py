@@ -116,5 +116,7 @@ def test_list_loads_none_of_the_installer_flow() -> None:
         "assert 'signal' not in sys.modules, 'signal imported'"
     )
     assert "rstrtmgr._cli_list" in loaded
-    for flow in ("_cli_shutdown", "_cli_installer", "_cli_display", "_restart"):
+    # Nor the enumerations of a shutdown's flags and filters.
+    flows = ("_cli_shutdown", "_cli_installer", "_cli_display", "_restart")
+    for flow in (*flows, "_enum_controls"):
         assert f"rstrtmgr.{flow}" not in loaded
