@@ -4,7 +4,7 @@ from __future__ import annotations
 
 # _thread's lock and thread-local are what threading's Lock and local are,
 # and _collections_abc is what collections.abc re-exports: threading,
-# contextlib and the collections package would be a third of what
+# contextlib and the collections package would be half of what
 # `from rstrtmgr import Session` costs.
 import _thread
 from _collections_abc import Callable

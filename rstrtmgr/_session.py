@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # _thread's lock is threading.Lock: threading (and the collections package
-# and contextlib, for a generic alias and a decorator) would be a third of
+# and contextlib, for a generic alias and a decorator) would be half of
 # what `from rstrtmgr import Session` costs.
 import _thread
 import os
