@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
 
 from . import __version__
 from ._cli_list import EXIT_ERROR, add_files_from, add_list_parser
@@ -36,6 +35,7 @@ from ._errors import RestartManagerError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs every command a few ms: for mypy only
+    from collections.abc import Sequence
     from typing import Any
 
 __all__ = ["main"]
@@ -145,17 +145,7 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser, one subparser per command."""
-    parser = _Parser(
-        prog="rstrtmgr",
-        description="Find, close and restart the processes that use files.",
-    )
-    parser.add_argument(
-        "--version", action="version", version=f"%(prog)s {__version__}"
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    add_list_parser(sub)
+def _add_shutdown(sub: Any) -> None:
     p = sub.add_parser(
         "shutdown",
         help="close the processes that use the files",
@@ -174,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_settle_time(p)
     p.set_defaults(func=_installer_flow)
+
+
+def _add_restart(sub: Any) -> None:
     p = sub.add_parser(
         "restart",
         help="restart what an earlier shutdown stopped",
@@ -189,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="the session key the shutdown printed (default: the latest)",
     )
     p.set_defaults(func=_installer_flow)
+
+
+def _add_replace(sub: Any) -> None:
     p = sub.add_parser(
         "replace",
         usage="%(prog)s [options] PATH... -- COMMAND...",
@@ -205,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_shutdown_options(p)
     _add_settle_time(p)
     p.set_defaults(func=_installer_flow)
+
+
+def _add_launch(sub: Any) -> None:
     p = sub.add_parser(
         "launch",
         usage="%(prog)s -- COMMAND...",
@@ -215,6 +214,37 @@ def build_parser() -> argparse.ArgumentParser:
         "program stays registered.",
     )
     p.set_defaults(func=_installer_flow)
+
+
+#: Each command and what adds its subparser, in the order help lists them.
+_COMMANDS = {
+    "list": add_list_parser,
+    "shutdown": _add_shutdown,
+    "restart": _add_restart,
+    "replace": _add_replace,
+    "launch": _add_launch,
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser, one subparser per command; ``command``'s alone if given.
+
+    ``main`` builds only the command it runs when the first argument names
+    one: argparse makes a whole parser for each command (its formatter, its
+    groups, their translated titles), which for ``list`` was twice the work
+    of parsing its arguments. The commands' help needs them all.
+    """
+    parser = _Parser(
+        prog="rstrtmgr",
+        description="Find, close and restart the processes that use files.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, add in _COMMANDS.items():
+        if command is None or name == command:
+            add(sub)
     return parser
 
 
@@ -243,7 +273,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     split = argv.index("--") if "--" in argv else len(argv)
     if argv[:1] == ["list"]:
         split = len(argv)
-    parser = build_parser()
+    # A first argument that names a command is that command: argparse gives
+    # it all that follows, so the other commands' parsers would go unused.
+    parser = build_parser(argv[0] if argv[:1] and argv[0] in _COMMANDS else None)
     args = parser.parse_args(argv[:split])
     args.command_line = argv[split + 1 :]
     if getattr(args, "files_from", None) is not None:

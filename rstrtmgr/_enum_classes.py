@@ -3,7 +3,9 @@
 The values come from ``lib`` (the SDK's headers on Windows, the project's
 native/linux/restartmanager.h elsewhere), not typed here again. Imported by
 ``_enums`` on first use of one of them: `enum` and building these classes
-are most of what the facade's import would cost. Each class says it is
+are most of what the facade's import would cost. These three are what a
+list's records carry; a shutdown's flags and the filters' are in
+``_enum_controls``, made only where they are used. Each class says it is
 ``rstrtmgr._enums``', where it is found (and pickled from).
 """
 
@@ -13,14 +15,7 @@ import enum
 
 from ._marshal import constant
 
-__all__ = [
-    "AppStatus",
-    "AppType",
-    "FilterAction",
-    "FilterTrigger",
-    "RebootReason",
-    "ShutdownType",
-]
+__all__ = ["AppStatus", "AppType", "RebootReason"]
 
 
 class AppType(enum.IntEnum):
@@ -35,15 +30,6 @@ class AppType(enum.IntEnum):
     EXPLORER = constant("RmExplorer")
     CONSOLE = constant("RmConsole")
     CRITICAL = constant("RmCritical")
-
-
-class ShutdownType(enum.IntFlag):
-    """RM_SHUTDOWN_TYPE: flags of RmShutdown."""
-
-    __module__ = "rstrtmgr._enums"
-
-    FORCE = constant("RmForceShutdown")
-    ONLY_REGISTERED = constant("RmShutdownOnlyRegistered")
 
 
 class AppStatus(enum.IntFlag):
@@ -73,24 +59,3 @@ class RebootReason(enum.IntFlag):
     CRITICAL_PROCESS = constant("RmRebootReasonCriticalProcess")
     CRITICAL_SERVICE = constant("RmRebootReasonCriticalService")
     DETECTED_SELF = constant("RmRebootReasonDetectedSelf")
-
-
-class FilterTrigger(enum.IntEnum):
-    """RM_FILTER_TRIGGER: what a filter applies to."""
-
-    __module__ = "rstrtmgr._enums"
-
-    INVALID = constant("RmFilterTriggerInvalid")
-    FILE = constant("RmFilterTriggerFile")
-    PROCESS = constant("RmFilterTriggerProcess")
-    SERVICE = constant("RmFilterTriggerService")
-
-
-class FilterAction(enum.IntEnum):
-    """RM_FILTER_ACTION: what a filter prevents."""
-
-    __module__ = "rstrtmgr._enums"
-
-    INVALID = constant("RmInvalidFilterAction")
-    NO_RESTART = constant("RmNoRestart")
-    NO_SHUTDOWN = constant("RmNoShutdown")

@@ -8,15 +8,15 @@ present only for such names. A real name with a backslash stays itself.
 
 from __future__ import annotations
 
-import enum
 import functools
-from collections.abc import Sequence
 
 from ._errors import RestartManagerError
 from ._types import ListResult, ProcessInfo
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs every command a few ms: for mypy only
+    import enum
+    from collections.abc import Sequence
     from typing import Any
 
 __all__ = [

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from contextlib import contextmanager
+# _thread's lock and thread-local are what threading's Lock and local are,
+# and _collections_abc is what collections.abc re-exports: threading,
+# contextlib and the collections package would be half of what
+# `from rstrtmgr import Session` costs.
+import _thread
+from _collections_abc import Callable
 
 from . import _marshal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs `import rstrtmgr` a few ms: for mypy only
-    from collections.abc import Iterator
+    from types import TracebackType
     from typing import Any
 
 __all__ = ["Progress", "reporting"]
@@ -21,9 +24,9 @@ Progress = Callable[[int], object]
 # RM_WRITE_STATUS_CALLBACK carries no context. The Linux backend calls it
 # from the calling thread, so the callable is found per thread; should a
 # backend call it from a thread of its own, the one call in progress is used.
-_calls = threading.local()
+_calls = _thread._local()
 _active: set[_ProgressCall] = set()
-_active_lock = threading.Lock()
+_active_lock = _thread.allocate_lock()
 
 
 class _ProgressCall:
@@ -83,25 +86,45 @@ def in_callback_of(handle: int) -> bool:
 _marshal.route_progress(_progress, _progress_failed)
 
 
-@contextmanager
-def reporting(handle: int, callback: Progress | None) -> Iterator[Any]:
-    """Yield the C callback for ``callback``; re-raise what it raised.
+def reporting(handle: int, callback: Progress | None) -> _Reporting:
+    """A ``with`` block whose value is the C callback for ``callback``.
 
-    There is a callback even without ``callback``: through it an exception
-    raised by a signal handler (KeyboardInterrupt) cancels the operation.
+    What ``callback`` raised is re-raised when the block ends. There is a
+    callback even without ``callback``: through it an exception raised by a
+    signal handler (KeyboardInterrupt) cancels the operation.
     """
     if callback is not None and not callable(callback):
         raise TypeError(f"progress must be callable, not {type(callback).__name__}")
-    call = _ProgressCall(handle, callback)
-    outer = getattr(_calls, "current", None)
-    _calls.current = call
-    with _active_lock:
-        _active.add(call)
-    try:
-        yield _marshal.PROGRESS_CALLBACK
-    finally:
-        _calls.current = outer
+    return _Reporting(_ProgressCall(handle, callback))
+
+
+class _Reporting:
+    """reporting()'s block (a class, not contextlib's: see the imports)."""
+
+    __slots__ = ("_call", "_outer")
+
+    def __init__(self, call: _ProgressCall) -> None:
+        self._call = call
+        self._outer: _ProgressCall | None = None
+
+    def __enter__(self) -> Any:
+        """Route this thread's progress to the call; the C callback."""
+        self._outer = getattr(_calls, "current", None)
+        _calls.current = self._call
         with _active_lock:
-            _active.discard(call)
-    if call.error is not None:
-        raise call.error
+            _active.add(self._call)
+        return _marshal.PROGRESS_CALLBACK
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop routing; re-raise what the callback raised."""
+        _calls.current = self._outer
+        with _active_lock:
+            _active.discard(self._call)
+        if exc_type is None and self._call.error is not None:
+            # Unless the block raised: then that is what the caller sees.
+            raise self._call.error

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
+# _thread's lock is threading.Lock: threading (and the collections package
+# and contextlib, for a generic alias and a decorator) would be half of
+# what `from rstrtmgr import Session` costs.
+import _thread
 import os
 import sys
-import threading
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 
 from . import _marshal
 from ._closing import Closing
@@ -37,6 +37,9 @@ from ._types import (
 # its classes are most of what `from rstrtmgr import Session` would cost.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from types import TracebackType
+
     from ._enums import FilterAction
 
 # ---- argument conversion ---------------------------------------------------
@@ -206,6 +209,36 @@ NO_SESSION = _marshal.NO_SESSION
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 
+class _Lease:
+    """The handle lent to one call: ``with session._using() as handle``."""
+
+    __slots__ = ("_session",)
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def __enter__(self) -> int:
+        session = self._session
+        with session._lock:
+            if session._closed:
+                raise SessionClosedError(6)
+            session._busy += 1
+        return session._handle
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session = self._session
+        with session._lock:
+            session._busy -= 1
+            if session._busy == 0 and session._drained is not None:
+                session._drained.release()  # close() waits no more
+                session._drained = None
+
+
 def _end_abandoned(handle: int, pid: int) -> None:
     """End a session whose object was collected or left open at exit."""
     # A forked child inherits the object but not the session: never end the
@@ -258,7 +291,12 @@ class Session(Closing):
         self._closed = False
         self._busy = 0
         self._last_count = 0  # the size of the last list, for the next call
-        self._cond = threading.Condition(threading.Lock())
+        # What threading.Condition would do for the one thing it is needed
+        # for, close() waiting for the calls in flight: the lock guards
+        # _closed, _busy and _drained; _drained, when close() waits, is a
+        # held lock that the last call to end releases.
+        self._lock = _thread.allocate_lock()
+        self._drained: _thread.LockType | None = None
         self._pid = os.getpid()
         self._finalizer = weakref.finalize(self, _end_abandoned, handle, self._pid)
 
@@ -282,20 +320,9 @@ class Session(Closing):
         """True once :meth:`close` has ended this participant's handle."""
         return self._closed
 
-    @contextmanager
-    def _using(self) -> Iterator[int]:
+    def _using(self) -> _Lease:
         """Lend the handle to one call; :meth:`close` waits for such calls."""
-        with self._cond:
-            if self._closed:
-                raise SessionClosedError(6)
-            self._busy += 1
-        try:
-            yield self._handle
-        finally:
-            with self._cond:
-                self._busy -= 1
-                if self._busy == 0:
-                    self._cond.notify_all()
+        return _Lease(self)
 
     def _not_from_own_callback(self, what: str) -> None:
         if in_callback_of(self._handle):
@@ -312,12 +339,17 @@ class Session(Closing):
         :class:`ReentrantCallError` rather than wait for itself.
         """
         self._not_from_own_callback("close")
-        with self._cond:
+        with self._lock:
             if self._closed:
                 return
             self._closed = True
-            while self._busy:
-                self._cond.wait()
+            drained = None
+            if self._busy:
+                # Only the first close() waits: the others returned above.
+                drained = self._drained = _thread.allocate_lock()
+                drained.acquire()
+        if drained is not None:
+            drained.acquire()  # until the last call in flight ends
         if self._finalizer.detach() is None:
             return  # the finalizer ended it already (interpreter exit)
         if os.getpid() != self._pid:
@@ -328,7 +360,7 @@ class Session(Closing):
             self._finalizer = weakref.finalize(
                 self, _end_abandoned, self._handle, self._pid
             )
-            with self._cond:
+            with self._lock:
                 self._closed = False
             check(code, "RmEndSession")
 
@@ -526,9 +558,11 @@ class Session(Closing):
         if after is not None:
             error.processes = tuple(after.processes)
             return error
-        # The statuses are a courtesy: the error itself is what matters.
-        with contextlib.suppress(RestartManagerError):
-            error.processes = tuple(self.get_list().processes)
+        try:
+            listed = self.get_list()
+        except RestartManagerError:
+            return error  # the statuses are a courtesy: the error is what matters
+        error.processes = tuple(listed.processes)
         return error
 
     def _shutdown_list(self, handle: int) -> ListResult | None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+
+# What collections.abc re-exports, without the collections package (about
+# 2.5 ms of `from rstrtmgr import Session`); os has imported it already.
+from _collections_abc import Iterable
 
 from . import _marshal
 
@@ -14,6 +17,7 @@ from . import _marshal
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import datetime as _dt
+    from collections.abc import Callable, Iterator, Sequence
     from typing import Any, Protocol, TypeVar
 
     from ._enums import AppStatus, AppType, FilterAction, FilterTrigger, RebootReason

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from holders import HOLD_FD, holder
@@ -293,3 +294,46 @@ def test_list_leaves_out_the_command_itself() -> None:
     assert os.getpid() in pids
     assert command.pid not in pids
     assert "detected_self" not in data["reboot_reasons"]
+
+
+COMMANDS = ["list", "shutdown", "restart", "replace", "launch"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_command_built_alone_is_that_of_the_whole_parser(command: str) -> None:
+    # main() builds only the command its first argument names: the same
+    # subparser, options, help and defaults as in the parser of every command.
+    import argparse
+
+    from rstrtmgr._cli import _COMMANDS, build_parser
+
+    def commands(parser: argparse.ArgumentParser) -> dict[str, Any]:
+        subs = argparse._SubParsersAction
+        [sub] = [a for a in parser._actions if isinstance(a, subs)]
+        return dict(sub.choices)
+
+    whole, alone = commands(build_parser()), commands(build_parser(command))
+    assert list(whole) == list(_COMMANDS) == COMMANDS
+    assert list(alone) == [command]
+    assert alone[command].format_help() == whole[command].format_help()
+    args = {
+        "list": ["list", "-t", "/a/file"],
+        "shutdown": ["shutdown", "--force", "/a/file"],
+        "restart": ["restart", "--session", "0" * 32],
+        "replace": ["replace", "--settle-time", "0", "/a/file"],
+        "launch": ["launch"],
+    }[command]
+    assert build_parser(command).parse_args(args) == build_parser().parse_args(args)
+
+
+def test_unknown_command_and_help_name_every_command() -> None:
+    wrong = cli("lst", "/etc/hostname")
+    assert wrong.returncode == 2
+    assert (
+        "invalid choice: 'lst' (choose from 'list', 'shutdown', 'restart', "
+        "'replace', 'launch')" in wrong.stderr
+    )
+    helped = cli("--help")
+    assert helped.returncode == 0
+    for command in COMMANDS:
+        assert f"    {command} " in helped.stdout, command

@@ -20,6 +20,8 @@ import rstrtmgr
 with rstrtmgr.Session() as session:
     session.register(files=sys.argv[1:])
     result = session.get_list()
+# Both groups of enumerations travel (a list builds only its three).
+assert rstrtmgr.ShutdownType.FORCE and rstrtmgr.FilterAction.NO_SHUTDOWN
 print(json.dumps(sorted(result.pids())))
 """
 

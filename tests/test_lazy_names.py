@@ -57,6 +57,23 @@ def test_first_use_loads_what_the_name_needs() -> None:
     assert "rstrtmgr._session" in loaded
 
 
+def test_session_loads_no_threading_contextlib_or_collections() -> None:
+    # They were most of what `from rstrtmgr import Session` cost (issue 22):
+    # its locks come from _thread, its context managers are plain classes.
+    # Counted from what the interpreter held before (a development venv's
+    # import hook loads collections and enum itself).
+    out = run_python(
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        "from rstrtmgr import Session\n"
+        "print(' '.join(sorted(set(sys.modules) - before)))"
+    )
+    loaded = set(out.split())
+    assert "rstrtmgr._session" in loaded
+    heavy = {"threading", "contextlib", "collections", "enum", "functools", "typing"}
+    assert loaded & heavy == set()
+
+
 @pytest.mark.parametrize("name", sorted(set(rstrtmgr.__all__) - FUNCTIONS))
 def test_each_name_is_its_modules_object(name: str) -> None:
     modules = type_checking_imports()
@@ -99,5 +116,7 @@ def test_list_loads_none_of_the_installer_flow() -> None:
         "assert 'signal' not in sys.modules, 'signal imported'"
     )
     assert "rstrtmgr._cli_list" in loaded
-    for flow in ("_cli_shutdown", "_cli_installer", "_cli_display", "_restart"):
+    # Nor the enumerations of a shutdown's flags and filters.
+    flows = ("_cli_shutdown", "_cli_installer", "_cli_display", "_restart")
+    for flow in (*flows, "_enum_controls"):
         assert f"rstrtmgr.{flow}" not in loaded

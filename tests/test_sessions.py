@@ -551,6 +551,59 @@ def test_facade_threads_share_a_session_and_race_to_close() -> None:
         rstrtmgr.Session.join(s.key)
 
 
+@pytest.mark.linux_backend
+def test_close_from_another_thread_waits_for_the_call_in_flight(
+    store: Path, tmp_path: Path
+) -> None:
+    # close() refuses new calls at once, and ends the session only once the
+    # call in flight (a shutdown held in its progress callback) has ended.
+    target = tmp_path / "file"
+    target.write_bytes(b"x")
+    s = rstrtmgr.Session()
+    s.register(files=[str(target)])
+    entered, release = threading.Event(), threading.Event()
+    ended_calls: list[str] = []
+    seen_by_close: list[list[str]] = []
+    errors: list[BaseException] = []
+
+    def progress(percent: int) -> None:
+        if percent == 0:
+            entered.set()
+            release.wait(60)
+            ended_calls.append("shutdown's callback")
+
+    def shut_down() -> None:
+        try:
+            s.shutdown(progress=progress)
+        except BaseException as e:
+            errors.append(e)
+
+    def close() -> None:
+        s.close()
+        seen_by_close.append(list(ended_calls))
+
+    worker = threading.Thread(target=shut_down)
+    worker.start()
+    assert entered.wait(60)
+    closer = threading.Thread(target=close)
+    closer.start()
+    closer.join(0.5)
+    try:
+        assert closer.is_alive(), "close() did not wait for the shutdown"
+        assert s.closed
+        with pytest.raises(rstrtmgr.SessionClosedError):
+            s.get_list()
+        assert sessions_in(store) == [s.key]
+    finally:
+        release.set()
+        worker.join(60)
+        closer.join(60)
+    assert errors == []
+    assert seen_by_close == [["shutdown's callback"]]
+    assert sessions_in(store) == []
+    s.close()  # idempotent once ended
+
+
 def test_facade_threads_start_sessions_concurrently() -> None:
     keys: list[str] = []
     lock = threading.Lock()
