@@ -101,7 +101,11 @@ def ticks(pid):
 
 figures = {"runs": 0, "reused": 0, "same_tick": 0, "wrong_signals": 0}
 deadline = time.monotonic() + float(sys.argv[2])
-while figures["runs"] < runs and time.monotonic() < deadline:
+# On past `runs` until an impostor came in its holder's tick: on a loaded
+# machine (or under ASan) most runs miss the 10 ms tick.
+while (
+    figures["runs"] < runs or figures["same_tick"] == 0
+) and time.monotonic() < deadline:
     figures["runs"] += 1
     pid = os.fork()
     if pid == 0:
@@ -169,13 +173,13 @@ def test_forced_pid_reuse_in_the_same_tick_is_never_signalled() -> None:
             "-c",
             textwrap.dedent(REUSE),
             str(runs),
-            str(scaled(8)),
+            str(scaled(30)),
         ],
         capture_output=True,
         text=True,
         env=child_env(),
         cwd=PACKAGE_ROOT,
-        timeout=scaled(8) + 60,
+        timeout=scaled(30) + 60,
         check=False,
     )
     if done.returncode != 0 and "Operation not permitted" in done.stderr:
