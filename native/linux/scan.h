@@ -56,6 +56,8 @@ typedef struct rm_scan {
     rm_procdirset next;   /* this thread's holders, kept for the next */
     atomic_size_t *kept;  /* directories kept by every thread so far */
     size_t kept_limit;    /* the most they may keep */
+    atomic_size_t *files_kept; /* and their open files (rm_procdir.files) */
+    size_t files_limit;        /* the most of those */
     /* For RmShutdown: holders keep the pidfd that proved who they are, at
      * most pidfds_limit of them over every thread (0: none kept). */
     atomic_size_t *pidfds_kept;
