@@ -27,7 +27,8 @@ pytestmark = [pytest.mark.behaviour, pytest.mark.linux_backend]
 # "close", renames itself (its comm) on "name X" (/proc/self/comm) and
 # "prctl X" (PR_SET_NAME), takes a pseudo-terminal as its controlling one on
 # "ctty" and lets it go on "noctty", sets its audit login uid (so its
-# sessionid) on "login", becomes `python PATH argv[1]` on "exec PATH";
+# sessionid) on "login", takes uid N on "setuid N", becomes
+# `python PATH argv[1]` on "exec PATH";
 # answers each with "ok" (after "login", "ok SESSIONID" or "no ERROR").
 OBEDIENT = """
 import os, sys
@@ -67,6 +68,8 @@ def obey():
                     answer = "ok " + f.read().strip()
             except OSError as e:
                 answer = f"no {e}"
+        elif verb == "setuid":
+            os.setresuid(int(arg), int(arg), int(arg))
         elif verb == "exec":
             os.execv(sys.executable, [sys.executable, arg, sys.argv[1]])
         print(answer, flush=True)
@@ -210,6 +213,14 @@ def test_a_new_login_session_shows_in_the_next_list(tmp_path: Path) -> None:
         session = int(answer.split()[1])
         assert session != before
         assert by_pid(s.get_list())[proc.pid].ts_session_id == session
+
+
+@pytest.mark.skipif(not ROOT, reason="changing a process's uid takes root")
+def test_a_holder_that_changes_its_uid_shows_the_new_one(tmp_path: Path) -> None:
+    with listed_holder(tmp_path) as (proc, s):
+        assert by_pid(s.get_list(details=True))[proc.pid].uid == 0
+        tell(proc, "setuid 65534")
+        assert by_pid(s.get_list(details=True))[proc.pid].uid == 65534
 
 
 def test_a_gone_holder_is_never_answered_for(tmp_path: Path) -> None:

@@ -38,11 +38,11 @@ static void read_unit(rm_procdir *proc, char *unit, size_t size)
     }
 }
 
-static void read_ids(const rm_procdir *proc, uid_t ids[3])
+static void read_ids(rm_procdir *proc, uid_t ids[3])
 {
     char buf[4096];
     ids[0] = ids[1] = ids[2] = (uid_t)-1;
-    if (rm_read_small_at(proc->pd, "status", buf, sizeof buf) <= 0)
+    if (rm_procdir_read(proc, RM_PF_STATUS, buf, sizeof buf) <= 0)
         return;
     char *u = strstr(buf, "\nUid:");
     unsigned a, b, c;
@@ -135,11 +135,11 @@ static int system_unit_cgroup(rm_procdir *proc)
 }
 
 /* The effective uid of a process (the second Uid: field of its status). */
-static uid_t read_euid(const rm_procdir *proc)
+static uid_t read_euid(rm_procdir *proc)
 {
     char buf[4096];
     unsigned a, b;
-    if (rm_read_small_at(proc->pd, "status", buf, sizeof buf) <= 0)
+    if (rm_procdir_read(proc, RM_PF_STATUS, buf, sizeof buf) <= 0)
         return (uid_t)-1;
     char *u = strstr(buf, "\nUid:");
     return u != NULL && sscanf(u + 5, "%u %u", &a, &b) == 2 ? (uid_t)b

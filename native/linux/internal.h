@@ -150,7 +150,8 @@ RM_HIDDEN void rm_regcache_prime(const rm_handle_info *h, int dirfd,
 /* ---- procdirs.c: a session's last holders' /proc directories, for the next
  * A look-up through such a directory fails once its process is gone,
  * whoever has its pid since. RM_PF_*: the files of RM_PROCESS_INFO. */
-enum { RM_PF_STAT, RM_PF_CGROUP, RM_PF_CMDLINE, RM_PF_SESSIONID, RM_PF_COUNT };
+enum { RM_PF_STAT, RM_PF_CGROUP, RM_PF_CMDLINE, RM_PF_SESSIONID, RM_PF_STATUS,
+       RM_PF_COUNT };
 typedef struct rm_procdir {
     pid_t pid;
     uint64_t start; /* its identity's start once known (rm_procid), else 0 */
@@ -170,10 +171,9 @@ RM_HIDDEN void rm_procdir_close(rm_procdir *d); /* and its files */
 RM_HIDDEN void rm_procdir_close_files(rm_procdir *d);
 RM_HIDDEN size_t rm_procdir_files_open(const rm_procdir *d);
 RM_HIDDEN void rm_procdir_move(rm_procdir *to, rm_procdir *from); /* all */
-/* Reads file `which` (RM_PF_*) afresh into buf (size bytes, NUL-ended):
- * through the kept file (pread at 0: the kernel writes the text again; it
- * fails once the process is gone), else one opened now and kept when
- * d->keep_files. The length, or -1 with errno. */
+/* Reads file `which` afresh into buf (size bytes, NUL-ended): the kept file
+ * (pread at 0: the kernel writes it again; fails once the process is gone),
+ * else one opened now, kept when d->keep_files. Its length, or -1, errno. */
 RM_HIDDEN ssize_t rm_procdir_read(rm_procdir *d, int which, char *buf,
                                   size_t size);
 RM_HIDDEN rm_procdir *rm_procdirset_find(rm_procdirset *set, pid_t pid);

@@ -12,7 +12,8 @@
  * when its session ends and, in a forked child, at the fork.
  *
  * With each directory, the files its holder's RM_PROCESS_INFO is read from
- * (stat, cgroup, cmdline, sessionid) stay open: the kernel writes their text
+ * (stat, cgroup, cmdline, sessionid; status for a caller that is not root)
+ * stay open: the kernel writes their text
  * afresh at each read from offset 0, so the next list reads the same fresh
  * values with one pread(2) a file instead of an open, a read and a close
  * (docs/linux-backend.md, "What a list reads again"). They share the
@@ -164,8 +165,8 @@ static ssize_t read_from_start(int fd, char *buf, size_t size)
 
 ssize_t rm_procdir_read(rm_procdir *d, int which, char *buf, size_t size)
 {
-    static const char *const names[RM_PF_COUNT] = {"stat", "cgroup",
-                                                   "cmdline", "sessionid"};
+    static const char *const names[RM_PF_COUNT] = {
+        "stat", "cgroup", "cmdline", "sessionid", "status"};
     if (d->files[which] >= 0)
         return read_from_start(d->files[which], buf, size);
     if (!d->keep_files)
