@@ -184,6 +184,7 @@ static void scan_pid(rm_scan *s, const char *name, pid_t pid)
             errno = ENOENT;
     }
     int md = alt >= 0 ? alt : pd;
+    s->self_dir = pid == s->ctx->self.pid && alt < 0 ? md : -1;
     if (r == 0) {
         why = uses(s, pd, md, base, &sx, &dir.fd_hint, &denied);
     } else if (errno == EACCES || errno == EPERM) {
@@ -504,6 +505,7 @@ DWORD rm_list_compute(const rm_handle_info *h, rm_list *out, int pidfds)
     s.res = &res;
     s.out = out;
     s.procfd = -1;
+    s.self_dir = -1;
     s.procmap = getenv("RSTRTMGR_MAPS_TEXT") == NULL;
     s.extra = &extra;
     s.stale = res.nstale > 0 || res.stale_anywhere;

@@ -49,6 +49,9 @@ typedef struct rm_scan {
     int details; /* every use of each holder is recorded */
     rm_usage *u; /* the holder being recorded, during its second pass */
     int matched_fd; /* rm_scan_fds's first matching descriptor */
+    /* The directory of this process while the scan looks into it, else -1:
+     * its descriptors (the kept ones among them) are asked of by number. */
+    int self_dir;
     int oom;
     /* The last scan's holders, by pid: each entry is taken by the thread
      * that scans its pid, so the threads never touch one entry. */
