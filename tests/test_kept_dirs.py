@@ -7,6 +7,7 @@ share of the descriptor limit."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -18,17 +19,24 @@ from holders import holder
 from support import ROOT, by_pid, run_python
 
 import rstrtmgr
+from rstrtmgr import AppStatus, AppType
 
 pytestmark = [pytest.mark.behaviour, pytest.mark.linux_backend]
 
 # Holds argv[1] open at a new descriptor on each "reopen", closes it on
-# "close", renames itself (its comm) on "name X"; answers each with "ok".
+# "close", renames itself (its comm) on "name X" (/proc/self/comm) and
+# "prctl X" (PR_SET_NAME), takes a pseudo-terminal as its controlling one on
+# "ctty" and lets it go on "noctty", sets its audit login uid (so its
+# sessionid) on "login", takes uid N on "setuid N", becomes
+# `python PATH argv[1]` on "exec PATH";
+# answers each with "ok" (after "login", "ok SESSIONID" or "no ERROR").
 OBEDIENT = """
 import os, sys
 fds = [os.open(sys.argv[1], os.O_RDONLY)]
 def obey():
     for line in sys.stdin:
         verb, _, arg = line.rstrip("\\n").partition(" ")
+        answer = "ok"
         if verb == "reopen":
             fds.append(os.open(sys.argv[1], os.O_RDONLY))
             os.close(fds.pop(0))
@@ -38,7 +46,33 @@ def obey():
         elif verb == "name":
             with open("/proc/self/comm", "w") as f:
                 f.write(arg)
-        print("ok", flush=True)
+        elif verb == "prctl":
+            import ctypes
+            libc = ctypes.CDLL(None, use_errno=True)
+            assert libc.prctl(15, arg.encode(), 0, 0, 0) == 0  # PR_SET_NAME
+        elif verb == "ctty":
+            import fcntl, signal, termios
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)  # at "noctty"
+            os.setsid()
+            tty = os.openpty()[1]
+            fcntl.ioctl(tty, termios.TIOCSCTTY, 0)
+            fds.append(tty)
+        elif verb == "noctty":
+            import fcntl, termios
+            fcntl.ioctl(fds[-1], termios.TIOCNOTTY)
+        elif verb == "login":
+            try:
+                with open("/proc/self/loginuid", "w") as f:
+                    f.write(str(os.getuid()))
+                with open("/proc/self/sessionid") as f:
+                    answer = "ok " + f.read().strip()
+            except OSError as e:
+                answer = f"no {e}"
+        elif verb == "setuid":
+            os.setresuid(int(arg), int(arg), int(arg))
+        elif verb == "exec":
+            os.execv(sys.executable, [sys.executable, arg, sys.argv[1]])
+        print(answer, flush=True)
 """
 
 
@@ -73,12 +107,16 @@ def listed_holder(
         yield proc, s
 
 
-def tell(proc: subprocess.Popen[str], line: str) -> None:
+def ask(proc: subprocess.Popen[str], line: str) -> str:
     assert proc.stdin is not None
     assert proc.stdout is not None
     proc.stdin.write(line + "\n")
     proc.stdin.flush()
-    assert proc.stdout.readline() == "ok\n"
+    return proc.stdout.readline().rstrip("\n")
+
+
+def tell(proc: subprocess.Popen[str], line: str) -> None:
+    assert ask(proc, line) == "ok"
 
 
 # Where this process's descriptors into /proc/PID (other pids) lead; the
@@ -113,6 +151,76 @@ def test_each_list_reads_the_holders_afresh(tmp_path: Path) -> None:
         assert proc.pid in s.get_list().pids()
         tell(proc, "close")
         assert proc.pid not in s.get_list().pids()
+
+
+# What a kept holder's entry is made of, each read again at every list
+# (docs/linux-backend.md, "What a list reads again"): a change between two
+# lists of one session shows in the second.
+
+
+def test_a_name_set_by_prctl_shows_in_the_next_list(tmp_path: Path) -> None:
+    with listed_holder(tmp_path) as (proc, s):
+        tell(proc, "prctl by-prctl")
+        assert by_pid(s.get_list())[proc.pid].app_name == "by-prctl"
+
+
+def test_a_stopped_holder_is_listed_with_its_new_name(tmp_path: Path) -> None:
+    """Stopped (SIGSTOP) is a state of the process, not an RM_APP_STATUS:
+    Windows lists a suspended process as running too."""
+    with listed_holder(tmp_path) as (proc, s):
+        tell(proc, "name before-stop")
+        os.kill(proc.pid, signal.SIGSTOP)
+        try:
+            info = by_pid(s.get_list())[proc.pid]
+            assert info.app_name == "before-stop"
+            assert info.status == AppStatus.RUNNING
+        finally:
+            os.kill(proc.pid, signal.SIGCONT)
+        tell(proc, "name after-stop")
+        assert by_pid(s.get_list())[proc.pid].app_name == "after-stop"
+
+
+def test_a_new_program_in_the_same_process_is_named_anew(tmp_path: Path) -> None:
+    """exec(2) keeps the pid, the start time and the /proc directory; the
+    interpreter's name (comm) stays, its script (cmdline) is the new one."""
+    script = tmp_path / "second_program.py"
+    script.write_text(OBEDIENT + "print('ok', flush=True)\nobey()\n")
+    with listed_holder(tmp_path) as (proc, s):
+        before = by_pid(s.get_list())[proc.pid]
+        assert before.app_name != script.name
+        tell(proc, f"exec {script}")
+        after = by_pid(s.get_list())[proc.pid]
+        assert after.app_name == script.name
+        assert after.start_time == before.start_time
+
+
+def test_a_holder_that_loses_its_terminal_is_no_console(tmp_path: Path) -> None:
+    with listed_holder(tmp_path) as (proc, s):
+        tell(proc, "ctty")
+        assert by_pid(s.get_list())[proc.pid].app_type == AppType.CONSOLE
+        tell(proc, "noctty")
+        assert by_pid(s.get_list())[proc.pid].app_type == AppType.UNKNOWN
+
+
+def test_a_new_login_session_shows_in_the_next_list(tmp_path: Path) -> None:
+    """A process sets its audit login uid once freely (again with
+    CAP_AUDIT_CONTROL), and the kernel then gives it a new sessionid."""
+    with listed_holder(tmp_path) as (proc, s):
+        before = by_pid(s.get_list())[proc.pid].ts_session_id
+        answer = ask(proc, "login")
+        if not answer.startswith("ok "):
+            pytest.skip(f"this process may not set its login uid: {answer}")
+        session = int(answer.split()[1])
+        assert session != before
+        assert by_pid(s.get_list())[proc.pid].ts_session_id == session
+
+
+@pytest.mark.skipif(not ROOT, reason="changing a process's uid takes root")
+def test_a_holder_that_changes_its_uid_shows_the_new_one(tmp_path: Path) -> None:
+    with listed_holder(tmp_path) as (proc, s):
+        assert by_pid(s.get_list(details=True))[proc.pid].uid == 0
+        tell(proc, "setuid 65534")
+        assert by_pid(s.get_list(details=True))[proc.pid].uid == 65534
 
 
 def test_a_gone_holder_is_never_answered_for(tmp_path: Path) -> None:

@@ -106,6 +106,21 @@ def test_file_holder_in_a_service_is_typed_service(
         assert info.service_name == service.unit
 
 
+def test_a_holder_moved_into_a_service_is_typed_anew(
+    service: Service, target: Path
+) -> None:
+    """A session lists a holder, which is then moved into a cgroup (the
+    test's own): its next list reads the cgroup again."""
+    with holder(HOLD_FD, str(target)) as child, rstrtmgr.Session() as s:
+        s.register(files=[target])
+        before = by_pid(s.get_list())[child.pid]
+        assert before.service_name != service.unit
+        service.add(child.pid)
+        after = by_pid(s.get_list())[child.pid]
+        assert after.service_name == service.unit
+        assert after.app_type == AppType.SERVICE
+
+
 def test_services_are_shut_down_after_applications(
     service: Service, target: Path, tmp_path: Path
 ) -> None:
