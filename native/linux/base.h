@@ -149,8 +149,6 @@ typedef struct rm_pstat {
 /* Parses the stat file `name` of dirfd (AT_FDCWD for a path); 0, or -1 with
  * errno (EINVAL when it does not parse). */
 RM_HIDDEN int rm_pstat_at(int dirfd, const char *name, rm_pstat *out);
-/* The same for the text of a stat file already read (buf, NUL-terminated). */
-RM_HIDDEN int rm_pstat_parse(char *buf, rm_pstat *out);
 /* 0 and *out filled for a live (non-zombie) process; -1 otherwise. */
 RM_HIDDEN int rm_procid_of(pid_t pid, rm_procid *out);
 /* The same for the process of `pidfd`, a pidfd of `pid` (-1: none): -1 when

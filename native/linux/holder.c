@@ -13,11 +13,11 @@
 /* The service a process belongs to: the last ".service" component of its
  * cgroup (the unified "0::" line, or systemd's own hierarchy on a hybrid
  * setup), so a user service names itself, not user@UID.service. */
-static void read_unit(rm_procdir *proc, char *unit, size_t size)
+static void read_unit(const rm_procdir *proc, char *unit, size_t size)
 {
     char buf[4096];
     unit[0] = '\0';
-    if (rm_procdir_read(proc, RM_PF_CGROUP, buf, sizeof buf) <= 0)
+    if (rm_read_small_at(proc->pd, "cgroup", buf, sizeof buf) <= 0)
         return;
     char *path = NULL, *save = NULL;
     for (char *l = strtok_r(buf, "\n", &save); l != NULL;
@@ -38,11 +38,11 @@ static void read_unit(rm_procdir *proc, char *unit, size_t size)
     }
 }
 
-static void read_ids(rm_procdir *proc, uid_t ids[3])
+static void read_ids(const rm_procdir *proc, uid_t ids[3])
 {
     char buf[4096];
     ids[0] = ids[1] = ids[2] = (uid_t)-1;
-    if (rm_procdir_read(proc, RM_PF_STATUS, buf, sizeof buf) <= 0)
+    if (rm_read_small_at(proc->pd, "status", buf, sizeof buf) <= 0)
         return;
     char *u = strstr(buf, "\nUid:");
     unsigned a, b, c;
@@ -53,17 +53,17 @@ static void read_ids(rm_procdir *proc, uid_t ids[3])
     }
 }
 
-static DWORD read_session(rm_procdir *proc)
+static DWORD read_session(const rm_procdir *proc)
 {
     char buf[32];
-    if (rm_procdir_read(proc, RM_PF_SESSIONID, buf, sizeof buf) <= 0)
+    if (rm_read_small_at(proc->pd, "sessionid", buf, sizeof buf) <= 0)
         return (DWORD)RM_INVALID_TS_SESSION;
     return (DWORD)strtoul(buf, NULL, 10); /* unset is 4294967295, i.e. -1 */
 }
 
 /* comm is cut at 15 bytes; argv[0] then gives the whole name, as ps does.
  * An interpreter running a script is named after the script. */
-static void app_name(rm_procdir *proc, const char *comm, char *out,
+static void app_name(const rm_procdir *proc, const char *comm, char *out,
                      size_t size)
 {
     snprintf(out, size, "%s", comm);
@@ -71,7 +71,7 @@ static void app_name(rm_procdir *proc, const char *comm, char *out,
     if (strlen(comm) < 15 && !interpreter)
         return;
     char buf[4096];
-    ssize_t n = rm_procdir_read(proc, RM_PF_CMDLINE, buf, sizeof buf);
+    ssize_t n = rm_read_small_at(proc->pd, "cmdline", buf, sizeof buf);
     if (n <= 0)
         return;
     if (interpreter && rm_script_name(comm, buf, (size_t)n, out, size))
@@ -115,10 +115,10 @@ static int system_executable(int pd)
     return 0;
 }
 
-static int system_unit_cgroup(rm_procdir *proc)
+static int system_unit_cgroup(const rm_procdir *proc)
 {
     char buf[4096];
-    if (rm_procdir_read(proc, RM_PF_CGROUP, buf, sizeof buf) <= 0)
+    if (rm_read_small_at(proc->pd, "cgroup", buf, sizeof buf) <= 0)
         return 0;
     char *save = NULL;
     for (char *l = strtok_r(buf, "\n", &save); l != NULL;
@@ -135,11 +135,11 @@ static int system_unit_cgroup(rm_procdir *proc)
 }
 
 /* The effective uid of a process (the second Uid: field of its status). */
-static uid_t read_euid(rm_procdir *proc)
+static uid_t read_euid(const rm_procdir *proc)
 {
     char buf[4096];
     unsigned a, b;
-    if (rm_procdir_read(proc, RM_PF_STATUS, buf, sizeof buf) <= 0)
+    if (rm_read_small_at(proc->pd, "status", buf, sizeof buf) <= 0)
         return (uid_t)-1;
     char *u = strstr(buf, "\nUid:");
     return u != NULL && sscanf(u + 5, "%u %u", &a, &b) == 2 ? (uid_t)b
@@ -155,7 +155,7 @@ static int critical_named(const char *comm)
     return named;
 }
 
-static int is_critical(rm_procdir *proc, const char *comm,
+static int is_critical(const rm_procdir *proc, const char *comm,
                        const uid_t ids[3])
 {
     if (proc->pid == 1)

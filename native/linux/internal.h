@@ -149,48 +149,40 @@ RM_HIDDEN void rm_regcache_prime(const rm_handle_info *h, int dirfd,
 
 /* ---- procdirs.c: a session's last holders' /proc directories, for the next
  * A look-up through such a directory fails once its process is gone,
- * whoever has its pid since. RM_PF_*: the files of RM_PROCESS_INFO. */
-enum { RM_PF_STAT, RM_PF_CGROUP, RM_PF_CMDLINE, RM_PF_SESSIONID, RM_PF_STATUS,
-       RM_PF_COUNT };
+ * whoever has its pid since. */
 typedef struct rm_procdir {
     pid_t pid;
     uint64_t start; /* its identity's start once known (rm_procid), else 0 */
     int pd;         /* /proc/PID (O_PATH), -1 once closed or handed on */
     int fd_hint;    /* its descriptor that used the files last, or -1 */
-    int files[RM_PF_COUNT]; /* as rm_procdir_read opened them, or -1 */
-    int keep_files; /* rm_procdir_read keeps what it opens */
 } rm_procdir;
+
 typedef struct rm_procdirset {
     rm_procdir *items;
     size_t count, cap;
 } rm_procdirset;
 
-RM_HIDDEN void rm_procdir_init(rm_procdir *d, pid_t pid, int pd,
-                               int keep_files);
-RM_HIDDEN void rm_procdir_close(rm_procdir *d); /* and its files */
-RM_HIDDEN void rm_procdir_close_files(rm_procdir *d);
-RM_HIDDEN size_t rm_procdir_files_open(const rm_procdir *d);
-RM_HIDDEN void rm_procdir_move(rm_procdir *to, rm_procdir *from); /* all */
-/* Reads file `which` afresh into buf (size bytes, NUL-ended): the kept file
- * (pread at 0: the kernel writes it again; fails once the process is gone),
- * else one opened now, kept when d->keep_files. Its length, or -1, errno. */
-RM_HIDDEN ssize_t rm_procdir_read(rm_procdir *d, int which, char *buf,
-                                  size_t size);
+RM_HIDDEN void rm_procdir_init(rm_procdir *d, pid_t pid, int pd);
+RM_HIDDEN void rm_procdir_close(rm_procdir *d);
+/* The entry of a set sorted by pid for `pid` that is still open, or NULL. */
 RM_HIDDEN rm_procdir *rm_procdirset_find(rm_procdirset *set, pid_t pid);
-/* Appends (moves) *d / every entry of *from; -1 when out of memory. */
+/* Appends (moves) *d; -1 when out of memory. */
 RM_HIDDEN int rm_procdirset_add(rm_procdirset *set, const rm_procdir *d);
+/* Moves every entry of *from to *to; -1 when out of memory. */
 RM_HIDDEN int rm_procdirset_merge(rm_procdirset *to, rm_procdirset *from);
-RM_HIDDEN void rm_procdirset_close(rm_procdirset *set); /* what is open */
-RM_HIDDEN void rm_procdirset_fit(rm_procdirset *set, size_t limit);
+/* Closes what is left open in the set and frees it. */
+RM_HIDDEN void rm_procdirset_close(rm_procdirset *set);
 /* Hands a scan the session's kept set (sorted by pid) with *owner 1, or
  * an empty one with *owner 0 when another scan has it; returns how many
- * descriptors it may keep (0 when not the owner), *files of them files. */
+ * directories the scan may keep for the next one (0 when not the owner). */
 RM_HIDDEN size_t rm_procdirs_take(const rm_handle_info *h, rm_procdirset *out,
-                                  int *owner, size_t *files);
-/* The scan's new set: kept when `owner` and the session is still kept. */
+                                  int *owner);
+/* The scan's new set: kept when `owner` and the session has not ended (nor
+ * been evicted by others) since the take, else closed. */
 RM_HIDDEN void rm_procdirs_give(const rm_handle_info *h, rm_procdirset *set,
                                 int owner);
-RM_HIDDEN void rm_procdirs_forget(const rm_handle_info *h); /* it ended */
+/* Closes what is kept of the session (it ended). */
+RM_HIDDEN void rm_procdirs_forget(const rm_handle_info *h);
 
 /* ---- session.c: handles of this process ------------------------------------ */
 struct rm_handle_info {

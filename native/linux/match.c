@@ -100,9 +100,6 @@ int rm_scan_fds(rm_scan *s, int pd)
     if (dfd < 0)
         return errno == EACCES || errno == EPERM ? -1 : 0;
     int found = 0;
-    /* This process's own table holds what the scans keep (a directory and
-     * files a holder): each asked of by number, with no path to resolve. */
-    int own = s->self_dir >= 0 && pd == s->self_dir;
     for (;;) {
         long n = syscall(SYS_getdents64, dfd, s->dents, s->dents_size);
         if (n <= 0)
@@ -113,12 +110,8 @@ int rm_scan_fds(rm_scan *s, int pd)
             if (d->d_name[0] == '.')
                 continue;
             struct statx sx;
-            int r = own ? statx((int)strtol(d->d_name, NULL, 10), "",
-                                AT_EMPTY_PATH | RM_STATX_FLAGS, RM_STATX_MASK,
-                                &sx)
-                        : statx(dfd, d->d_name, RM_STATX_FLAGS, RM_STATX_MASK,
-                                &sx);
-            if (r != 0 ||
+            if (statx(dfd, d->d_name, RM_STATX_FLAGS, RM_STATX_MASK,
+                      &sx) != 0 ||
                 !rm_statx_matches(s, dfd, d->d_name, &sx, RM_COUNTS_FD))
                 continue;
             if (!found)

@@ -11,17 +11,9 @@
  * them together hold at most a share of the descriptor limit; a set closes
  * when its session ends and, in a forked child, at the fork.
  *
- * With each directory, the files its holder's RM_PROCESS_INFO is read from
- * (stat, cgroup, cmdline, sessionid; status for a caller that is not root)
- * stay open: the kernel writes their text
- * afresh at each read from offset 0, so the next list reads the same fresh
- * values with one pread(2) a file instead of an open, a read and a close
- * (docs/linux-backend.md, "What a list reads again"). They share the
- * directories' limit, which the directories have first: a directory saves
- * far more than a file (a scan keeps files for at most half the limit,
- * then closes those beyond what its directories left). */
-#include <errno.h>
-#include <fcntl.h>
+ * Only the directories: keeping each holder's files open too, to read them
+ * again with pread(2), made the first list of a process 8-12 ms dearer and
+ * the later ones no cheaper on two threads (200 holders, 1,000 files). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +42,7 @@ typedef struct slot {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static slot slots[SLOTS];
-static size_t held; /* descriptors (directories, files) in the sets not taken */
+static size_t held; /* directories in the sets not taken */
 static uint64_t clock_;
 
 static void atfork_prepare(void) { pthread_mutex_lock(&lock); }
@@ -80,19 +72,11 @@ static int same(const slot *sl, const rm_handle_info *h)
            strcmp(sl->store, h->store) == 0;
 }
 
-static size_t set_fds(const rm_procdirset *set)
-{
-    size_t n = set->count;
-    for (size_t i = 0; i < set->count; i++)
-        n += rm_procdir_files_open(&set->items[i]);
-    return n;
-}
-
 /* Frees a slot; a set a scan has is closed by that scan's give. */
 static void clear(slot *sl)
 {
     if (!sl->taken) {
-        held -= set_fds(&sl->set);
+        held -= sl->set.count;
         rm_procdirset_close(&sl->set);
     }
     memset(sl, 0, sizeof *sl);
@@ -108,84 +92,21 @@ static size_t share(void)
                : (size_t)(rl.rlim_cur / KEPT_SHARE);
 }
 
-void rm_procdir_init(rm_procdir *d, pid_t pid, int pd, int keep_files)
+void rm_procdir_init(rm_procdir *d, pid_t pid, int pd)
 {
     d->pid = pid;
     d->start = 0;
     d->pd = pd;
     d->fd_hint = -1;
-    for (size_t i = 0; i < RM_PF_COUNT; i++)
-        d->files[i] = -1;
-    d->keep_files = keep_files;
-}
-
-void rm_procdir_close_files(rm_procdir *d)
-{
-    for (size_t i = 0; i < RM_PF_COUNT; i++) {
-        if (d->files[i] >= 0)
-            close(d->files[i]);
-        d->files[i] = -1;
-    }
 }
 
 void rm_procdir_close(rm_procdir *d)
 {
-    rm_procdir_close_files(d);
     if (d->pd >= 0)
         close(d->pd);
     d->pd = -1;
 }
 
-size_t rm_procdir_files_open(const rm_procdir *d)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < RM_PF_COUNT; i++)
-        n += d->files[i] >= 0;
-    return n;
-}
-
-void rm_procdir_move(rm_procdir *to, rm_procdir *from)
-{
-    *to = *from;
-    from->pd = -1;
-    for (size_t i = 0; i < RM_PF_COUNT; i++)
-        from->files[i] = -1;
-}
-
-static ssize_t read_from_start(int fd, char *buf, size_t size)
-{
-    ssize_t n;
-    do
-        n = pread(fd, buf, size - 1, 0);
-    while (n < 0 && errno == EINTR);
-    if (n >= 0)
-        buf[n] = '\0';
-    return n;
-}
-
-ssize_t rm_procdir_read(rm_procdir *d, int which, char *buf, size_t size)
-{
-    static const char *const names[RM_PF_COUNT] = {
-        "stat", "cgroup", "cmdline", "sessionid", "status"};
-    if (d->files[which] >= 0)
-        return read_from_start(d->files[which], buf, size);
-    if (!d->keep_files)
-        return rm_read_small_at(d->pd, names[which], buf, size);
-    int fd = openat(d->pd, names[which], O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read_from_start(fd, buf, size);
-    if (n >= 0) {
-        d->files[which] = fd;
-    } else {
-        int e = errno;
-        close(fd);
-        errno = e;
-    }
-    return n;
-}
-
-/* The entry of a set sorted by pid for `pid` that is still open, or NULL. */
 rm_procdir *rm_procdirset_find(rm_procdirset *set, pid_t pid)
 {
     size_t lo = 0, hi = set->count;
@@ -218,20 +139,6 @@ int rm_procdirset_merge(rm_procdirset *to, rm_procdirset *from)
     return 0;
 }
 
-/* Closes the files that do not fit in `limit` descriptors with the set's
- * directories (the first entries keep theirs). */
-void rm_procdirset_fit(rm_procdirset *set, size_t limit)
-{
-    size_t room = limit > set->count ? limit - set->count : 0;
-    for (size_t i = 0; i < set->count; i++) {
-        size_t n = rm_procdir_files_open(&set->items[i]);
-        if (n <= room)
-            room -= n;
-        else
-            rm_procdir_close_files(&set->items[i]);
-    }
-}
-
 void rm_procdirset_close(rm_procdirset *set)
 {
     for (size_t i = 0; i < set->count; i++)
@@ -241,7 +148,7 @@ void rm_procdirset_close(rm_procdirset *set)
 }
 
 size_t rm_procdirs_take(const rm_handle_info *h, rm_procdirset *out,
-                        int *owner, size_t *files)
+                        int *owner)
 {
     pthread_once(&once, init);
     memset(out, 0, sizeof *out);
@@ -269,14 +176,13 @@ size_t rm_procdirs_take(const rm_handle_info *h, rm_procdirset *out,
     if (!sl->taken) {
         *out = sl->set;
         memset(&sl->set, 0, sizeof sl->set);
-        held -= set_fds(out);
+        held -= out->count;
         sl->taken = 1;
         sl->used = ++clock_;
         *owner = 1;
     }
     /* What the other sessions hold is theirs. */
     limit = *owner && limit > held ? limit - held : 0;
-    *files = limit / 2;
     pthread_mutex_unlock(&lock);
     return limit;
 }
@@ -296,7 +202,7 @@ void rm_procdirs_give(const rm_handle_info *h, rm_procdirset *set, int owner)
         if (same(&slots[i], h) && slots[i].taken) {
             slots[i].set = *set;
             slots[i].taken = 0;
-            held += set_fds(set);
+            held += set->count;
             memset(set, 0, sizeof *set);
             break;
         }
@@ -304,7 +210,6 @@ void rm_procdirs_give(const rm_handle_info *h, rm_procdirset *set, int owner)
     rm_procdirset_close(set); /* the session ended (or was evicted) since */
 }
 
-/* Closes what is kept of the session (it ended). */
 void rm_procdirs_forget(const rm_handle_info *h)
 {
     pthread_once(&once, init);

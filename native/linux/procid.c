@@ -31,11 +31,6 @@ int rm_pstat_at(int dirfd, const char *name, rm_pstat *out)
             errno = EINVAL;
         return -1;
     }
-    return rm_pstat_parse(buf, out);
-}
-
-int rm_pstat_parse(char *buf, rm_pstat *out)
-{
     /* comm may hold spaces and parentheses: the fields follow the last ')'. */
     char *open = strchr(buf, '('), *close_ = strrchr(buf, ')');
     if (open == NULL || close_ == NULL || close_ < open || close_[1] != ' ') {

@@ -115,8 +115,8 @@ static int open_pid(rm_scan *s, const char *name, pid_t pid, rm_procdir *d,
     rm_procdir *kept = rm_procdirset_find(s->prev, pid);
     *pidfd = -1;
     if (kept != NULL) {
-        rm_procdir_move(d, kept); /* the set closes only what is left */
-        d->keep_files = s->files_limit > 0;
+        *d = *kept;
+        kept->pd = -1; /* handed on: the set closes only what is left */
         /* Opened before the look-up below, which then proves it names the
          * kept directory's process: that process had the pid throughout. */
         if (s->pidfds_limit > 0)
@@ -131,30 +131,19 @@ static int open_pid(rm_scan *s, const char *name, pid_t pid, rm_procdir *d,
         rm_procdir_close(d);
     }
     int pd = openat(s->procfd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    rm_procdir_init(d, pid, pd, s->files_limit > 0);
+    rm_procdir_init(d, pid, pd);
     if (pd < 0)
         return -1;
     return statx(pd, "exe", RM_STATX_FLAGS, RM_STATX_MASK, sx);
 }
 
-/* Keeps a holder's directory for the next scan while the limit allows, and
- * its open files while theirs does. */
+/* Keeps a holder's directory for the next scan while the limit allows. */
 static void keep_pid(rm_scan *s, rm_procdir *d)
 {
-    size_t files = rm_procdir_files_open(d);
-    if (files > 0 &&
-        atomic_fetch_add_explicit(s->files_kept, files,
-                                  memory_order_relaxed) +
-                files >
-            s->files_limit) {
-        atomic_fetch_sub_explicit(s->files_kept, files, memory_order_relaxed);
-        rm_procdir_close_files(d);
-    }
     size_t before = atomic_fetch_add_explicit(s->kept, 1, memory_order_relaxed);
     if (before < s->kept_limit && rm_procdirset_add(&s->next, d) == 0)
         return;
     atomic_fetch_sub_explicit(s->kept, 1, memory_order_relaxed);
-    /* Its files were counted: they stay counted, closed. */
     rm_procdir_close(d);
 }
 
@@ -184,7 +173,6 @@ static void scan_pid(rm_scan *s, const char *name, pid_t pid)
             errno = ENOENT;
     }
     int md = alt >= 0 ? alt : pd;
-    s->self_dir = pid == s->ctx->self.pid && alt < 0 ? md : -1;
     if (r == 0) {
         why = uses(s, pd, md, base, &sx, &dir.fd_hint, &denied);
     } else if (errno == EACCES || errno == EPERM) {
@@ -210,14 +198,11 @@ static void scan_pid(rm_scan *s, const char *name, pid_t pid)
             kept_pidfd = -1;
         }
         /* A thread standing in for the process is read, never kept. */
-        rm_procdir alt_dir;
-        rm_procdir_init(&alt_dir, pid, md, 0);
-        alt_dir.start = dir.start;
+        rm_procdir alt_dir = dir;
+        alt_dir.pd = md;
         rm_procdir *from = alt >= 0 ? &alt_dir : &dir;
-        char stat[1024];
         /* A zombie main thread with live threads is a live process. */
-        if (rm_procdir_read(&dir, RM_PF_STAT, stat, sizeof stat) > 0 &&
-            rm_pstat_parse(stat, &ps) == 0 &&
+        if (rm_pstat_at(pd, "stat", &ps) == 0 &&
             (alt >= 0 || (ps.state != 'Z' && ps.state != 'X')) &&
             !(ps.flags & PF_KTHREAD)) {
             rm_usage *u = NULL;
@@ -457,7 +442,7 @@ static DWORD scan_all(rm_scan *s)
         /* procfd is about the lowest free descriptor: those below are the
          * host's. */
         uint64_t top = (uint64_t)s->procfd + s->kept_limit +
-                       s->files_limit + s->pidfds_limit + SCAN_FDS_IN_FLIGHT;
+                       s->pidfds_limit + SCAN_FDS_IN_FLIGHT;
         if (rl.rlim_cur != RLIM_INFINITY && top >= rl.rlim_cur)
             top = rl.rlim_cur - 1;
         int fd = top <= INT_MAX ? fcntl(s->procfd, F_DUPFD_CLOEXEC, (int)top)
@@ -505,7 +490,6 @@ DWORD rm_list_compute(const rm_handle_info *h, rm_list *out, int pidfds)
     s.res = &res;
     s.out = out;
     s.procfd = -1;
-    s.self_dir = -1;
     s.procmap = getenv("RSTRTMGR_MAPS_TEXT") == NULL;
     s.extra = &extra;
     s.stale = res.nstale > 0 || res.stale_anywhere;
@@ -517,12 +501,9 @@ DWORD rm_list_compute(const rm_handle_info *h, rm_list *out, int pidfds)
     int owner;
     atomic_size_t kept;
     atomic_init(&kept, 0);
-    atomic_size_t files_kept;
-    atomic_init(&files_kept, 0);
-    s.kept_limit = rm_procdirs_take(h, &prev, &owner, &s.files_limit);
+    s.kept_limit = rm_procdirs_take(h, &prev, &owner);
     s.prev = &prev;
     s.kept = &kept;
-    s.files_kept = &files_kept;
     atomic_size_t pidfds_kept;
     atomic_init(&pidfds_kept, 0);
     s.pidfds_kept = &pidfds_kept;
@@ -556,7 +537,6 @@ DWORD rm_list_compute(const rm_handle_info *h, rm_list *out, int pidfds)
     rm_fidset_free(&s.deleted);
     /* Processes no longer holders, or gone, close; this scan's are kept. */
     rm_procdirset_close(&prev);
-    rm_procdirset_fit(&s.next, s.kept_limit);
     rm_procdirs_give(h, &s.next, owner);
     free(extra.items);
     rm_holder_ctx_end(&ctx);

@@ -49,9 +49,6 @@ typedef struct rm_scan {
     int details; /* every use of each holder is recorded */
     rm_usage *u; /* the holder being recorded, during its second pass */
     int matched_fd; /* rm_scan_fds's first matching descriptor */
-    /* The directory of this process while the scan looks into it, else -1:
-     * its descriptors (the kept ones among them) are asked of by number. */
-    int self_dir;
     int oom;
     /* The last scan's holders, by pid: each entry is taken by the thread
      * that scans its pid, so the threads never touch one entry. */
@@ -59,8 +56,6 @@ typedef struct rm_scan {
     rm_procdirset next;   /* this thread's holders, kept for the next */
     atomic_size_t *kept;  /* directories kept by every thread so far */
     size_t kept_limit;    /* the most they may keep */
-    atomic_size_t *files_kept; /* and their open files (rm_procdir.files) */
-    size_t files_limit;        /* the most of those */
     /* For RmShutdown: holders keep the pidfd that proved who they are, at
      * most pidfds_limit of them over every thread (0: none kept). */
     atomic_size_t *pidfds_kept;
