@@ -23,6 +23,13 @@
  *                         cmdline files read, and a pidfd opened, fstat'ed
  *                         and closed (its identity); a reference, not the
  *                         floor (a lower bound for results of that kind)
+ *   floor kept LIST       details, with each holder's /proc directory kept
+ *                         from the warm-up walk with the descriptor that used
+ *                         a file, as the library keeps them for a session's
+ *                         next list: a kept holder is its executable looked
+ *                         up, that descriptor tried first, and its entry's
+ *                         files read without the identity; what a warm list
+ *                         must do at the least (a reference, not the floor)
  *   floor stat LIST       lstat(2) of every path (registration's floor);
  *                         "ns N" on stderr
  *   floor run CMD...      runs CMD; "run ns N rss K" on stderr after its
@@ -161,7 +168,8 @@ static void load_ids(const char *list)
     free(paths);
 }
 
-static int fds_match(int pd)
+/* Whether a descriptor of the process uses a file; *which: that one. */
+static int fds_match(int pd, int *which)
 {
     int dfd = openat(pd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
@@ -173,8 +181,11 @@ static int fds_match(int pd)
             struct linux_dirent64 *d = (void *)(dents + off);
             off += d->d_reclen;
             struct stat st;
-            if (d->d_name[0] != '.' && fstatat(dfd, d->d_name, &st, 0) == 0)
-                found = has(st.st_dev, st.st_ino);
+            if (d->d_name[0] != '.' && fstatat(dfd, d->d_name, &st, 0) == 0 &&
+                has(st.st_dev, st.st_ino)) {
+                found = 1;
+                *which = atoi(d->d_name);
+            }
         }
     close(dfd);
     return found;
@@ -218,10 +229,11 @@ static void read_file(int pd, const char *name)
     close(fd);
 }
 
-/* What RmGetList's entry of a holder is made of, read the cheapest way. */
-static void read_details(int pd, pid_t pid)
+/* What RmGetList's entry of a holder is made of, read the cheapest way;
+ * its identity (a pidfd) only when not known from a kept directory. */
+static void read_details(int pd, pid_t pid, int identity)
 {
-    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    int fd = identity ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
     read_file(pd, "stat");
     if (fd >= 0) {
         struct stat st;
@@ -231,6 +243,52 @@ static void read_details(int pd, pid_t pid)
     read_file(pd, "cgroup");
     read_file(pd, "sessionid");
     read_file(pd, "cmdline");
+}
+
+/* `floor kept`: the holders' /proc directories kept from the warm-up walk
+ * with the descriptor that used a file, as the library keeps them between
+ * two lists of a session; sorted by pid. */
+typedef struct kept {
+    pid_t pid;
+    int pd, fd;
+} kept;
+static kept keep[1 << 16];
+static size_t nkeep;
+static int keeping; /* 1: the warm-up walk keeps; 2: the timed walks use */
+
+static const kept *kept_of(pid_t pid)
+{
+    size_t lo = 0, hi = nkeep;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (keep[mid].pid == pid)
+            return &keep[mid];
+        if (keep[mid].pid < pid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* A kept holder: alive (its executable looked up through its directory),
+ * and still a holder, tried first through the descriptor that used a file;
+ * then its entry's files, without the identity (the directory proves it). */
+static int kept_match(const kept *k)
+{
+    struct stat st;
+    char name[32];
+    if (fstatat(k->pd, "exe", &st, 0) != 0)
+        return 0;
+    snprintf(name, sizeof name, "fd/%d", k->fd);
+    int which = -1;
+    int found = has(st.st_dev, st.st_ino) ||
+                (fstatat(k->pd, name, &st, 0) == 0 &&
+                 has(st.st_dev, st.st_ino)) ||
+                fds_match(k->pd, &which) || maps_match(k->pd);
+    if (found)
+        read_details(k->pd, k->pid, 0);
+    return found;
 }
 
 /* The pids of /proc, and the walk's shared state: threads take pids in runs
@@ -250,16 +308,28 @@ static void *walk_part(void *unused)
             break;
         for (size_t i = at; i < at + 4 && i < npids; i++) {
             char name[16];
+            const kept *k = keeping == 2 ? kept_of(pids[i]) : NULL;
+            if (k != NULL) {
+                matched[i] = (unsigned char)kept_match(k);
+                continue;
+            }
             snprintf(name, sizeof name, "%d", (int)pids[i]);
             int pd = openat(proc_fd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
             if (pd < 0)
                 continue;
             struct stat st;
+            int which = -1;
             matched[i] = fstatat(pd, "exe", &st, 0) == 0 &&
-                         (has(st.st_dev, st.st_ino) || fds_match(pd) ||
+                         (has(st.st_dev, st.st_ino) || fds_match(pd, &which) ||
                           maps_match(pd));
             if (matched[i] && details)
-                read_details(pd, pids[i]);
+                read_details(pd, pids[i], 1);
+            if (matched[i] && keeping == 1 && which >= 0) {
+                keep[i].pid = pids[i]; /* one slot a pid: no race */
+                keep[i].pd = pd;
+                keep[i].fd = which;
+                continue;
+            }
             close(pd);
         }
     }
@@ -312,7 +382,13 @@ static int cmd_scan(const char *list)
 {
     load_ids(list);
     size_t cap = sizeof found / sizeof found[0];
-    walk(found, cap, 1); /* warms caches */
+    walk(found, cap, 1); /* warms caches (and keeps, for `kept`) */
+    if (keeping) {
+        for (size_t i = 0; i < npids; i++)
+            if (keep[i].pid != 0)
+                keep[nkeep++] = keep[i]; /* in /proc order: by pid */
+        keeping = 2;
+    }
     int64_t t = now_ns();
     size_t n = walk(found, cap, 1);
     int64_t one = now_ns() - t;
@@ -478,6 +554,10 @@ int main(int argc, char **argv)
         details = 1;
         return cmd_scan(argv[2]);
     }
+    if (argc == 3 && strcmp(argv[1], "kept") == 0) {
+        details = keeping = 1;
+        return cmd_scan(argv[2]);
+    }
     if (argc == 3 && strcmp(argv[1], "shutdown") == 0)
         return cmd_shutdown(argv[2]);
     if (argc == 3 && strcmp(argv[1], "stat") == 0)
@@ -486,7 +566,7 @@ int main(int argc, char **argv)
         return cmd_kill(argv + 2, argc - 2);
     if (argc >= 4 && strcmp(argv[1], "hold") == 0)
         return cmd_hold(atoi(argv[2]), argv + 3, argc - 3);
-    fprintf(stderr, "usage: floor scan|details|shutdown|stat LIST | run CMD... | "
+    fprintf(stderr, "usage: floor scan|details|kept|shutdown|stat LIST | run CMD... | "
                     "kill PID... | hold N FILE...\n");
     return 2;
 }

@@ -300,7 +300,9 @@ class Bench:
 
         def call() -> Sample:
             _, out, err, _ = process([self.floor, verb, self.lists[n]])
-            what = "floor" if verb == "scan" else "floor + details"
+            what = {"scan": "floor", "details": "floor + details"}.get(
+                verb, "floor + kept details"
+            )
             for key, label in (("ns1", "1 thread"), ("ns2", "2 threads")):
                 self.floor_threads.setdefault(f"{what}, {n} files, {label}", []).append(
                     (floor_ns(err, key), None, 0)
@@ -604,8 +606,21 @@ def ratios() -> list[tuple[str, str, str, float | None]]:
         ref = f"floor + details, {n} files"
         out.append((f"get_list / floor + details, {n} files", get, ref, None))
         # What RmGetList must do at the least (the floor's walk and each
-        # holder's RM_PROCESS_INFO read): the best ratio the goal allows.
+        # holder's RM_PROCESS_INFO read): the best ratio the goal allows; a
+        # warm list, with the holders' directories kept, at the least what
+        # `floor kept` does.
         out.append((f"bound: floor + details / floor, {n} files", ref, floor, None))
+        if n != 1:
+            kept = f"floor + kept details, {n} files"
+            out.append((f"get_list / floor + kept details, {n} files", get, kept, None))
+            out.append(
+                (
+                    f"bound (warm): floor + kept details / floor, {n} files",
+                    kept,
+                    floor,
+                    None,
+                )
+            )
     reg, lst = f"register {MANY} files", f"floor lstat, {MANY} files"
     out.append((f"register / floor lstat, {MANY} files", reg, lst, 1.2))
     kill = "floor kill-and-wait loop, 200 holders"
@@ -699,6 +714,8 @@ def all_cases(b: Bench, quick: bool) -> dict[str, Callable[[], Sample]]:
         cases[f"get_list, {n} files, 1 thread"] = with_threads(1, b.get_list(n))
         cases[f"floor, {n} files"] = b.floor_scan(n)
         cases[f"floor + details, {n} files"] = b.floor_scan(n, "details")
+        if n != 1:
+            cases[f"floor + kept details, {n} files"] = b.floor_scan(n, "kept")
     cases[f"register {MANY} files"] = b.register
     cases[f"floor lstat, {MANY} files"] = b.floor_stat
     cases["RmShutdown, 200 holders"] = b.shutdown_raw

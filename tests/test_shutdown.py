@@ -100,6 +100,39 @@ def test_only_registered_with_an_unregistered_holder_touches_nothing(
         assert registered.poll() is None
 
 
+def test_a_registration_made_after_a_list_shows_in_the_next(
+    target: Path, tmp_path: Path
+) -> None:
+    """Each list reads the restart records afresh: none is kept between two."""
+    log = tmp_path / "starts"
+    with holder(HOLD_FD, str(target)) as plain, rstrtmgr.Session() as s:
+        s.register(files=[target])
+        assert not by_pid(s.get_list())[plain.pid].restartable
+        with restartable(target, log):
+            [first] = started_pids(log)
+            listed = by_pid(s.get_list())
+            assert listed[first].restartable
+            assert not listed[plain.pid].restartable
+
+
+def test_a_registration_among_more_records_than_one_listing_is_found(
+    target: Path, tmp_path: Path, store: Path
+) -> None:
+    """Past 4,096 records a list asks the directory holder by holder."""
+    log = tmp_path / "starts"
+    with restartable(target, log), rstrtmgr.Session() as s:
+        [first] = started_pids(log)
+        s.register(files=[target])
+        assert by_pid(s.get_list())[first].restartable
+        [records] = {p.parent for p in store.rglob(f"{first}-*")}
+        # Records of processes that do not exist (pid_max is at most 2**22).
+        for i in range(4100):
+            (records / f"{2**23 + i}-1").write_bytes(b"")
+        listed = by_pid(s.get_list())
+        assert listed[first].restartable
+        assert len(list(records.iterdir())) > 4096
+
+
 def test_registered_holder_is_shut_down_and_restarted(
     target: Path, tmp_path: Path
 ) -> None:

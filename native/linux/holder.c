@@ -1,8 +1,10 @@
 /* One holder of a session's resources: what RmGetList says about a process
  * that the scan found using them (its names, type, session, restartability
  * and the reboot reasons it causes), judged against an explicit context. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +184,72 @@ static int registered_service(const rm_resources *r, const char *unit)
 }
 
 
+/* The most restart records listed once for a scan: beyond, a look-up a
+ * holder (a few hundred holders against that many names) is cheaper than
+ * reading the directory. */
+#define RECORDS_LISTED 4096
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Lists the restart directory's records (regular files, or entries of an
+ * unknown type, which rm_registration_open then looks at) into c. */
+static void list_records(rm_holder_ctx *c)
+{
+    if (c->restart_dir < 0)
+        return;
+    int fd = openat(c->restart_dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (d == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    size_t cap = 0;
+    int ok = 1;
+    struct dirent *e;
+    while (ok && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' ||
+            (e->d_type != DT_REG && e->d_type != DT_UNKNOWN))
+            continue;
+        char *name = NULL;
+        ok = c->nrecords < RECORDS_LISTED &&
+             RM_GROW(c->records, cap, c->nrecords + 1, 64) == 0 &&
+             (name = strdup(e->d_name)) != NULL;
+        if (ok)
+            c->records[c->nrecords++] = name;
+    }
+    closedir(d);
+    if (!ok) { /* too many, or out of memory: each holder asks */
+        for (size_t i = 0; i < c->nrecords; i++)
+            free(c->records[i]);
+        free(c->records);
+        c->records = NULL;
+        c->nrecords = 0;
+        return;
+    }
+    if (c->nrecords > 1)
+        qsort(c->records, c->nrecords, sizeof *c->records, cmp_name);
+    c->listed = 1;
+}
+
+/* The restart directory a holder's registration is looked for in: none
+ * when the listing shows it has no record there. */
+static int records_dir(const rm_holder_ctx *c, const rm_procid *id)
+{
+    if (!c->listed)
+        return c->restart_dir;
+    char name[64];
+    snprintf(name, sizeof name, "%d-%" PRIu64, (int)id->pid, id->start_ticks);
+    const char *key = name;
+    return bsearch(&key, c->records, c->nrecords, sizeof *c->records,
+                   cmp_name) != NULL
+               ? c->restart_dir
+               : RM_NO_RESTART_DIR;
+}
+
 void rm_holder_ctx_init(rm_holder_ctx *c, const rm_handle_info *h,
                         const rm_resources *res)
 {
@@ -196,6 +264,7 @@ void rm_holder_ctx_init(rm_holder_ctx *c, const rm_handle_info *h,
     c->restart_dir = rm_restart_dir_open(h->store);
     if (c->restart_dir < 0 && errno == ENOENT)
         c->restart_dir = RM_NO_RESTART_DIR;
+    list_records(c);
     char buf[32];
     int fd = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
     c->self_session = (DWORD)RM_INVALID_TS_SESSION;
@@ -259,7 +328,7 @@ int rm_holder_add(const rm_holder_ctx *c, rm_procdir *proc, int pidfd,
     in->AppStatus = RmStatusRunning;
     in->TSSessionId = read_session(proc);
     in->bRestartable =
-        service || rm_restart_registered(c->h, c->restart_dir, &hd.id,
+        service || rm_restart_registered(c->h, records_dir(c, &hd.id), &hd.id,
                                          proc->pd, c->euid);
 
     if (pid == c->self.pid && hd.id.start_ticks == c->self.start_ticks)
@@ -286,6 +355,12 @@ void rm_holder_ctx_end(rm_holder_ctx *c)
     if (c->restart_dir >= 0)
         close(c->restart_dir);
     c->restart_dir = -1;
+    for (size_t i = 0; i < c->nrecords; i++)
+        free(c->records[i]);
+    free(c->records);
+    c->records = NULL;
+    c->nrecords = 0;
+    c->listed = 0;
 }
 
 void rm_list_close_pidfds(rm_list *l)
