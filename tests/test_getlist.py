@@ -214,6 +214,33 @@ def test_detected_self(target: Path) -> None:
     assert RebootReason.DETECTED_SELF in result.reboot_reasons
 
 
+def test_the_callers_own_descriptors_are_read_as_they_are_now(
+    target: Path, tmp_path: Path
+) -> None:
+    """The caller's table is read by number, each list afresh, with every
+    kind of descriptor: behind the directories its lists keep, at a high
+    number, as an O_PATH one, and gone once closed."""
+    other = tmp_path / "other.dat"
+    other.write_bytes(b"x")
+    with holder(HOLD_FD, str(other)) as child, rstrtmgr.Session() as s:
+        s.register(files=[target, other])
+        assert s.get_list().pids() == {child.pid}  # keeps child's directory
+        fd = os.open(target, os.O_RDONLY)
+        high = os.dup2(fd, 900)
+        os.close(fd)
+        try:
+            assert s.get_list().pids() == {child.pid, os.getpid()}
+        finally:
+            os.close(high)
+        assert s.get_list().pids() == {child.pid}
+        path_only = os.open(target, os.O_PATH)
+        try:
+            assert os.getpid() in s.get_list().pids()
+        finally:
+            os.close(path_only)
+        assert s.get_list().pids() == {child.pid}
+
+
 def test_nothing_registered_lists_nothing() -> None:
     with rstrtmgr.Session() as session:
         result = session.get_list()

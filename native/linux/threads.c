@@ -112,7 +112,7 @@ int rm_scan_thread_tables(rm_scan *s, int pd, pid_t base)
             seen[nseen++] = tids[i];
         int td = open_task(pd, tids[i]);
         if (td >= 0) {
-            found |= rm_scan_fds(s, td) > 0;
+            found |= rm_scan_fds(s, td, 0) > 0;
             close(td);
         }
     }
