@@ -169,8 +169,10 @@ static void load_ids(const char *list)
     free(paths);
 }
 
-/* Whether a descriptor of the process uses a file; *which: that one. */
-static int fds_match(int pd, int *which)
+/* Whether a descriptor of the process uses a file; *which: that one. The
+ * floor's own (own: pd is this process's) are asked by number, as the
+ * library asks its caller's: `floor kept` holds a directory per holder. */
+static int fds_match(int pd, int *which, int own)
 {
     int dfd = openat(pd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
@@ -182,7 +184,9 @@ static int fds_match(int pd, int *which)
             struct linux_dirent64 *d = (void *)(dents + off);
             off += d->d_reclen;
             struct stat st;
-            if (d->d_name[0] != '.' && fstatat(dfd, d->d_name, &st, 0) == 0 &&
+            if (d->d_name[0] != '.' &&
+                (own ? fstatat(atoi(d->d_name), "", &st, AT_EMPTY_PATH)
+                     : fstatat(dfd, d->d_name, &st, 0)) == 0 &&
                 has(st.st_dev, st.st_ino)) {
                 found = 1;
                 *which = atoi(d->d_name);
@@ -286,7 +290,7 @@ static int kept_match(const kept *k)
     int found = has(st.st_dev, st.st_ino) ||
                 (fstatat(k->pd, name, &st, 0) == 0 &&
                  has(st.st_dev, st.st_ino)) ||
-                fds_match(k->pd, &which) || maps_match(k->pd);
+                fds_match(k->pd, &which, 0) || maps_match(k->pd);
     if (found)
         read_details(k->pd, k->pid, 0);
     return found;
@@ -321,7 +325,8 @@ static void *walk_part(void *unused)
             struct stat st;
             int which = -1;
             matched[i] = fstatat(pd, "exe", &st, 0) == 0 &&
-                         (has(st.st_dev, st.st_ino) || fds_match(pd, &which) ||
+                         (has(st.st_dev, st.st_ino) ||
+                          fds_match(pd, &which, pids[i] == getpid()) ||
                           maps_match(pd));
             if (matched[i] && details)
                 read_details(pd, pids[i], 1);

@@ -184,9 +184,9 @@ static int registered_service(const rm_resources *r, const char *unit)
 }
 
 
-/* The most restart records listed once for a scan: beyond, a look-up a
- * holder (a few hundred holders against that many names) is cheaper than
- * reading the directory. */
+/* The most restart records listed once for a scan: beyond that, one
+ * look-up per holder (a few hundred of them) is cheaper than reading the
+ * whole directory. */
 #define RECORDS_LISTED 4096
 
 static int cmp_name(const void *a, const void *b)
@@ -232,14 +232,14 @@ static void list_records(rm_holder_ctx *c)
     }
     if (c->nrecords > 1)
         qsort(c->records, c->nrecords, sizeof *c->records, cmp_name);
-    c->listed = 1;
+    c->records_listed = 1;
 }
 
 /* The restart directory a holder's registration is looked for in: none
  * when the listing shows it has no record there. */
 static int records_dir(const rm_holder_ctx *c, const rm_procid *id)
 {
-    if (!c->listed)
+    if (!c->records_listed)
         return c->restart_dir;
     char name[64];
     snprintf(name, sizeof name, "%d-%" PRIu64, (int)id->pid, id->start_ticks);
@@ -360,7 +360,7 @@ void rm_holder_ctx_end(rm_holder_ctx *c)
     free(c->records);
     c->records = NULL;
     c->nrecords = 0;
-    c->listed = 0;
+    c->records_listed = 0;
 }
 
 void rm_list_close_pidfds(rm_list *l)

@@ -413,12 +413,12 @@ typedef struct rm_holder_ctx {
     DWORD self_session; /* the caller's login session */
     int details;        /* the caller's rm_usage_uids_wanted(), for every thread */
     int restart_dir;    /* rm_registration_open's dirfd for every holder */
-    /* The names in restart_dir when the list began, sorted (listed: 1), so
-     * a holder without a record costs no look-up; not listed (0) when
-     * there are too many, and each holder asks the directory. */
+    /* The names in restart_dir when the list began, sorted, when
+     * records_listed: a holder without a record then costs no look-up.
+     * Not listed when there are too many: each holder asks the directory. */
     char **records;
     size_t nrecords;
-    int listed;
+    int records_listed;
 } rm_holder_ctx;
 
 RM_HIDDEN void rm_holder_ctx_init(rm_holder_ctx *c, const rm_handle_info *h,
