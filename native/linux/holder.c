@@ -241,6 +241,8 @@ static int records_dir(const rm_holder_ctx *c, const rm_procid *id)
 {
     if (!c->records_listed)
         return c->restart_dir;
+    if (c->nrecords == 0) /* bsearch may not be given no array */
+        return RM_NO_RESTART_DIR;
     char name[64];
     snprintf(name, sizeof name, "%d-%" PRIu64, (int)id->pid, id->start_ticks);
     const char *key = name;
